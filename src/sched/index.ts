@@ -1,0 +1,36 @@
+// The scheduler registry: the one place that maps an ipvsadm scheduler name (-s) to its
+// implementation. A new algorithm is one file in this folder plus one line in SCHEDULERS.
+
+import type { SchedulerName } from "../config/model.ts";
+import { RoundRobinScheduler } from "./rr.ts";
+import type { Scheduler } from "./scheduler.ts";
+import { WeightedRoundRobinScheduler } from "./wrr.ts";
+
+export type { SchedDest, Scheduler } from "./scheduler.ts";
+export { RoundRobinScheduler } from "./rr.ts";
+export { WeightedRoundRobinScheduler } from "./wrr.ts";
+
+const SCHEDULERS: { readonly [N in SchedulerName]: () => Scheduler } = {
+  rr: () => new RoundRobinScheduler(),
+  wrr: () => new WeightedRoundRobinScheduler(),
+};
+
+/** A fresh scheduler with no destinations (it returns -1 until `setDestinations`). Each virtual
+ *  service needs its own instance: schedulers keep per-service state (cursor, current weight). */
+export function createScheduler(name: SchedulerName): Scheduler {
+  const make = SCHEDULERS[name];
+  // The type admits only known names; a name smuggled past it (e.g. an unchecked cast from
+  // config) is a programmer error, since config validation rejects unknown schedulers.
+  if (make === undefined) throw new Error(`unknown scheduler "${String(name)}"`);
+  return make();
+}
+
+/** Turns the operator's add order (config file order, `ipvsadm -a` order) into the order a
+ *  scheduler must see. Kernel IPVS `list_add`s every new real server at the HEAD of the service's
+ *  list, so the list, and with it every walk a scheduler makes, runs newest first: after adding
+ *  X, Y, Z, rr picks Z first and wrr breaks ties in favour of the newest server. Feeding
+ *  schedulers this order is what makes ringvs choose the same server as the kernel would for the
+ *  same configuration. Returns a new array; the input is not changed. */
+export function listOrder<T>(addedOrder: readonly T[]): T[] {
+  return addedOrder.slice().reverse();
+}
