@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# lab.sh — build or tear down the ringvs test lab out of network namespaces.
+#
+#   lab.sh up PREFIX NRS     build the lab, print shell-sourceable LAB_* variables
+#   lab.sh down PREFIX       kill every process in the lab, delete its namespaces
+#
+# Topology (one L2 segment, 198.18.0.0/24, nothing touches the root namespace):
+#
+#            ${PREFIX}sw: br0 (no STP, learning on, ageing 300 s, no IP)
+#             |         |          |          ...        |
+#         port cl   port dir   port rs1               port rsN
+#             |         |          |                     |
+#   ${PREFIX}cl  ${PREFIX}dir  ${PREFIX}rs1   ...   ${PREFIX}rsN
+#   eth0 .0.2    eth0 .0.3     eth0 .0.11          eth0 .0.(10+N)
+#
+# Every host namespace has one veth "eth0" (MTU 1500) with a fixed MAC
+# 02:72:76:00:00:XX, XX = last octet of its IP in hex ("rv", locally
+# administered), so captures and DR forwarding tables are predictable. The
+# switch-side ends are named after the host (cl, dir, rs1...) inside ${PREFIX}sw,
+# so PREFIX only has to fit a namespace name. IPv6 is disabled in every lab
+# namespace before any interface exists, so captures carry no RS/MLD/DAD noise.
+# The director gets no VIP here: answering ARP for the VIP is the director's job.
+#
+# `up` refuses to reuse a PREFIX that still has namespaces and removes what it
+# built if any step fails. `down` is idempotent.
+
+set -euo pipefail
+
+readonly PROG=${0##*/}
+readonly NET=198.18.0
+readonly MASK=24
+readonly MAX_RS=50 # addresses .11-.60; the VIP range (.100+) stays free
+
+usage() {
+	echo "usage: $PROG up PREFIX NRS | $PROG down PREFIX   (PREFIX: [a-z][a-z0-9]{0,11})" >&2
+	exit 2
+}
+
+die() {
+	echo "$PROG: $*" >&2
+	exit 1
+}
+
+check_prefix() {
+	[[ $1 =~ ^[a-z][a-z0-9]{0,11}$ ]] || {
+		echo "$PROG: bad PREFIX '$1' (want [a-z][a-z0-9]{0,11})" >&2
+		exit 2
+	}
+}
+
+# Namespaces that belong to PREFIX: exactly sw, cl, dir and rs<N>, so "rv1"
+# never matches the lab of "rv12".
+lab_namespaces() {
+	ip netns list | awk '{ print $1 }' | grep -E "^$1(sw|cl|dir|rs[0-9]+)$" || true
+}
+
+mac_for() { printf '02:72:76:00:00:%02x\n' "${1##*.}"; }
+
+lab_down() {
+	local prefix=$1 ns pids i
+	local -a all
+	mapfile -t all < <(lab_namespaces "$prefix")
+	((${#all[@]})) || return 0
+	# A process left inside keeps a namespace (and its veths) alive after
+	# `ip netns del`, so empty them first: TERM, up to 2 s grace, then KILL.
+	for ns in "${all[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+	done
+	for ((i = 0; i < 20; i++)); do
+		pids=""
+		for ns in "${all[@]}"; do pids+=$(ip netns pids "$ns" 2>/dev/null || true); done
+		[[ -n $pids ]] || break
+		sleep 0.1
+	done
+	for ns in "${all[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+		ip netns del "$ns" 2>/dev/null || true
+	done
+}
+
+ns_add() {
+	local ns=$1
+	ip netns add "$ns"
+	if [[ -d /proc/sys/net/ipv6 ]]; then
+		ip netns exec "$ns" sh -c '
+			echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6
+			echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6'
+	fi
+	ip -n "$ns" link set dev lo up
+}
+
+# host NS PORT IP: NS gets eth0 with IP, its peer PORT joins br0 in the switch.
+host() {
+	local ns=$1 port=$2 ip=$3
+	ns_add "$ns"
+	ip -n "$ns" link add eth0 type veth peer name "$port" netns "$SW"
+	ip -n "$ns" link set dev eth0 address "$(mac_for "$ip")" mtu 1500
+	ip -n "$SW" link set dev "$port" mtu 1500 master br0
+	ip -n "$SW" link set dev "$port" type bridge_slave learning on flood on
+	ip -n "$SW" link set dev "$port" up
+	ip -n "$ns" addr add "$ip/$MASK" dev eth0
+	ip -n "$ns" link set dev eth0 up
+}
+
+lab_up() {
+	local prefix=$1 nrs=$2 i ip
+	local -a rs_ns=() rs_ips=() rs_macs=()
+	[[ -z $(lab_namespaces "$prefix") ]] || die "lab '$prefix' already exists; run: $PROG down $prefix"
+
+	# Remove everything built so far if any step fails.
+	trap 'rc=$?; if ((rc != 0)); then lab_down "'"$prefix"'"; fi' EXIT
+
+	SW=${prefix}sw
+	ns_add "$SW"
+	# Kernel defaults made explicit: no STP (ports forward at once), MAC ageing
+	# 300 s, learning on. Snooping off: the lab has no multicast to constrain.
+	ip -n "$SW" link add br0 type bridge stp_state 0 forward_delay 0 ageing_time 30000 mcast_snooping 0
+	ip -n "$SW" link set dev br0 up
+
+	host "${prefix}cl" cl "$NET.2"
+	host "${prefix}dir" dir "$NET.3"
+	for ((i = 1; i <= nrs; i++)); do
+		ip=$NET.$((10 + i))
+		host "${prefix}rs$i" "rs$i" "$ip"
+		rs_ns+=("${prefix}rs$i")
+		rs_ips+=("$ip")
+		rs_macs+=("$(mac_for "$ip")")
+	done
+
+	cat <<EOF
+LAB_PREFIX='$prefix'
+LAB_SWITCH_NS='$SW'
+LAB_CLIENT_NS='${prefix}cl'
+LAB_DIRECTOR_NS='${prefix}dir'
+LAB_RS_NS='${rs_ns[*]}'
+LAB_NET='$NET.0/$MASK'
+LAB_CLIENT_IP='$NET.2'
+LAB_DIRECTOR_IP='$NET.3'
+LAB_RS_IPS='${rs_ips[*]}'
+LAB_CLIENT_MAC='$(mac_for "$NET.2")'
+LAB_DIRECTOR_MAC='$(mac_for "$NET.3")'
+LAB_RS_MACS='${rs_macs[*]}'
+LAB_DIRECTOR_IF='eth0'
+EOF
+}
+
+main() {
+	(($# >= 1)) || usage
+	(($(id -u) == 0)) || die "must be run as root"
+	case $1 in
+	up)
+		(($# == 3)) || usage
+		check_prefix "$2"
+		[[ $3 =~ ^[0-9]+$ ]] && (($3 >= 1 && $3 <= MAX_RS)) || {
+			echo "$PROG: NRS must be 1..$MAX_RS, got '$3'" >&2
+			exit 2
+		}
+		lab_up "$2" "$3"
+		;;
+	down)
+		(($# == 2)) || usage
+		check_prefix "$2"
+		lab_down "$2"
+		;;
+	*) usage ;;
+	esac
+}
+
+main "$@"

@@ -1,0 +1,332 @@
+// scripts/realserver.sh, each test in its own throwaway network namespace with
+// its own RINGVS_RS_STATE_DIR, so nothing touches the root namespace.
+
+import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const SCRIPT = resolve(import.meta.dir, "../../scripts/realserver.sh");
+const VIP = "198.18.0.100";
+const VIP2 = "198.18.1.200";
+const SYSCTLS = [
+  "net.ipv4.conf.all.arp_ignore",
+  "net.ipv4.conf.lo.arp_ignore",
+  "net.ipv4.conf.all.arp_announce",
+  "net.ipv4.conf.lo.arp_announce",
+] as const;
+
+const runnable = process.getuid?.() === 0 && Bun.which("ip") !== null;
+if (!runnable) console.warn("SKIP test/scripts/realserver.test.ts: needs root and iproute2 (network namespaces)");
+
+// Drop to nobody: setpriv (util-linux) if present, else su.
+function asNobody(argv: string[]): string[] {
+  if (Bun.which("setpriv")) return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...argv];
+  return ["su", "nobody", "-s", "/bin/bash", "-c", argv.map((a) => `'${a}'`).join(" ")];
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let seq = 0;
+const created = new Set<string>();
+process.on("exit", () => {
+  for (const ns of created) Bun.spawnSync(["ip", "netns", "del", ns]);
+});
+
+class Netns {
+  readonly name = `rvt${process.pid % 100000}x${seq++}`;
+  readonly stateDir = mkdtempSync(join(tmpdir(), "ringvs-rs-test-"));
+
+  constructor() {
+    this.sh(["ip", "netns", "add", this.name], true);
+    created.add(this.name);
+  }
+
+  /** Runs argv in the namespace; throws when `check` and the exit code is not 0. */
+  sh(argv: string[], check = false, env: Record<string, string> = {}): Run {
+    const full = argv[0] === "ip" && argv[1] === "netns" ? argv : ["ip", "netns", "exec", this.name, ...argv];
+    const p = Bun.spawnSync(full, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe", timeout: 15_000 });
+    const r = { code: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
+    if (check && r.code !== 0) throw new Error(`${full.join(" ")} -> ${r.code}: ${r.stderr}`);
+    return r;
+  }
+
+  rs(...args: string[]): Run {
+    return this.sh(["bash", SCRIPT, ...args], false, { RINGVS_RS_STATE_DIR: this.stateDir });
+  }
+
+  rsAsNobody(...args: string[]): Run {
+    return this.sh(asNobody(["bash", SCRIPT, ...args]), false, { RINGVS_RS_STATE_DIR: this.stateDir });
+  }
+
+  sysctl(key: string): string {
+    return this.sh(["cat", `/proc/sys/${key.replaceAll(".", "/")}`], true).stdout.trim();
+  }
+
+  setSysctl(key: string, value: string): void {
+    this.sh(["sh", "-c", `echo ${value} > /proc/sys/${key.replaceAll(".", "/")}`], true);
+  }
+
+  values(): Record<string, string> {
+    return Object.fromEntries(SYSCTLS.map((k) => [k, this.sysctl(k)]));
+  }
+
+  /** "addr/prefix label" of every IPv4 address on lo. */
+  loAddrs(): string[] {
+    const j = JSON.parse(this.sh(["ip", "-j", "-4", "addr", "show", "dev", "lo"], true).stdout);
+    return (j[0]?.addr_info ?? []).map((a: { local: string; prefixlen: number; label: string }) => `${a.local}/${a.prefixlen} ${a.label}`);
+  }
+
+  localRoute(vip: string): string {
+    return this.sh(["ip", "-4", "route", "show", "table", "local", "type", "local", "exact", `${vip}/32`], true).stdout.trim();
+  }
+
+  stateFiles(): string[] {
+    return readdirSync(this.stateDir);
+  }
+
+  destroy(): void {
+    this.sh(["ip", "netns", "del", this.name]);
+    created.delete(this.name);
+    rmSync(this.stateDir, { recursive: true, force: true });
+  }
+}
+
+const DEFAULTS = {
+  "net.ipv4.conf.all.arp_ignore": "0",
+  "net.ipv4.conf.lo.arp_ignore": "0",
+  "net.ipv4.conf.all.arp_announce": "0",
+  "net.ipv4.conf.lo.arp_announce": "0",
+};
+const CONFIGURED = {
+  "net.ipv4.conf.all.arp_ignore": "1",
+  "net.ipv4.conf.lo.arp_ignore": "1",
+  "net.ipv4.conf.all.arp_announce": "2",
+  "net.ipv4.conf.lo.arp_announce": "2",
+};
+
+describe.skipIf(!runnable)("realserver.sh (DR)", () => {
+  let ns: Netns;
+  beforeEach(() => {
+    ns = new Netns();
+  });
+  afterEach(() => {
+    ns.destroy();
+  });
+  afterAll(() => {
+    const left = Bun.spawnSync(["ip", "netns", "list"]).stdout.toString();
+    expect(left).not.toContain(`rvt${process.pid % 100000}x`);
+  });
+
+  test("start puts the VIP on lo and sets arp_ignore/arp_announce", () => {
+    expect(ns.values()).toEqual(DEFAULTS);
+    const r = ns.rs("start", VIP);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(ns.loAddrs()).toEqual(["127.0.0.1/8 lo", `${VIP}/32 lo:ringvs`]);
+    expect(ns.values()).toEqual(CONFIGURED);
+    // The kernel's own local route is all DR needs: no extra host route.
+    expect(ns.localRoute(VIP)).toBe(`local ${VIP} dev lo proto kernel scope host src ${VIP}`);
+    expect(ns.sh(["ip", "-4", "route", "show", "table", "main"], true).stdout).toBe("");
+    expect(ns.sh(["ip", "route", "get", VIP], true).stdout).toStartWith(`local ${VIP} dev lo`);
+    expect(ns.stateFiles()).toHaveLength(1);
+  });
+
+  test("start twice leaves exactly the same state and no errors", () => {
+    expect(ns.rs("start", VIP).code).toBe(0);
+    const snap = () => ({
+      addrs: ns.loAddrs(),
+      sysctls: ns.values(),
+      routes: ns.sh(["ip", "-4", "route", "show", "table", "all"], true).stdout,
+      state: ns.stateFiles().map((f) => readFileSync(join(ns.stateDir, f), "utf8")),
+    });
+    const first = snap();
+    const again = ns.rs("start", VIP);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toBe("");
+    expect(snap()).toEqual(first);
+  });
+
+  test("stop restores the exact pre-start values, even after repeated starts", () => {
+    const before = {
+      "net.ipv4.conf.all.arp_ignore": "2",
+      "net.ipv4.conf.lo.arp_ignore": "3",
+      "net.ipv4.conf.all.arp_announce": "1",
+      "net.ipv4.conf.lo.arp_announce": "0",
+    };
+    for (const [k, v] of Object.entries(before)) ns.setSysctl(k, v);
+    ns.sh(["ip", "link", "set", "dev", "lo", "alias", "operator note"], true);
+    expect(ns.rs("start", VIP).code).toBe(0);
+    expect(ns.rs("start", VIP).code).toBe(0);
+    expect(ns.values()).toEqual(CONFIGURED);
+    const stop = ns.rs("stop", VIP);
+    expect(stop.code).toBe(0);
+    expect(stop.stderr).toBe("");
+    expect(ns.values()).toEqual(before);
+    expect(ns.loAddrs()).toEqual(["127.0.0.1/8 lo"]);
+    expect(ns.localRoute(VIP)).toBe("");
+    expect(ns.stateFiles()).toEqual([]);
+    expect(ns.sh(["cat", "/sys/class/net/lo/ifalias"], true).stdout).toBe("operator note\n");
+    // A second stop has nothing to do and says so.
+    const again = ns.rs("stop", VIP);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("not started");
+    expect(ns.values()).toEqual(before);
+  });
+
+  test("stop leaves a VIP that was on lo before start", () => {
+    ns.sh(["ip", "link", "set", "lo", "up"], true);
+    ns.sh(["ip", "addr", "add", `${VIP}/32`, "dev", "lo"], true);
+    const start = ns.rs("start", VIP);
+    expect(start.code).toBe(0);
+    expect(start.stdout).toContain(`${VIP} already on lo (not added by realserver.sh`);
+    expect(ns.rs("stop").code).toBe(0);
+    expect(ns.loAddrs()).toEqual(["127.0.0.1/8 lo", `${VIP}/32 lo`]);
+    expect(ns.values()).toEqual(DEFAULTS);
+  });
+
+  test("status: 3 before start, 0 when configured, 3 when a sysctl drifts, 3 after stop", () => {
+    const pre = ns.rs("status", VIP);
+    expect(pre.code).toBe(3);
+    expect(pre.stdout).toContain(`vip ${VIP}: NOT on lo`);
+    expect(pre.stdout).toContain("net.ipv4.conf.all.arp_ignore = 0 (want 1)");
+    expect(ns.rs("start", VIP).code).toBe(0);
+    const ok = ns.rs("status", VIP);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toBe(
+      [
+        `vip ${VIP}: on lo`,
+        "net.ipv4.conf.all.arp_ignore = 1",
+        "net.ipv4.conf.lo.arp_ignore = 1",
+        "net.ipv4.conf.all.arp_announce = 2",
+        "net.ipv4.conf.lo.arp_announce = 2",
+        `state: ${join(ns.stateDir, ns.stateFiles()[0])}`,
+        "status: configured (dr)",
+        "",
+      ].join("\n"),
+    );
+    // Without VIP arguments status checks the recorded ones; unprivileged works too.
+    expect(ns.rs("status").code).toBe(0);
+    expect(ns.rsAsNobody("status", VIP).code).toBe(0);
+    ns.setSysctl("net.ipv4.conf.all.arp_announce", "0");
+    const drift = ns.rs("status", VIP);
+    expect(drift.code).toBe(3);
+    expect(drift.stdout).toContain("net.ipv4.conf.all.arp_announce = 0 (want 2)");
+    expect(ns.rs("status", VIP2).code).toBe(3);
+    expect(ns.rs("stop").code).toBe(0);
+    expect(ns.rs("status", VIP).code).toBe(3);
+    expect(ns.rs("status").code).toBe(3);
+  });
+
+  test("two VIPs: both added; stopping one keeps the sysctls until the last goes", () => {
+    expect(ns.rs("start", VIP, VIP2).code).toBe(0);
+    expect(ns.loAddrs()).toEqual(["127.0.0.1/8 lo", `${VIP}/32 lo:ringvs`, `${VIP2}/32 lo:ringvs`]);
+    expect(ns.rs("status", VIP, VIP2).code).toBe(0);
+    expect(ns.rs("stop", VIP).code).toBe(0);
+    expect(ns.loAddrs()).toEqual(["127.0.0.1/8 lo", `${VIP2}/32 lo:ringvs`]);
+    expect(ns.values()).toEqual(CONFIGURED);
+    expect(ns.rs("status", VIP).code).toBe(3);
+    expect(ns.rs("status", VIP2).code).toBe(0);
+    expect(ns.rs("stop", VIP2).code).toBe(0);
+    expect(ns.loAddrs()).toEqual(["127.0.0.1/8 lo"]);
+    expect(ns.values()).toEqual(DEFAULTS);
+    expect(ns.stateFiles()).toEqual([]);
+  });
+
+  test("bad addresses are named and rejected with exit 2 before anything changes", () => {
+    for (const bad of ["198.18.0.300", "198.18.0", "198.18.0.1.2", "198.018.0.1", "abc", "127.0.0.5", "224.0.0.1", "0.1.2.3", "198.18.0.100/32"]) {
+      const r = ns.rs("start", VIP, bad);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`bad IPv4 address '${bad}'`);
+    }
+    expect(ns.values()).toEqual(DEFAULTS);
+    expect(ns.loAddrs()).toEqual([]);
+    expect(ns.stateFiles()).toEqual([]);
+  });
+
+  test("refuses to run as non-root (exit 4) and changes nothing", () => {
+    const r = ns.rsAsNobody("start", VIP);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("must be run as root");
+    expect(ns.rsAsNobody("stop", VIP).code).toBe(4);
+    expect(ns.values()).toEqual(DEFAULTS);
+    expect(ns.loAddrs()).toEqual([]);
+  });
+
+  test("usage errors exit 2 with a clear message", () => {
+    const cases: [string[], string][] = [
+      [[], "missing action"],
+      [["frob", VIP], "unknown action 'frob'"],
+      [["start"], "start needs at least one VIP"],
+      [["start", "--mode", "tun", VIP], "--mode tun is not supported yet"],
+      [["start", "--mode", "nat", VIP], "unknown mode 'nat'"],
+      [["start", "--bogus", VIP], "unknown option '--bogus'"],
+    ];
+    for (const [args, msg] of cases) {
+      const r = ns.rs(...args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(msg);
+    }
+    expect(ns.rs("start", "--mode", "dr", VIP).code).toBe(0);
+  });
+
+  test("refuses a VIP that is configured on a network interface", () => {
+    ns.sh(["ip", "link", "add", "vx0", "type", "veth", "peer", "name", "vx1"], true);
+    ns.sh(["ip", "addr", "add", `${VIP}/24`, "dev", "vx0"], true);
+    const r = ns.rs("start", VIP);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`VIP ${VIP} is configured on vx0`);
+    expect(ns.values()).toEqual(DEFAULTS);
+  });
+
+  test("re-adds a missing local route and removes only that route on stop", () => {
+    expect(ns.rs("start", VIP).code).toBe(0);
+    ns.sh(["ip", "route", "del", "table", "local", "local", VIP, "dev", "lo"], true);
+    expect(ns.localRoute(VIP)).toBe("");
+    expect(ns.rs("status", VIP).code).toBe(0);
+    expect(ns.rs("start", VIP).code).toBe(0);
+    expect(ns.localRoute(VIP)).toBe(`local ${VIP} dev lo proto static scope host`);
+    expect(ns.rs("stop").code).toBe(0);
+    expect(ns.localRoute(VIP)).toBe("");
+    expect(ns.loAddrs()).toEqual(["127.0.0.1/8 lo"]);
+  });
+
+  test("a state file left by a dead namespace with the same inode is discarded", () => {
+    // Namespace inodes are recycled; a leftover file must not make stop
+    // "restore" values this namespace never had.
+    const inode = ns.sh(["readlink", "/proc/self/ns/net"], true).stdout.trim().replace(/^net:\[(\d+)\]$/, "$1");
+    writeFileSync(
+      join(ns.stateDir, `netns-${inode}.state`),
+      ["version=1", "token=00000000-dead", "mode=dr", "alias=", "sysctl:net/ipv4/conf/all/arp_ignore=3", `vip=${VIP2}`, ""].join("\n"),
+    );
+    const start = ns.rs("start", VIP);
+    expect(start.code).toBe(0);
+    expect(start.stderr).toContain("discarding stale state");
+    expect(ns.rs("stop").code).toBe(0);
+    expect(ns.values()).toEqual(DEFAULTS);
+    expect(ns.loAddrs()).toEqual(["127.0.0.1/8 lo"]);
+  });
+
+  test("namespaces keep separate state in a shared state directory", () => {
+    const other = new Netns();
+    try {
+      const shared = { RINGVS_RS_STATE_DIR: ns.stateDir };
+      other.setSysctl("net.ipv4.conf.all.arp_ignore", "2");
+      expect(ns.rs("start", VIP).code).toBe(0);
+      expect(other.sh(["bash", SCRIPT, "start", VIP], false, shared).code).toBe(0);
+      expect(ns.stateFiles()).toHaveLength(2);
+      expect(ns.rs("stop").code).toBe(0);
+      expect(ns.values()).toEqual(DEFAULTS);
+      expect(other.values()).toEqual(CONFIGURED);
+      expect(other.sh(["bash", SCRIPT, "stop"], false, shared).code).toBe(0);
+      expect(other.sysctl("net.ipv4.conf.all.arp_ignore")).toBe("2");
+      expect(ns.stateFiles()).toEqual([]);
+    } finally {
+      other.destroy();
+    }
+  });
+});
