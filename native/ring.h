@@ -1,0 +1,154 @@
+/*
+ * ringvs data-plane shim: AF_PACKET TPACKET_V3 receive ring, batch parse, batch verdicts, transmit.
+ *
+ * Mechanism only. This code never decides where a packet goes: TypeScript reads the descriptors
+ * of a batch, writes one verdict per descriptor, and rv_tx_batch() applies them. Every layout in
+ * this header is mirrored in src/dataplane/layout.ts and checked by test/dataplane/layout.test.ts
+ * through rv_layout(), so the two sides cannot drift apart silently.
+ *
+ * Conventions: functions return >= 0 on success and -errno on failure; nothing prints or exits.
+ */
+#ifndef RINGVS_RING_H
+#define RINGVS_RING_H
+
+#include <stdint.h>
+
+/* What the parser made of a frame (rv_desc.kind). */
+enum rv_kind {
+	RV_KIND_OTHER = 0,       /* not IPv4, not ARP: never ours */
+	RV_KIND_IPV4 = 1,        /* IPv4 with ports parsed for TCP/UDP (see RV_DF_*) */
+	RV_KIND_ARP_REQUEST = 2, /* ARP request for IPv4 over Ethernet: saddr = sender, daddr = target */
+	RV_KIND_ARP_OTHER = 3,   /* any other ARP */
+	RV_KIND_MALFORMED = 4,   /* truncated or inconsistent headers; counted, never forwarded */
+};
+
+/* rv_desc.flags */
+#define RV_DF_FRAGMENT 0x01   /* IPv4 fragment that is not the first: no L4 header, ports are 0 */
+#define RV_DF_MORE_FRAGS 0x02 /* MF set (first or middle fragment) */
+#define RV_DF_VLAN 0x04       /* an 802.1Q tag was in the frame (vlan_tci valid, l3_off after it) */
+#define RV_DF_VLAN_STRIPPED 0x08 /* the kernel stripped a tag into ring metadata; a forward would lose it */
+#define RV_DF_DONT_FRAG 0x10  /* IPv4 DF bit */
+#define RV_DF_CSUM_PARTIAL 0x20 /* TCP/UDP checksum not computed yet (TP_STATUS_CSUMNOTREADY: the
+                                 * frame came from a local or veth sender with checksum offload);
+                                 * the shim completes it before forwarding */
+
+/* One received frame, as the policy layer sees it. 32 bytes, host byte order throughout. */
+struct rv_desc {
+	uint32_t saddr;     /* IPv4 source (ARP: sender protocol address) */
+	uint32_t daddr;     /* IPv4 destination (ARP: target protocol address) */
+	uint16_t sport;     /* TCP/UDP source port, 0 otherwise */
+	uint16_t dport;     /* TCP/UDP destination port, 0 otherwise */
+	uint8_t proto;      /* IPv4 protocol number, 0 when not IPv4 */
+	uint8_t tcp_flags;  /* TCP flags byte (FIN 0x01 SYN 0x02 RST 0x04 ACK 0x10), 0 otherwise */
+	uint8_t kind;       /* enum rv_kind */
+	uint8_t flags;      /* RV_DF_* */
+	uint16_t l3_off;    /* offset of the IPv4/ARP header in the frame */
+	uint16_t vlan_tci;  /* 802.1Q TCI when RV_DF_VLAN or RV_DF_VLAN_STRIPPED */
+	uint32_t frame_len; /* bytes captured */
+	uint16_t ip_len;    /* IPv4 total length */
+	uint16_t _pad;
+	uint32_t hash;      /* hash of (saddr, daddr, sport, dport, proto): the flow table's index */
+};
+
+/* Verdicts (one uint16_t per descriptor). Values below RV_VERDICT_MIN_SPECIAL are slot numbers. */
+#define RV_VERDICT_PASS 0xFFFF      /* not ours: leave it to the kernel's own copy */
+#define RV_VERDICT_DROP 0xFFFE      /* ours but not sendable: counted as dropped */
+#define RV_VERDICT_ARP_REPLY 0xFFFD /* answer this ARP request with our MAC, out of the same port */
+#define RV_VERDICT_MIN_SPECIAL 0xFF00
+
+/* Forwarding methods of a real-server slot (rv_slot.method). */
+#define RV_FWD_NONE 0 /* slot unused, or no MAC yet: frames sent here are dropped and counted */
+#define RV_FWD_DR 1   /* rewrite destination MAC to dmac, source MAC to ours */
+
+/* A real-server slot: written by the policy layer, counted by the shim. 32 bytes. */
+struct rv_slot {
+	uint8_t dmac[6];
+	uint8_t method; /* RV_FWD_* */
+	uint8_t _pad;
+	uint32_t rip;   /* real server address, host order (for TUN's outer header, later) */
+	uint32_t _pad2;
+	uint64_t packets;
+	uint64_t bytes;
+};
+
+/* Counters, monotonically increasing, written only by the shim. */
+struct rv_counters {
+	uint64_t rx_frames;
+	uint64_t rx_bytes;
+	uint64_t rx_blocks;
+	uint64_t rx_polls;
+	uint64_t parsed_ipv4;
+	uint64_t parsed_arp;
+	uint64_t parsed_other;
+	uint64_t parsed_malformed;
+	uint64_t verdict_pass;
+	uint64_t verdict_drop;
+	uint64_t verdict_bad;       /* slot out of range, slot without a method, ARP reply for a non-ARP */
+	uint64_t tx_frames;
+	uint64_t tx_bytes;
+	uint64_t tx_errors;         /* frames the kernel refused to send */
+	uint64_t tx_arp_replies;
+	uint64_t tx_calls;          /* sendmmsg calls */
+	uint64_t kernel_packets;    /* PACKET_STATISTICS tp_packets, accumulated */
+	uint64_t kernel_drops;      /* PACKET_STATISTICS tp_drops: ring full, frames lost */
+	uint64_t kernel_freeze_q;   /* PACKET_STATISTICS tp_freeze_q_cnt */
+};
+
+struct rv_ring_params {
+	uint32_t block_size;   /* bytes, power of two, multiple of the page size */
+	uint32_t block_count;
+	uint32_t block_timeout_ms; /* retire timeout of a partly filled block */
+	uint32_t desc_capacity;    /* descriptors per batch; raised to fit at least one full block */
+	uint32_t slot_capacity;    /* real-server slots */
+};
+
+struct rv_handle;
+
+/* Open an AF_PACKET socket bound to ifname with a TPACKET_V3 RX ring. */
+int rv_open(const char *ifname, const struct rv_ring_params *params, struct rv_handle **out);
+/* A handle with no socket: frames come from rv_sim_push() and transmitted frames are appended to
+ * a capture buffer. Lets packet tests and benchmarks run the same parse/verdict code without a
+ * ring or privileges. */
+int rv_open_sim(const uint8_t mac[6], const struct rv_ring_params *params, struct rv_handle **out);
+void rv_close(struct rv_handle *h);
+
+/* Shared memory areas, valid until rv_close(). */
+struct rv_desc *rv_descs(struct rv_handle *h);
+uint16_t *rv_verdicts(struct rv_handle *h);
+struct rv_slot *rv_slots(struct rv_handle *h);
+struct rv_counters *rv_counters(struct rv_handle *h);
+uint32_t rv_desc_capacity(struct rv_handle *h);
+uint32_t rv_slot_capacity(struct rv_handle *h);
+/* Our interface's MAC (6 bytes to out) and index. */
+int rv_if_info(struct rv_handle *h, uint8_t *mac_out, int32_t *ifindex_out);
+
+/* Receive a batch: wait up to timeout_ms (0 = don't wait) for a ready block, then take every ready
+ * block that fits in the descriptor area and parse its frames. Returns the number of descriptors.
+ * The frames stay in the ring (owned by us) until rv_tx_batch() hands the blocks back. */
+int rv_rx_batch(struct rv_handle *h, int32_t timeout_ms);
+/* Apply the verdicts of the current batch, transmit with sendmmsg (iovecs point into the ring,
+ * rewritten in place), and return the blocks to the kernel. Returns frames sent. */
+int rv_tx_batch(struct rv_handle *h);
+/* Send one frame built by the caller (gratuitous ARP, probes). */
+int rv_send_frame(struct rv_handle *h, const uint8_t *frame, uint32_t len);
+/* Fold the kernel's PACKET_STATISTICS into the counters (the kernel resets them on read). */
+int rv_refresh_kernel_stats(struct rv_handle *h);
+
+/* Simulation handle only. */
+/* status: TP_STATUS_* bits the frame would have carried in the ring (TP_STATUS_CSUMNOTREADY = 8). */
+int rv_sim_push(struct rv_handle *h, const uint8_t *frame, uint32_t len, uint32_t status);
+/* Transmitted frames as [u32 length][bytes, padded to 4] records. */
+const uint8_t *rv_sim_tx_buffer(struct rv_handle *h);
+uint32_t rv_sim_tx_length(struct rv_handle *h);
+void rv_sim_tx_clear(struct rv_handle *h);
+
+/* Compute and store the TCP/UDP checksum of an IPv4 frame described by d (from scratch). */
+void rv_complete_l4_checksum(uint8_t *frame, const struct rv_desc *d);
+
+/* Parse one frame into a descriptor (what rv_rx_batch does per frame). */
+void rv_parse_frame(const uint8_t *frame, uint32_t len, struct rv_desc *d);
+
+/* sizeof/offsetof values for the layout test; returns how many were written (at most cap). */
+int rv_layout(uint32_t *out, uint32_t cap);
+
+#endif

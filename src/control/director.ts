@@ -1,0 +1,317 @@
+// The director: owns one ring, one packet worker, the kernel guard and the neighbour entries, and
+// turns a validated DirectorConfig into the plan the worker runs. The CLI is a thin shell over it.
+import type { DirectorConfig, ServiceConfig } from "../config/model.ts";
+import { Ring, type RingParams } from "../dataplane/ffi.ts";
+import { gratuitousArp } from "../dataplane/arp.ts";
+import type { Counters } from "../dataplane/layout.ts";
+import { SLOT, SLOT_SIZE, IPPROTO_TCP, IPPROTO_UDP } from "../dataplane/layout.ts";
+import { DEFAULT_TIMEOUTS, ipToU32, macToString, type Plan } from "../dataplane/plan.ts";
+import { newPolicyCounterBuffer, readPolicyCounters, type PolicyCounters } from "../dataplane/policy_counters.ts";
+import type { WorkerMessage } from "../dataplane/worker.ts";
+import { runOk } from "../sys/run.ts";
+import { KernelGuard } from "./kernel_guard.ts";
+import { NeighbourTable } from "./neighbours.ts";
+
+/** Descriptors per batch: 8 blocks' worth of minimum-size frames at the default 64 KiB block. */
+const DESC_CAPACITY = 8192;
+const SLOT_CAPACITY = 4096;
+/** How long start() waits for real-server MACs before it starts forwarding without them. */
+const MAC_WAIT_MS = 3000;
+const REFRESH_MS = 1000;
+/** Gratuitous ARPs sent at start, one per second, as arping -U -c 3 would. */
+const GARP_COUNT = 3;
+
+export type Log = (msg: string) => void;
+
+export interface DestStats {
+  address: string;
+  port: number;
+  weight: number;
+  mac: string | null;
+  packets: number;
+  bytes: number;
+}
+export interface ServiceStats {
+  protocol: string;
+  address: string;
+  port: number;
+  scheduler: string;
+  dests: DestStats[];
+}
+export interface DirectorStats {
+  interface: string;
+  shim: Counters;
+  policy: PolicyCounters;
+  services: ServiceStats[];
+}
+
+interface VipPlacement {
+  /** VIPs configured on the director: the kernel answers their ARP. */
+  local: Set<string>;
+  /** VIPs ringvs answers ARP for. */
+  arp: Set<string>;
+}
+
+/** Decide per VIP who answers ARP, and refuse configurations where the kernel and ringvs would
+ *  both claim a VIP, or neither would. */
+async function placeVips(config: DirectorConfig): Promise<VipPlacement> {
+  const all = JSON.parse(await runOk(["ip", "-j", "-4", "addr", "show"])) as {
+    ifname: string;
+    addr_info?: { local: string }[];
+  }[];
+  const onIf = new Set<string>();
+  const elsewhere = new Map<string, string>();
+  for (const link of all) {
+    for (const a of link.addr_info ?? []) {
+      if (link.ifname === config.interface) onIf.add(a.local);
+      else elsewhere.set(a.local, link.ifname);
+    }
+  }
+  if (!all.some((l) => l.ifname === config.interface)) {
+    throw new Error(`interface ${config.interface} does not exist`);
+  }
+  const placement: VipPlacement = { local: new Set(), arp: new Set() };
+  for (const vip of new Set(config.services.map((s) => s.address))) {
+    const local = onIf.has(vip);
+    if (config.vipMode === "local" && !local) {
+      throw new Error(`vipMode "local": VIP ${vip} is not configured on ${config.interface} (ip addr add ${vip}/32 dev ${config.interface})`);
+    }
+    if (config.vipMode === "arp" && (local || elsewhere.has(vip))) {
+      throw new Error(`vipMode "arp": VIP ${vip} is configured on ${local ? config.interface : elsewhere.get(vip)}; remove it or use vipMode "local"`);
+    }
+    if (!local && elsewhere.has(vip)) {
+      throw new Error(`VIP ${vip} is configured on ${elsewhere.get(vip)}, not on ${config.interface}: the kernel would answer for it on the wrong port`);
+    }
+    (local ? placement.local : placement.arp).add(vip);
+  }
+  return placement;
+}
+
+function protoNumber(s: ServiceConfig): number {
+  return s.protocol === "udp" ? IPPROTO_UDP : IPPROTO_TCP;
+}
+
+export class Director {
+  private macs = new Map<string, number[]>();
+  private refreshTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly slotOf = new Map<string, number>();
+  private lastPlanJson = "";
+  private unresolvedReported = new Set<string>();
+  private stopped = false;
+
+  private constructor(
+    private config: DirectorConfig,
+    private readonly ring: Ring,
+    private readonly worker: Worker,
+    private readonly counters: SharedArrayBuffer,
+    private readonly guard: KernelGuard,
+    private readonly neighbours: NeighbourTable,
+    private placement: VipPlacement,
+    private readonly log: Log,
+  ) {}
+
+  /** Start forwarding for `config`. Throws with a message naming what is wrong (interface, VIP
+   *  placement, privileges, nft) and leaves nothing behind when it does. */
+  static async start(config: DirectorConfig, log: Log): Promise<Director> {
+    const placement = await placeVips(config);
+    const params: RingParams = { ...config.ring, descCapacity: DESC_CAPACITY, slotCapacity: SLOT_CAPACITY };
+    const ring = Ring.open(config.interface, params);
+    const guard = new KernelGuard(config.interface);
+    const neighbours = new NeighbourTable(config.interface);
+    let worker: Worker | null = null;
+    try {
+      await guard.install(config.services);
+      const rips = new Set(config.services.flatMap((s) => s.realServers.map((r) => r.address)));
+      for (const [ip, err] of await neighbours.ensure(rips)) log(`cannot ask the kernel to resolve ${ip}: ${err}`);
+      const counters = newPolicyCounterBuffer();
+      worker = new Worker(new URL("../dataplane/worker.ts", import.meta.url).href);
+      const d = new Director(config, ring, worker, counters, guard, neighbours, placement, log);
+      await d.waitForMacs(rips);
+      await d.startWorker();
+      d.announce();
+      d.refreshTimer = setInterval(() => void d.refresh(), REFRESH_MS);
+      return d;
+    } catch (e) {
+      worker?.terminate();
+      await guard.remove();
+      await neighbours.release();
+      ring.close();
+      throw e;
+    }
+  }
+
+  private async waitForMacs(rips: Set<string>): Promise<void> {
+    const deadline = performance.now() + MAC_WAIT_MS;
+    for (;;) {
+      this.macs = await this.neighbours.read();
+      if ([...rips].every((ip) => this.macs.has(ip)) || performance.now() > deadline) break;
+      await Bun.sleep(50);
+    }
+  }
+
+  private startWorker(): Promise<void> {
+    const plan = this.buildPlan();
+    this.lastPlanJson = JSON.stringify(plan);
+    return new Promise((resolve, reject) => {
+      this.worker.onmessage = (ev: MessageEvent) => {
+        const m = ev.data as { type: string; message?: string };
+        if (m.type === "started") resolve();
+        else if (m.type === "error") {
+          this.log(`packet worker failed: ${m.message}`);
+          reject(new Error(m.message));
+        }
+      };
+      this.worker.onerror = (e) => reject(new Error(`packet worker: ${e.message}`));
+      this.post({
+        type: "start", handle: this.ring.handle as unknown as number, simulated: false,
+        flowTableSize: this.config.flowTableSize, counters: this.counters, plan,
+      });
+    });
+  }
+
+  private post(m: WorkerMessage): void {
+    this.worker.postMessage(m);
+  }
+
+  private announce(): void {
+    const vips = [...this.placement.arp];
+    if (vips.length === 0) return;
+    let sent = 0;
+    const send = () => {
+      if (this.stopped) return;
+      for (const vip of vips) this.ring.sendFrame(gratuitousArp(this.ring.mac, ipToU32(vip)));
+      if (++sent < GARP_COUNT) setTimeout(send, 1000);
+    };
+    send();
+    this.log(`answering ARP for ${vips.join(", ")} as ${macToString(this.ring.mac)} (gratuitous ARP sent)`);
+  }
+
+  private slot(svc: ServiceConfig, rip: string): number {
+    const key = `${svc.protocol}:${svc.address}:${svc.port}>${rip}`;
+    let s = this.slotOf.get(key);
+    if (s === undefined) {
+      s = this.slotOf.size;
+      if (s >= SLOT_CAPACITY) throw new Error(`more than ${SLOT_CAPACITY} real-server entries`);
+      this.slotOf.set(key, s);
+    }
+    return s;
+  }
+
+  private buildPlan(): Plan {
+    return {
+      services: this.config.services.map((s) => ({
+        vip: ipToU32(s.address),
+        proto: protoNumber(s),
+        port: s.port,
+        scheduler: s.scheduler,
+        persistence: s.persistence
+          ? { timeout: s.persistence.timeout, mask: ipToU32(s.persistence.netmask) }
+          : null,
+        dests: s.realServers.map((r) => ({
+          slot: this.slot(s, r.address),
+          rip: ipToU32(r.address),
+          weight: r.weight,
+          mac: this.macs.get(r.address) ?? null,
+        })),
+      })),
+      arpVips: [...this.placement.arp].map(ipToU32),
+      timeouts: DEFAULT_TIMEOUTS,
+    };
+  }
+
+  /** Follow the neighbour table; publish a new plan only when something changed. */
+  private async refresh(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      this.ring.refreshKernelStats();
+      this.macs = await this.neighbours.read();
+      for (const s of this.config.services) {
+        for (const r of s.realServers) {
+          const missing = !this.macs.has(r.address);
+          if (missing && !this.unresolvedReported.has(r.address)) {
+            this.unresolvedReported.add(r.address);
+            this.log(`real server ${r.address} has no MAC on ${this.config.interface}: not chosen until it resolves`);
+          } else if (!missing && this.unresolvedReported.delete(r.address)) {
+            this.log(`real server ${r.address} resolved to ${macToString(this.macs.get(r.address)!)}`);
+          }
+        }
+      }
+      const plan = this.buildPlan();
+      const json = JSON.stringify(plan);
+      if (json !== this.lastPlanJson) {
+        this.lastPlanJson = json;
+        this.post({ type: "plan", plan });
+      }
+    } catch (e) {
+      this.log(`refresh failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Real servers that have no MAC right now (reported, never chosen). */
+  unresolved(): string[] {
+    const all = new Set(this.config.services.flatMap((s) => s.realServers.map((r) => r.address)));
+    return [...all].filter((ip) => !this.macs.has(ip));
+  }
+
+  get vipPlacement(): { local: string[]; arp: string[] } {
+    return { local: [...this.placement.local], arp: [...this.placement.arp] };
+  }
+
+  stats(): DirectorStats {
+    const r = this.ring;
+    return {
+      interface: this.config.interface,
+      shim: r.counters(),
+      policy: readPolicyCounters(this.counters),
+      services: this.config.services.map((s) => ({
+        protocol: s.protocol,
+        address: s.address,
+        port: s.port,
+        scheduler: s.scheduler,
+        dests: s.realServers.map((rs) => {
+          const slot = this.slot(s, rs.address);
+          const o = (slot * SLOT_SIZE) / 8;
+          const mac = this.macs.get(rs.address);
+          return {
+            address: rs.address,
+            port: rs.port,
+            weight: rs.weight,
+            mac: mac ? macToString(mac) : null,
+            packets: Number(r.slots64[o + SLOT.packets / 8]),
+            bytes: Number(r.slots64[o + SLOT.bytes / 8]),
+          };
+        }),
+      })),
+    };
+  }
+
+  /** Stop forwarding and undo everything start() did: worker, ring, nft table, neighbour entries. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 2000);
+      this.worker.onmessage = (ev: MessageEvent) => {
+        if ((ev.data as { type: string }).type === "stopped") {
+          clearTimeout(t);
+          resolve();
+        }
+      };
+      this.post({ type: "stop" });
+    });
+    this.worker.terminate();
+    try {
+      this.ring.refreshKernelStats();
+    } catch {
+      // the socket may already be unusable if the interface vanished; the counters are still valid
+    }
+    await this.guard.remove();
+    await this.neighbours.release();
+  }
+
+  /** Release the ring's memory. Separate from stop() so the final stats can still be read. */
+  close(): void {
+    this.ring.close();
+  }
+}

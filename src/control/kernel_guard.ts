@@ -1,0 +1,44 @@
+// Keeps the director's own kernel away from VIP traffic. AF_PACKET hands us a copy of every frame
+// before tc/nftables ingress, while the kernel still processes its own copy: with the VIP
+// configured locally its TCP stack would answer a SYN for VIP:port with an RST (or accept it), and
+// with forwarding enabled it could route the frame on. A netdev-family ingress rule that drops
+// service traffic runs after our tap and before the IP stack, so it removes only the kernel's
+// copy. One table per director process, named after the interface and pid, deleted on stop.
+import { run, runOk } from "../sys/run.ts";
+import type { ServiceConfig } from "../config/model.ts";
+
+export class KernelGuard {
+  readonly table: string;
+  private installed = false;
+
+  constructor(private readonly ifname: string) {
+    this.table = `ringvs_${ifname.replace(/[^A-Za-z0-9_]/g, "_")}_${process.pid}`;
+  }
+
+  /** Install (or replace) the drop rules for these services. Throws CommandError with nft's
+   *  message when nft is missing or refuses. */
+  async install(services: readonly ServiceConfig[]): Promise<void> {
+    const rules = services
+      .map((s) => `    ip daddr ${s.address} ${s.protocol} dport ${s.port} counter drop`)
+      .join("\n");
+    const script = [
+      `table netdev ${this.table} {}`,
+      `delete table netdev ${this.table}`,
+      `table netdev ${this.table} {`,
+      `  chain vip_ingress {`,
+      `    type filter hook ingress device "${this.ifname}" priority -500; policy accept;`,
+      rules,
+      `  }`,
+      `}`,
+      "",
+    ].join("\n");
+    await runOk(["nft", "-f", "-"], script);
+    this.installed = true;
+  }
+
+  async remove(): Promise<void> {
+    if (!this.installed) return;
+    await run(["nft", "delete", "table", "netdev", this.table]);
+    this.installed = false;
+  }
+}

@@ -1,0 +1,186 @@
+// The only file that imports bun:ffi. It loads the C shim (embedded in the single executable by
+// the `type: "file"` import) and wraps one shim handle as a Ring: typed-array views over the
+// shim's shared memory plus one method per shim verb.
+import { dlopen, FFIType, toArrayBuffer, type Pointer } from "bun:ffi";
+// @ts-ignore -- a file import yields the library's path (extracted under $TMPDIR when compiled)
+import libPath from "../../native/build/libringvs.so" with { type: "file" };
+import {
+  COUNTER_NAMES, COUNTERS_SIZE, type Counters, DESC_SIZE, LAYOUT_ORDER, SLOT_SIZE,
+} from "./layout.ts";
+import type { RingConfig } from "../config/model.ts";
+
+const { ptr, u32, i32, void: v } = FFIType;
+/** linux/if_packet.h */
+const TP_STATUS_CSUMNOTREADY = 8;
+const lib = dlopen(libPath as string, {
+  rv_open: { args: [ptr, ptr, ptr], returns: i32 },
+  rv_open_sim: { args: [ptr, ptr, ptr], returns: i32 },
+  rv_close: { args: [ptr], returns: v },
+  rv_descs: { args: [ptr], returns: ptr },
+  rv_verdicts: { args: [ptr], returns: ptr },
+  rv_slots: { args: [ptr], returns: ptr },
+  rv_counters: { args: [ptr], returns: ptr },
+  rv_desc_capacity: { args: [ptr], returns: u32 },
+  rv_slot_capacity: { args: [ptr], returns: u32 },
+  rv_if_info: { args: [ptr, ptr, ptr], returns: i32 },
+  rv_rx_batch: { args: [ptr, i32], returns: i32 },
+  rv_tx_batch: { args: [ptr], returns: i32 },
+  rv_send_frame: { args: [ptr, ptr, u32], returns: i32 },
+  rv_refresh_kernel_stats: { args: [ptr], returns: i32 },
+  rv_sim_push: { args: [ptr, ptr, u32, u32], returns: i32 },
+  rv_sim_tx_buffer: { args: [ptr], returns: ptr },
+  rv_sim_tx_length: { args: [ptr], returns: u32 },
+  rv_sim_tx_clear: { args: [ptr], returns: v },
+  rv_layout: { args: [ptr, u32], returns: i32 },
+});
+const C = lib.symbols;
+
+/** A shim call failed; `errno` is the positive error number. */
+export class ShimError extends Error {
+  constructor(readonly call: string, readonly errno: number) {
+    super(`${call} failed: ${errnoName(errno)}`);
+  }
+}
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM (operation not permitted: run as root / CAP_NET_RAW)", 12: "ENOMEM", 19: "ENODEV (no such interface)",
+  22: "EINVAL (bad ring parameters)", 13: "EACCES", 28: "ENOSPC", 100: "ENETDOWN",
+};
+function errnoName(e: number): string {
+  return ERRNO_NAMES[e] ?? `errno ${e}`;
+}
+
+function check(call: string, rc: number): number {
+  if (rc < 0) throw new ShimError(call, -rc);
+  return rc;
+}
+
+export interface RingParams extends RingConfig {
+  descCapacity: number;
+  slotCapacity: number;
+}
+
+function paramsBuffer(p: RingParams): Uint32Array {
+  return new Uint32Array([p.blockSize, p.blockCount, p.blockTimeoutMs, p.descCapacity, p.slotCapacity]);
+}
+
+/** sizeof/offsetof values from the C side, in LAYOUT_ORDER's order. */
+export function nativeLayout(): number[] {
+  const out = new Uint32Array(64);
+  const n = C.rv_layout(out, out.length);
+  return Array.from(out.subarray(0, n));
+}
+
+/** One shim handle with typed-array views over its shared memory. Views are made once; the
+ *  packet loop indexes them and never allocates. */
+export class Ring {
+  readonly descCapacity: number;
+  readonly slotCapacity: number;
+  /** Descriptor area seen three ways (see DESC offsets in layout.ts). */
+  readonly desc8: Uint8Array;
+  readonly desc16: Uint16Array;
+  readonly desc32: Uint32Array;
+  readonly verdicts: Uint16Array;
+  readonly slots8: Uint8Array;
+  readonly slots32: Uint32Array;
+  readonly slots64: BigUint64Array;
+  private readonly counters64: BigUint64Array;
+  readonly mac: Uint8Array;
+  readonly ifindex: number;
+  private closed = false;
+
+  private constructor(readonly handle: Pointer, readonly simulated: boolean, private readonly owner: boolean) {
+    this.descCapacity = C.rv_desc_capacity(handle);
+    this.slotCapacity = C.rv_slot_capacity(handle);
+    const descs = C.rv_descs(handle)!;
+    const descBuf = toArrayBuffer(descs, 0, this.descCapacity * DESC_SIZE);
+    this.desc8 = new Uint8Array(descBuf);
+    this.desc16 = new Uint16Array(descBuf);
+    this.desc32 = new Uint32Array(descBuf);
+    this.verdicts = new Uint16Array(toArrayBuffer(C.rv_verdicts(handle)!, 0, this.descCapacity * 2));
+    const slotBuf = toArrayBuffer(C.rv_slots(handle)!, 0, this.slotCapacity * SLOT_SIZE);
+    this.slots8 = new Uint8Array(slotBuf);
+    this.slots32 = new Uint32Array(slotBuf);
+    this.slots64 = new BigUint64Array(slotBuf);
+    this.counters64 = new BigUint64Array(toArrayBuffer(C.rv_counters(handle)!, 0, COUNTERS_SIZE));
+    const mac = new Uint8Array(6);
+    const ifindex = new Int32Array(1);
+    C.rv_if_info(handle, mac, ifindex);
+    this.mac = mac;
+    this.ifindex = ifindex[0]!;
+  }
+
+  /** Open an AF_PACKET TPACKET_V3 ring on `ifname`. Throws ShimError (EPERM without root,
+   *  ENODEV for a missing interface, EINVAL for bad ring sizes). */
+  static open(ifname: string, params: RingParams): Ring {
+    const out = new BigUint64Array(1);
+    check("rv_open", C.rv_open(Buffer.from(ifname + "\0"), paramsBuffer(params), out));
+    return new Ring(Number(out[0]) as Pointer, false, true);
+  }
+
+  /** A ring-less handle for packet tests and user-space benchmarks (see rv_open_sim). */
+  static openSim(mac: Uint8Array, params: RingParams): Ring {
+    const out = new BigUint64Array(1);
+    check("rv_open_sim", C.rv_open_sim(mac, paramsBuffer(params), out));
+    return new Ring(Number(out[0]) as Pointer, true, true);
+  }
+
+  /** Views over a handle opened by another thread of this process (the packet worker). The
+   *  opener keeps ownership and closes it. */
+  static attach(handle: number, simulated: boolean): Ring {
+    return new Ring(handle as Pointer, simulated, false);
+  }
+
+  rx(timeoutMs: number): number {
+    return check("rv_rx_batch", C.rv_rx_batch(this.handle, timeoutMs));
+  }
+
+  tx(): number {
+    return check("rv_tx_batch", C.rv_tx_batch(this.handle));
+  }
+
+  sendFrame(frame: Uint8Array): number {
+    return check("rv_send_frame", C.rv_send_frame(this.handle, frame, frame.length));
+  }
+
+  refreshKernelStats(): void {
+    check("rv_refresh_kernel_stats", C.rv_refresh_kernel_stats(this.handle));
+  }
+
+  counters(): Counters {
+    const c = {} as Counters;
+    COUNTER_NAMES.forEach((name, i) => (c[name] = Number(this.counters64[i])));
+    return c;
+  }
+
+  /** Queue a frame for the next simulated rx; `csumPartial` marks it as the ring would mark a
+   *  frame from a checksum-offloading sender (TP_STATUS_CSUMNOTREADY). */
+  simPush(frame: Uint8Array, csumPartial = false): void {
+    check("rv_sim_push", C.rv_sim_push(this.handle, frame, frame.length, csumPartial ? TP_STATUS_CSUMNOTREADY : 0));
+  }
+
+  /** Frames "transmitted" by a simulated handle since the last call; clears them. */
+  simTakeTx(): Uint8Array[] {
+    const len = C.rv_sim_tx_length(this.handle);
+    const frames: Uint8Array[] = [];
+    if (len > 0) {
+      const buf = new Uint8Array(toArrayBuffer(C.rv_sim_tx_buffer(this.handle)!, 0, len));
+      const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+      for (let off = 0; off < len; ) {
+        const n = dv.getUint32(off, true);
+        frames.push(buf.slice(off + 4, off + 4 + n));
+        off += 4 + ((n + 3) & ~3);
+      }
+    }
+    C.rv_sim_tx_clear(this.handle);
+    return frames;
+  }
+
+  close(): void {
+    if (this.closed || !this.owner) return;
+    this.closed = true;
+    C.rv_close(this.handle);
+  }
+}
+
+export { LAYOUT_ORDER };

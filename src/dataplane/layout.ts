@@ -1,0 +1,57 @@
+// Mirror of the shared layouts declared in native/ring.h. test/dataplane/layout.test.ts compares
+// every number here with sizeof/offsetof exported by the C side (rv_layout), in the same order.
+
+export const DESC_SIZE = 32;
+/** Field offsets in bytes inside struct rv_desc. */
+export const DESC = {
+  saddr: 0, daddr: 4, sport: 8, dport: 10, proto: 12, tcpFlags: 13, kind: 14, flags: 15,
+  l3Off: 16, vlanTci: 18, frameLen: 20, ipLen: 24, hash: 28,
+} as const;
+
+export const SLOT_SIZE = 32;
+export const SLOT = { dmac: 0, method: 6, rip: 8, packets: 16, bytes: 24 } as const;
+
+/** struct rv_counters, in declaration order; each a u64. */
+export const COUNTER_NAMES = [
+  "rxFrames", "rxBytes", "rxBlocks", "rxPolls",
+  "parsedIpv4", "parsedArp", "parsedOther", "parsedMalformed",
+  "verdictPass", "verdictDrop", "verdictBad",
+  "txFrames", "txBytes", "txErrors", "txArpReplies", "txCalls",
+  "kernelPackets", "kernelDrops", "kernelFreezeQ",
+] as const;
+export type CounterName = (typeof COUNTER_NAMES)[number];
+export type Counters = Record<CounterName, number>;
+export const COUNTERS_SIZE = COUNTER_NAMES.length * 8;
+
+export const RING_PARAMS_SIZE = 20;
+
+/** The order rv_layout() writes its values in. */
+export const LAYOUT_ORDER: readonly number[] = [
+  DESC_SIZE, DESC.saddr, DESC.daddr, DESC.sport, DESC.dport, DESC.proto, DESC.tcpFlags,
+  DESC.kind, DESC.flags, DESC.l3Off, DESC.vlanTci, DESC.frameLen, DESC.ipLen, DESC.hash,
+  SLOT_SIZE, SLOT.dmac, SLOT.method, SLOT.rip, SLOT.packets, SLOT.bytes,
+  COUNTERS_SIZE, RING_PARAMS_SIZE,
+];
+
+export const enum Kind { Other = 0, Ipv4 = 1, ArpRequest = 2, ArpOther = 3, Malformed = 4 }
+export const DF_FRAGMENT = 0x01;
+export const DF_MORE_FRAGS = 0x02;
+export const DF_VLAN = 0x04;
+export const DF_VLAN_STRIPPED = 0x08;
+export const DF_DONT_FRAG = 0x10;
+export const DF_CSUM_PARTIAL = 0x20;
+
+export const VERDICT_PASS = 0xffff;
+export const VERDICT_DROP = 0xfffe;
+export const VERDICT_ARP_REPLY = 0xfffd;
+export const VERDICT_MIN_SPECIAL = 0xff00;
+
+export const FWD_NONE = 0;
+export const FWD_DR = 1;
+
+export const TCP_FIN = 0x01;
+export const TCP_SYN = 0x02;
+export const TCP_RST = 0x04;
+export const TCP_ACK = 0x10;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;

@@ -1,0 +1,34 @@
+// Counters kept by the TypeScript policy (the C shim keeps its own, see layout.ts COUNTER_NAMES).
+// They live in a SharedArrayBuffer so the control thread reads what the packet worker writes.
+
+export const POLICY_COUNTER_NAMES = [
+  "vipPackets",        // frames to a configured VIP:port
+  "newFlows",          // connections scheduled
+  "tcpNoFlowDropped",  // TCP non-SYN for an unknown connection (IPVS schedules only on SYN)
+  "noDestDropped",     // no real server available for a new connection
+  "fragmentsDropped",  // later IPv4 fragments to a VIP (no ports: cannot be classified)
+  "replyFramesSeen",   // frames *from* a VIP: replies that came through the director (DR: none)
+  "arpAnswered",       // ARP requests for a VIP answered by ringvs
+  "flowTableFull",     // new flows not remembered because the table was full
+  "flowsExpired",      // flows removed by the sweep
+  "flowsActive",       // gauge: entries in the flow table
+  "persistHits",       // new connections sent to a server by a persistence template
+  "batches",
+] as const;
+export type PolicyCounterName = (typeof POLICY_COUNTER_NAMES)[number];
+export type PolicyCounters = Record<PolicyCounterName, number>;
+
+export const PC: { readonly [K in PolicyCounterName]: number } = Object.fromEntries(
+  POLICY_COUNTER_NAMES.map((n, i) => [n, i]),
+) as { [K in PolicyCounterName]: number };
+
+export function newPolicyCounterBuffer(): SharedArrayBuffer {
+  return new SharedArrayBuffer(POLICY_COUNTER_NAMES.length * 8);
+}
+
+export function readPolicyCounters(buf: SharedArrayBuffer): PolicyCounters {
+  const a = new Float64Array(buf);
+  const out = {} as PolicyCounters;
+  POLICY_COUNTER_NAMES.forEach((n, i) => (out[n] = a[i]!));
+  return out;
+}

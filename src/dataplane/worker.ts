@@ -1,0 +1,76 @@
+// The packet loop, in its own thread. It blocks in C (poll on the ring) for at most POLL_MS at a
+// time, so neither this thread's message handling nor the control thread's event loop starves:
+// the control thread keeps timers, signals and sockets; this one only moves packets.
+//
+// Messages in:  {type:"start", handle, simulated, flowTableSize, counters, plan}
+//               {type:"plan", plan}     new rules, applied between two batches
+//               {type:"stop"}           leave the loop; answers {type:"stopped"}
+// Messages out: {type:"started"} | {type:"stopped"} | {type:"error", message}
+import { Ring } from "./ffi.ts";
+import { Forwarder } from "./forwarder.ts";
+import type { Plan } from "./plan.ts";
+
+declare var self: Worker;
+
+/** Longest wait inside C when the ring is empty. Bounds how late a message (new rules, stop) is
+ *  seen at idle; under load rx returns at once and messages are seen every SLICE_MS. */
+const POLL_MS = 10;
+/** Longest run of back-to-back batches before giving the event loop a turn. */
+const SLICE_MS = 5;
+
+export type WorkerMessage =
+  | { type: "start"; handle: number; simulated: boolean; flowTableSize: number; counters: SharedArrayBuffer; plan: Plan }
+  | { type: "plan"; plan: Plan }
+  | { type: "stop" };
+
+let ring: Ring | null = null;
+let fwd: Forwarder | null = null;
+let stopping = false;
+let lastTemplateSweep = 0;
+
+function nowSeconds(): number {
+  return Math.floor(performance.now() / 1000);
+}
+
+function loop(): void {
+  if (stopping || !ring || !fwd) {
+    postMessage({ type: "stopped" });
+    return;
+  }
+  try {
+    const sliceEnd = performance.now() + SLICE_MS;
+    let now = nowSeconds();
+    for (;;) {
+      const n = ring.rx(POLL_MS);
+      if (n > 0) {
+        fwd.process(n, now);
+        ring.tx();
+      }
+      fwd.housekeeping(now);
+      if (n === 0 || performance.now() >= sliceEnd) break;
+      now = nowSeconds();
+    }
+    if (now !== lastTemplateSweep) {
+      lastTemplateSweep = now;
+      fwd.expireTemplates(now);
+    }
+  } catch (e) {
+    postMessage({ type: "error", message: (e as Error).message });
+    return;
+  }
+  setImmediate(loop);
+}
+
+self.onmessage = (ev: MessageEvent<WorkerMessage>) => {
+  const m = ev.data;
+  if (m.type === "start") {
+    ring = Ring.attach(m.handle, m.simulated);
+    fwd = new Forwarder(ring, m.flowTableSize, m.counters, m.plan);
+    postMessage({ type: "started" });
+    setImmediate(loop);
+  } else if (m.type === "plan") {
+    fwd?.apply(m.plan);
+  } else if (m.type === "stop") {
+    stopping = true;
+  }
+};
