@@ -1,0 +1,133 @@
+// Runs a real ringvs director process inside a lab's director namespace, the way an operator
+// would (`ringvs serve ...`), and reads its JSON event lines: ready, stats (SIGUSR1), stopped.
+import type { Subprocess } from "bun";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Lab } from "./harness.ts";
+import { REPO_ROOT } from "./harness.ts";
+import type { DirectorStats } from "../../src/control/director.ts";
+
+export const CLI = join(REPO_ROOT, "src/cli/main.ts");
+
+export interface DirectorProcessOptions {
+  /** JSON config object (written to a temp file and passed as --config). */
+  config?: object;
+  /** Or: an ipvsadm-save rules text with --interface eth0. */
+  rules?: string;
+  vipMode?: "auto" | "local" | "arp";
+  /** Run this executable instead of `bun src/cli/main.ts` (the single-binary test). */
+  binary?: string;
+  /** Working directory for the process. */
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+export interface ReadyEvent {
+  event: "ready";
+  vips: { local: string[]; arp: string[] };
+  unresolved: string[];
+}
+
+export class DirectorProcess {
+  private lines: string[] = [];
+  private waiters: (() => void)[] = [];
+  stderr = "";
+  /** The ready event the director printed when it started. */
+  ready!: ReadyEvent;
+
+  private constructor(readonly proc: Subprocess<"ignore", "pipe", "pipe">, private readonly tmp: string) {
+    void this.pump();
+    void (async () => {
+      for await (const chunk of proc.stderr) this.stderr += new TextDecoder().decode(chunk);
+    })();
+  }
+
+  static async start(lab: Lab, opts: DirectorProcessOptions): Promise<DirectorProcess> {
+    const tmp = mkdtempSync(join(tmpdir(), "ringvs-dir-"));
+    const args: string[] = ["serve"];
+    if (opts.config) {
+      const path = join(tmp, "ringvs.json");
+      writeFileSync(path, JSON.stringify(opts.config, null, 2));
+      args.push("--config", path);
+    } else if (opts.rules !== undefined) {
+      const path = join(tmp, "ipvsadm.rules");
+      writeFileSync(path, opts.rules);
+      args.push("--interface", lab.directorIf, "--rules", path);
+      if (opts.vipMode) args.push("--vip-mode", opts.vipMode);
+    }
+    const argv = opts.binary ? [opts.binary, ...args] : ["bun", CLI, ...args];
+    const proc = Bun.spawn(["ip", "netns", "exec", lab.directorNs, ...argv], {
+      stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: opts.cwd,
+    });
+    const d = new DirectorProcess(proc, tmp);
+    const ready = await d.next<ReadyEvent>("ready", opts.timeoutMs ?? 15_000);
+    if (!ready) {
+      proc.kill("SIGKILL");
+      await proc.exited;
+      await Bun.sleep(50); // let the stderr reader drain
+      throw new Error(`director did not become ready (exit ${proc.exitCode}): ${d.stderr}`);
+    }
+    d.ready = ready;
+    return d;
+  }
+
+  private async pump(): Promise<void> {
+    let buf = "";
+    for await (const chunk of this.proc.stdout) {
+      buf += new TextDecoder().decode(chunk);
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        this.lines.push(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        this.waiters.splice(0).forEach((w) => w());
+      }
+    }
+    this.waiters.splice(0).forEach((w) => w());
+  }
+
+  /** The next event line of this type (consumed), or null on timeout / exit. */
+  async next<T = Record<string, unknown>>(event: string, timeoutMs = 5000): Promise<T | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.lines.findIndex((l) => l.includes(`"event":"${event}"`));
+      if (i >= 0) return JSON.parse(this.lines.splice(i, 1)[0]!) as T;
+      if (this.proc.exitCode !== null || Date.now() > deadline) return null;
+      await Promise.race([new Promise<void>((r) => this.waiters.push(r)), Bun.sleep(50)]);
+    }
+  }
+
+  async stats(): Promise<DirectorStats> {
+    this.proc.kill("SIGUSR1");
+    const s = await this.next<DirectorStats>("stats");
+    if (!s) throw new Error(`no stats from director: ${this.stderr}`);
+    return s;
+  }
+
+  /** SIGTERM, wait for the clean exit, return the final counters. */
+  async stop(): Promise<DirectorStats & { exitCode: number | null }> {
+    this.proc.kill("SIGTERM");
+    const s = await this.next<DirectorStats>("stopped", 10_000);
+    const exitCode = await Promise.race([this.proc.exited, Bun.sleep(5000).then(() => null)]);
+    if (exitCode === null) this.proc.kill("SIGKILL");
+    rmSync(this.tmp, { recursive: true, force: true });
+    if (!s) throw new Error(`director did not report stopped (exit ${exitCode}): ${this.stderr}`);
+    return { ...s, exitCode };
+  }
+}
+
+/** The JSON config of a DR service over the lab's real servers. */
+export function drConfig(lab: Lab, opts: { scheduler: string; weights?: number[]; vipMode?: string; port?: number; persistence?: object }): object {
+  return {
+    interface: lab.directorIf,
+    vipMode: opts.vipMode ?? "auto",
+    services: [{
+      protocol: "tcp",
+      address: lab.vips[0],
+      port: opts.port ?? 80,
+      scheduler: opts.scheduler,
+      ...(opts.persistence ? { persistence: opts.persistence } : {}),
+      realServers: lab.rsIps.map((ip, i) => ({ address: ip, weight: opts.weights?.[i] ?? 1 })),
+    }],
+  };
+}
