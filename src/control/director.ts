@@ -23,6 +23,14 @@ const GARP_COUNT = 3;
 
 export type Log = (msg: string) => void;
 
+/** Where the packet worker's module is. From source it sits beside this folder; in the single
+ *  executable, `bun build --compile` lays every entry point out under /$bunfs/root/ relative to
+ *  their common ancestor (src/, see scripts/build.sh), and import.meta.url is the executable's. */
+function workerUrl(): string {
+  const compiled = import.meta.url.includes("/$bunfs/");
+  return new URL(compiled ? "./dataplane/worker.ts" : "../dataplane/worker.ts", import.meta.url).href;
+}
+
 export interface DestStats {
   address: string;
   port: number;
@@ -98,11 +106,12 @@ export class Director {
   private lastPlanJson = "";
   private unresolvedReported = new Set<string>();
   private stopped = false;
+  /** Created once the MACs are known, right before startWorker() attaches its handlers. */
+  private worker!: Worker;
 
   private constructor(
     private config: DirectorConfig,
     private readonly ring: Ring,
-    private readonly worker: Worker,
     private readonly counters: SharedArrayBuffer,
     private readonly guard: KernelGuard,
     private readonly neighbours: NeighbourTable,
@@ -124,9 +133,9 @@ export class Director {
       const rips = new Set(config.services.flatMap((s) => s.realServers.map((r) => r.address)));
       for (const [ip, err] of await neighbours.ensure(rips)) log(`cannot ask the kernel to resolve ${ip}: ${err}`);
       const counters = newPolicyCounterBuffer();
-      worker = new Worker(new URL("../dataplane/worker.ts", import.meta.url).href);
-      const d = new Director(config, ring, worker, counters, guard, neighbours, placement, log);
+      const d = new Director(config, ring, counters, guard, neighbours, placement, log);
       await d.waitForMacs(rips);
+      worker = d.worker = new Worker(workerUrl());
       await d.startWorker();
       d.announce();
       d.refreshTimer = setInterval(() => void d.refresh(), REFRESH_MS);
@@ -149,19 +158,34 @@ export class Director {
     }
   }
 
-  private startWorker(): Promise<void> {
+  /** The plan for the current config and MACs, remembered as the last one published. */
+  private currentPlan(): Plan {
     const plan = this.buildPlan();
     this.lastPlanJson = JSON.stringify(plan);
+    return plan;
+  }
+
+  /** Hand the ring to the worker. Handlers are attached at once: a worker that fails to load
+   *  reports it asynchronously, and a late handler would miss it and hang start(). */
+  private startWorker(): Promise<void> {
+    const plan = this.currentPlan();
     return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("packet worker did not start within 10 s")), 10_000);
       this.worker.onmessage = (ev: MessageEvent) => {
         const m = ev.data as { type: string; message?: string };
-        if (m.type === "started") resolve();
-        else if (m.type === "error") {
+        if (m.type === "started") {
+          clearTimeout(timer);
+          resolve();
+        } else if (m.type === "error") {
           this.log(`packet worker failed: ${m.message}`);
+          clearTimeout(timer);
           reject(new Error(m.message));
         }
       };
-      this.worker.onerror = (e) => reject(new Error(`packet worker: ${e.message}`));
+      this.worker.onerror = (e) => {
+        clearTimeout(timer);
+        reject(new Error(`packet worker: ${e.message}`));
+      };
       this.post({
         type: "start", handle: this.ring.handle as unknown as number, simulated: false,
         flowTableSize: this.config.flowTableSize, counters: this.counters, plan,
