@@ -106,7 +106,11 @@ labDescribe("DR end to end", () => {
     // from the VIP, and what it forwarded is a small fraction of the 20 MB (ACKs, not data).
     expect(stats.policy.replyFramesSeen).toBe(0);
     expect(stats.shim.parsedIpv4).toBe(stats.policy.vipPackets);
-    expect(served[0]!.packets).toBe(stats.policy.vipPackets);
+    // Every VIP packet was forwarded to that one server, except stragglers of the previous test's
+    // connections (their last ACKs can reach this new director, which has no flow for them and
+    // drops them as IPVS would).
+    expect(served[0]!.packets + stats.policy.tcpNoFlowDropped).toBe(stats.policy.vipPackets);
+    expect(stats.policy.tcpNoFlowDropped).toBeLessThan(10);
     expect(served[0]!.bytes).toBeLessThan(2_000_000);
     expect(stats.shim.kernelDrops).toBe(0);
   }, 90_000);
