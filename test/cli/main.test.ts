@@ -1,0 +1,88 @@
+// The CLI as an operator meets it: exit codes and messages for usage errors, bad files, no root.
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const CLI = join(import.meta.dir, "../../src/cli/main.ts");
+
+/** Run the CLI; `nobodyInNs` runs it as uid 65534 inside that (throwaway) network namespace. */
+function ringvs(args: string[], nobodyInNs?: string) {
+  const argv = ["bun", CLI, ...args];
+  const r = Bun.spawnSync(nobodyInNs
+    ? ["ip", "netns", "exec", nobodyInNs, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...argv]
+    : argv, {
+    stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: "/tmp" },
+  });
+  return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+const GOOD = {
+  interface: "eth0",
+  services: [{ address: "198.18.0.100", port: 80, scheduler: "rr", realServers: [{ address: "198.18.0.11" }] }],
+};
+
+describe("ringvs CLI", () => {
+  const dir = mkdtempSync(join(tmpdir(), "ringvs-cli-"));
+  chmodSync(dir, 0o755);
+  const file = (name: string, text: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    chmodSync(p, 0o644);
+    return p;
+  };
+
+  test("version", () => {
+    const r = ringvs(["version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ringvs \d+\.\d+\.\d+\n$/);
+  });
+
+  test("usage errors exit 2 and print the usage", () => {
+    for (const args of [[], ["frobnicate"], ["serve"], ["serve", "--bogus", "x"], ["serve", "--config"],
+      ["serve", "--interface", "eth0", "--rules", "x", "--vip-mode", "maybe"]]) {
+      const r = ringvs(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("usage:");
+    }
+  });
+
+  test("check accepts a good config and counts it", () => {
+    const r = ringvs(["check", "--config", file("good.json", JSON.stringify(GOOD))]);
+    expect(r.stdout).toBe("ok: 1 service(s), 1 real server(s)\n");
+    expect(r.code).toBe(0);
+  });
+
+  test("a bad config names line, field and value; exit 1", () => {
+    const text = JSON.stringify({ ...GOOD, services: [{ ...GOOD.services[0], port: 99999 }] }, null, 2);
+    const r = ringvs(["check", "--config", file("bad.json", text)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bad\.json:\d+: services\[0\]\.port: 99999: /);
+    expect(r.stderr).toContain("nothing started");
+  });
+
+  test("an ipvsadm rules file with NAT is refused by name with its line", () => {
+    const rules = "-A -t 198.18.0.100:80 -s rr\n-a -t 198.18.0.100:80 -r 198.18.0.11:8080 -m\n";
+    const r = ringvs(["check", "--interface", "eth0", "--rules", file("nat.rules", rules)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/nat\.rules:2: -m: .*NAT/);
+  });
+
+  test("serve without root says it needs root and starts nothing", () => {
+    if (process.getuid?.() !== 0 || !Bun.which("setpriv")) {
+      console.warn("SKIPPING non-root check: needs root and setpriv to drop privileges");
+      return;
+    }
+    const ns = `rvcli${process.pid}`;
+    Bun.spawnSync(["ip", "netns", "add", ns]);
+    try {
+      const r = ringvs(["serve", "--config", file("nobody.json", JSON.stringify({ ...GOOD, interface: "lo" }))], ns);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("needs root");
+    } finally {
+      Bun.spawnSync(["ip", "netns", "del", ns]);
+    }
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+});
