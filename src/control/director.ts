@@ -63,14 +63,16 @@ interface VipPlacement {
 /** Decide per VIP who answers ARP, and refuse configurations where the kernel and ringvs would
  *  both claim a VIP, or neither would. */
 async function placeVips(config: DirectorConfig): Promise<VipPlacement> {
-  const all = JSON.parse(await runOk(["ip", "-j", "-4", "addr", "show"])) as {
+  // All links, not just those with IPv4 addresses: the interface may have none (arp mode).
+  const all = JSON.parse(await runOk(["ip", "-j", "addr", "show"])) as {
     ifname: string;
-    addr_info?: { local: string }[];
+    addr_info?: { family: string; local: string }[];
   }[];
   const onIf = new Set<string>();
   const elsewhere = new Map<string, string>();
   for (const link of all) {
     for (const a of link.addr_info ?? []) {
+      if (a.family !== "inet") continue;
       if (link.ifname === config.interface) onIf.add(a.local);
       else elsewhere.set(a.local, link.ifname);
     }
