@@ -104,6 +104,13 @@ export class Forwarder {
       if (kind === Kind.Ipv4) {
         const proto = d8[o8 + 12]!;
         const daddr = d32[o32 + 1]!;
+        // Later fragments carry no ports (the parser leaves them 0), so no VIP:port lookup can
+        // match them: decide on the address alone, before the lookup.
+        if (d8[o8 + 15]! & DF_FRAGMENT && (proto === IPPROTO_TCP || proto === IPPROTO_UDP) && this.vips.has(daddr)) {
+          pc[PC.fragmentsDropped]!++;
+          verdicts[i] = VERDICT_DROP;
+          continue;
+        }
         const svc = proto === IPPROTO_TCP || proto === IPPROTO_UDP
           ? this.services.get(serviceKey(daddr, proto, d16[o16 + 5]!))
           : undefined;
@@ -112,11 +119,6 @@ export class Forwarder {
           continue; // PASS: the shim preset every verdict to it
         }
         pc[PC.vipPackets]!++;
-        if (d8[o8 + 15]! & DF_FRAGMENT) {
-          pc[PC.fragmentsDropped]!++;
-          verdicts[i] = VERDICT_DROP;
-          continue;
-        }
         const saddr = d32[o32]!;
         const ports = d32[o32 + 2]!; // sport and dport as one word: only compared, never split
         const hash = d32[o32 + 7]!;
