@@ -469,7 +469,8 @@ static int rv_sim_rx(struct rv_handle *h)
 int rv_rx_batch(struct rv_handle *h, int32_t timeout_ms)
 {
 	if (h->desc_count || h->held_blocks)
-		rv_tx_batch(h); /* a batch whose verdicts were never applied: pass them all, free the ring */
+		rv_tx_batch(h); /* a batch whose verdicts were never applied: apply what is set (every
+		                 * verdict starts as PASS) and hand the blocks back to the kernel */
 	if (h->fd < 0)
 		return rv_sim_rx(h);
 

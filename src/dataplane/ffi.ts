@@ -12,6 +12,7 @@ import type { RingConfig } from "../config/model.ts";
 const { ptr, u32, i32, void: v } = FFIType;
 /** linux/if_packet.h */
 const TP_STATUS_CSUMNOTREADY = 8;
+const TP_STATUS_VLAN_VALID = 16;
 const lib = dlopen(libPath as string, {
   rv_open: { args: [ptr, ptr, ptr], returns: i32 },
   rv_open_sim: { args: [ptr, ptr, ptr], returns: i32 },
@@ -153,10 +154,12 @@ export class Ring {
     return c;
   }
 
-  /** Queue a frame for the next simulated rx; `csumPartial` marks it as the ring would mark a
-   *  frame from a checksum-offloading sender (TP_STATUS_CSUMNOTREADY). */
-  simPush(frame: Uint8Array, csumPartial = false): void {
-    check("rv_sim_push", C.rv_sim_push(this.handle, frame, frame.length, csumPartial ? TP_STATUS_CSUMNOTREADY : 0));
+  /** Queue a frame for the next simulated rx, with the ring status bits it would have carried:
+   *  `csumPartial` as from a checksum-offloading sender (TP_STATUS_CSUMNOTREADY), `vlanStripped`
+   *  as a tagged frame whose tag the kernel moved into ring metadata (TP_STATUS_VLAN_VALID). */
+  simPush(frame: Uint8Array, csumPartial = false, vlanStripped = false): void {
+    const status = (csumPartial ? TP_STATUS_CSUMNOTREADY : 0) | (vlanStripped ? TP_STATUS_VLAN_VALID : 0);
+    check("rv_sim_push", C.rv_sim_push(this.handle, frame, frame.length, status));
   }
 
   /** Frames "transmitted" by a simulated handle since the last call; clears them. */

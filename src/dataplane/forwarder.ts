@@ -5,7 +5,7 @@
 // a connection reaches a scheduler (TCP: a SYN, as IPVS does; UDP: any packet). Everything else is
 // left to the kernel's own copy (PASS), except ARP requests for VIPs that ringvs answers itself.
 import {
-  DESC_SIZE, DF_FRAGMENT, FWD_DR, FWD_NONE, IPPROTO_TCP, IPPROTO_UDP, Kind, SLOT, SLOT_SIZE,
+  DESC_SIZE, DF_FRAGMENT, DF_VLAN_STRIPPED, FWD_DR, FWD_NONE, IPPROTO_TCP, IPPROTO_UDP, Kind, SLOT, SLOT_SIZE,
   TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, VERDICT_ARP_REPLY, VERDICT_DROP,
 } from "./layout.ts";
 import type { Ring } from "./ffi.ts";
@@ -111,7 +111,10 @@ export class Forwarder {
           verdicts[i] = VERDICT_DROP;
           continue;
         }
-        const svc = proto === IPPROTO_TCP || proto === IPPROTO_UDP
+        // A frame whose 802.1Q tag the kernel stripped into ring metadata belongs to a VLAN on top
+        // of this interface, not to its untagged network where the services live; forwarding it
+        // would send it untagged. Bind ringvs to the VLAN interface (eth0.100) to serve there.
+        const svc = (proto === IPPROTO_TCP || proto === IPPROTO_UDP) && !(d8[o8 + 15]! & DF_VLAN_STRIPPED)
           ? this.services.get(serviceKey(daddr, proto, d16[o16 + 5]!))
           : undefined;
         if (svc === undefined) {
@@ -134,6 +137,13 @@ export class Forwarder {
         }
         if (isTcp && !isNewSyn) {
           pc[PC.tcpNoFlowDropped]!++;
+          verdicts[i] = VERDICT_DROP;
+          continue;
+        }
+        if (isTcp && b < 0 && !flows.hasRoom()) {
+          // A connection we could not remember would break at its second packet: refuse the SYN
+          // (the client retries) rather than open it. Counted with the table's other refusals.
+          flows.full++;
           verdicts[i] = VERDICT_DROP;
           continue;
         }

@@ -7,9 +7,9 @@
 // cluster back (no tombstones), so probe lengths never degrade with churn.
 //
 // Bounded: the table refuses new entries beyond MAX_LOAD of its capacity and counts the refusal
-// (`full`). The caller still forwards such a packet, scheduled afresh, so overload degrades
-// stickiness rather than dropping traffic. Expired entries are reclaimed by an incremental sweep
-// and by reuse when the same 5-tuple comes back.
+// (`full`). What the caller does then is policy (see forwarder.ts: a TCP SYN is dropped, so no
+// connection is opened that could not be followed; a UDP packet is forwarded untracked). Expired
+// entries are reclaimed by an incremental sweep and by reuse when the same 5-tuple comes back.
 
 /** Fill limit: linear probing stays short below ~7/8 load. */
 const MAX_LOAD = 0.875;
@@ -62,6 +62,11 @@ export class FlowTable {
       if ((p & 0xff) === proto && k[b] === saddr && k[b + 1] === daddr && k[b + 2] === ports) return i;
       i = (i + 1) & this.mask;
     }
+  }
+
+  /** False when insert() would refuse (the table is at its load limit). */
+  hasRoom(): boolean {
+    return this.size < this.limit;
   }
 
   /** Add a flow known not to be present. Returns its bucket, or -1 when the table is full. */

@@ -11,7 +11,7 @@ import { describe, expect, test } from "bun:test";
 import { Ring, type RingParams } from "../../src/dataplane/ffi.ts";
 import { Forwarder } from "../../src/dataplane/forwarder.ts";
 import {
-  type Counters, DESC, DESC_SIZE, Kind, SLOT, SLOT_SIZE, VERDICT_ARP_REPLY, VERDICT_DROP, VERDICT_PASS,
+  type Counters, DESC, DESC_SIZE, DF_VLAN_STRIPPED, Kind, SLOT, SLOT_SIZE, VERDICT_ARP_REPLY, VERDICT_DROP, VERDICT_PASS,
 } from "../../src/dataplane/layout.ts";
 import { DEFAULT_TIMEOUTS, type Plan, type PlanDest, type PlanService } from "../../src/dataplane/plan.ts";
 import {
@@ -150,10 +150,10 @@ interface Harness {
   counters: SharedArrayBuffer;
 }
 
-function open(p: Plan): Harness {
+function open(p: Plan, flowTableSize = FLOW_TABLE_SIZE): Harness {
   const ring = Ring.openSim(DIRECTOR, PARAMS);
   const counters = newPolicyCounterBuffer();
-  return { ring, fwd: new Forwarder(ring, FLOW_TABLE_SIZE, counters, p), counters };
+  return { ring, fwd: new Forwarder(ring, flowTableSize, counters, p), counters };
 }
 
 /** One batch through parse -> policy -> apply; returns verdict names and the frames sent. */
@@ -622,8 +622,25 @@ describe("simulation handle and shim", () => {
     }
   });
 
-  test("a backlog larger than one batch arrives over two batches, in order", () => {
+  test("a VIP frame whose 802.1Q tag the kernel stripped belongs to another VLAN: passed, not forwarded", () => {
     const h = open(WEB1);
+    try {
+      h.ring.simPush(syn(40001), false, true);
+      h.ring.simPush(syn(40002));
+      expect(h.ring.rx(0)).toBe(2);
+      expect(h.ring.desc8[DESC.flags]! & DF_VLAN_STRIPPED).toBe(DF_VLAN_STRIPPED);
+      h.fwd.process(2, 0);
+      expect(Array.from(h.ring.verdicts.subarray(0, 2))).toEqual([VERDICT_PASS, 1]);
+      h.ring.tx();
+      expect(h.ring.simTakeTx().map(hex)).toEqual([hex(to(RS1, syn(40002)))]);
+    } finally {
+      h.ring.close();
+    }
+  });
+
+  test("a backlog larger than one batch arrives over two batches, in order", () => {
+    const h = open(WEB1, 4096); // room for all 1030 connections: this is about batching
+
     try {
       const frames = syns(1030, 20000);
       for (const f of frames) h.ring.simPush(f);
@@ -707,15 +724,18 @@ runTable("scheduling new connections", [
     slotPackets: { 1: 30, 2: 20, 3: 10 },
   },
   {
-    name: "a full flow table (7/8 of 1024 = 896 flows) still forwards the next SYN, counted flowTableFull",
+    // A SYN the table cannot remember would open a connection whose later packets are unknown
+    // (and dropped, as IPVS drops a non-SYN without a connection): better to refuse the SYN and
+    // let the client retry than to break the connection half-way.
+    name: "a full flow table (7/8 of 1024 = 896 flows) drops the next TCP SYN before scheduling, counted flowTableFull",
     plan: WEB1,
     steps: [{
       in: syns(897, 10000),
-      verdicts: syns(897).map(() => fwd(1)),
-      out: syns(897, 10000).map((f) => to(RS1, f)),
+      verdicts: syns(897).map((_, k): VerdictName => (k < 896 ? fwd(1) : "DROP")),
+      out: syns(897, 10000).slice(0, 896).map((f) => to(RS1, f)),
       housekeeping: 1,
     }],
-    policy: { newFlows: 897, flowsActive: 896, flowTableFull: 1 },
+    policy: { newFlows: 896, flowsActive: 896, flowTableFull: 1 },
   },
 ]);
 
