@@ -272,22 +272,26 @@ static int rv_check_params(const struct rv_ring_params *p)
 	return 0;
 }
 
-static struct rv_handle *rv_new_handle(void)
-{
-	struct rv_handle *h = calloc(1, sizeof(*h));
-	if (h)
-		h->fd = -1;
-	return h;
-}
-
-int rv_open(const char *ifname, const struct rv_ring_params *p, struct rv_handle **out)
+/* Validate the parameters and allocate an empty handle (no socket yet: fd = -1). */
+static int rv_new_handle(const struct rv_ring_params *p, struct rv_handle **out)
 {
 	int err = rv_check_params(p);
 	if (err)
 		return err;
-	struct rv_handle *h = rv_new_handle();
+	struct rv_handle *h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
+	h->fd = -1;
+	*out = h;
+	return 0;
+}
+
+int rv_open(const char *ifname, const struct rv_ring_params *p, struct rv_handle **out)
+{
+	struct rv_handle *h;
+	int err = rv_new_handle(p, &h);
+	if (err)
+		return err;
 
 	/* Protocol 0 first: nothing is queued until the ring exists and we bind with ETH_P_ALL. */
 	h->fd = socket(AF_PACKET, SOCK_RAW, 0);
@@ -358,12 +362,10 @@ fail:
 
 int rv_open_sim(const uint8_t mac[6], const struct rv_ring_params *p, struct rv_handle **out)
 {
-	int err = rv_check_params(p);
+	struct rv_handle *h;
+	int err = rv_new_handle(p, &h);
 	if (err)
 		return err;
-	struct rv_handle *h = rv_new_handle();
-	if (!h)
-		return -ENOMEM;
 	memcpy(h->mac, mac, 6);
 	h->block_size = p->block_size;
 	err = rv_alloc_shared(h, p);
