@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# pps.sh — forwarded packets per second and CPU per packet: ringvs against cfwd, the pure-C
+# ceiling of the same ring design, in one lab, with one generator, in one run.
+#
+#   bench/pps.sh                                   64- and 1400-byte UDP, 5 s per run, 1 round
+#   DURATION=5 SIZES="64" ROUNDS=3 RATES="0 300000" bench/pps.sh
+#
+# Knobs (environment): DURATION seconds of traffic per run (1..30), SIZES frame sizes (64, 1400),
+# ROUNDS repetitions (1..5, ringvs and cfwd alternate), RATES offered loads in pps (0 = as fast
+# as the generator's core allows; an equal fixed load compares CPU per packet at the same batch
+# sizes), FLOWS source ports (1..50000), PROTO udp|tcp, GEN_CPU / FWD_CPU.
+#
+# What runs where (a 2-core machine: quote the ratios, not the absolute numbers):
+#   client ns, CPU GEN_CPU:  bench/build/pktgen, AF_PACKET sendmmsg of prebuilt frames to the
+#                            director's MAC, VIP 198.18.0.100:5000. A veth delivers in the
+#                            sender's context, so this core also pays for the bridge and for the
+#                            director-side tap that copies each frame into the forwarder's ring.
+#   director ns, CPU FWD_CPU: either `ringvs serve` (UDP service, rr, 1 real server, DR, every
+#                            thread of the bun process pinned) or bench/build/cfwd. The same core
+#                            pays for the forwarded frames' trip through the bridge into the
+#                            real server (softirq after sendmmsg).
+#   rs1 ns:                  no VIP, no listener: its eth0 counts the frame, IP drops it
+#                            silently (forwarding is off), nothing is sent back.
+#
+# Per run: start the forwarder, teach the bridge every MAC (pings), warm up (WARMUP frames: flows
+# inserted, JIT warm), snapshot, generate for DURATION s, let the ring drain, snapshot, stop.
+# Measured from the deltas:
+#   fwd pps     real server eth0 rx_packets / generator seconds
+#   CPU s       utime+stime of the forwarder process (/proc/PID/stat, all threads; the pid is
+#               the one the forwarder reports, since ip netns exec and timeout sit in between).
+#               The user/system split is not reported: the kernel samples it on ticks, and the
+#               ring's 1 ms retire timer fires on ticks, so the split is biased (perf shows ringvs
+#               at ~93% kernel time; bench/ffi_roundtrip.bench.ts measures its user-space part)
+#               This kernel has no IRQ_TIME_ACCOUNTING, so the softirq work a send triggers inline
+#               (bridge, real server's IP input) is in the process's time; what the kernel defers
+#               to ksoftirqd/FWD_CPU under load is not, so
+#   +ksoftirqd  adds that thread's precise run time (/proc/PID/schedstat). /proc/stat per-CPU
+#               busy time is not used: it is tick-sampled, and the ring's 1 ms retire timer fires
+#               on ticks, which biases it badly at partial load.
+#   loss        generated - forwarded; "to dir" = generated - director eth0 rx (lost before the
+#               forwarder saw it); ring drops = PACKET_STATISTICS tp_drops (ring full)
+#
+# Everything lives in namespaces named pps<pid>*, built by scripts/lab/lab.sh and removed by the
+# EXIT trap; every process is bounded in time (timeout / -t) and the generator also in count.
+set -euo pipefail
+
+readonly REPO=$(cd "$(dirname "$0")/.." && pwd)
+readonly LAB_SH=$REPO/scripts/lab/lab.sh
+readonly CFWD=$REPO/bench/build/cfwd
+readonly PKTGEN=$REPO/bench/build/pktgen
+readonly VIP=198.18.0.100
+readonly PORT=5000
+
+DURATION=${DURATION:-5}
+SIZES=${SIZES:-"64 1400"}
+ROUNDS=${ROUNDS:-1}
+RATES=${RATES:-"0"}
+FLOWS=${FLOWS:-1024}
+PROTO=${PROTO:-udp}
+GEN_CPU=${GEN_CPU:-0}
+FWD_CPU=${FWD_CPU:-1}
+WARMUP=${WARMUP:-200000}
+# Count bound of a measured run: far above what a veth lab can do, so time is the real bound.
+readonly MAX_PPS=5000000
+
+die() {
+	echo "pps.sh: $*" >&2
+	exit 1
+}
+
+[[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
+[[ $DURATION =~ ^[0-9]+$ ]] && ((DURATION >= 1 && DURATION <= 30)) || die "DURATION must be 1..30"
+[[ $ROUNDS =~ ^[0-9]+$ ]] && ((ROUNDS >= 1 && ROUNDS <= 5)) || die "ROUNDS must be 1..5"
+for r in $RATES; do [[ $r =~ ^[0-9]+$ ]] || die "RATES: $r is not a whole number of pps (0 = unpaced)"; done
+[[ $FLOWS =~ ^[0-9]+$ ]] && ((FLOWS >= 1 && FLOWS <= 50000)) || die "FLOWS must be 1..50000"
+[[ $WARMUP =~ ^[0-9]+$ ]] && ((WARMUP >= FLOWS && WARMUP <= 5000000)) || die "WARMUP must be FLOWS..5000000"
+[[ $PROTO == udp || $PROTO == tcp ]] || die "PROTO must be udp or tcp"
+for s in $SIZES; do [[ $s == 64 || $s == 1400 ]] || die "SIZES: $s is not 64 or 1400"; done
+for t in jq taskset timeout bun gcc; do command -v "$t" >/dev/null || die "missing $t"; done
+(($(nproc) > GEN_CPU && $(nproc) > FWD_CPU)) || die "CPU $GEN_CPU or $FWD_CPU does not exist"
+
+make -s -C "$REPO/native" >/dev/null
+make -s -C "$REPO/bench" >/dev/null
+
+readonly PREFIX=pps$$
+TMP=$(mktemp -d /tmp/ringvs-pps.XXXXXX)
+readonly TMP
+FWD_JOB="" # background job of the running forwarder (ip netns exec ... ), for cleanup
+
+cleanup() {
+	local rc=$?
+	if [[ -n $FWD_JOB ]]; then
+		kill -TERM "$FWD_JOB" 2>/dev/null || true
+	fi
+	# Kills whatever is left inside the lab's namespaces (only our forwarder and generator can be
+	# there) and deletes them.
+	bash "$LAB_SH" down "$PREFIX" || true
+	rm -rf "$TMP"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+eval "$(bash "$LAB_SH" up "$PREFIX" 1)"
+readonly CL=$LAB_CLIENT_NS DIR=$LAB_DIRECTOR_NS RS=$LAB_RS_NS RS_IP=$LAB_RS_IPS RS_MAC=$LAB_RS_MACS
+readonly CLK_TCK=$(getconf CLK_TCK)
+
+cat >"$TMP/ringvs.json" <<EOF
+{
+  "interface": "$LAB_DIRECTOR_IF",
+  "vipMode": "arp",
+  "services": [{
+    "protocol": "$PROTO", "address": "$VIP", "port": $PORT, "scheduler": "rr",
+    "realServers": [{ "address": "$RS_IP" }]
+  }]
+}
+EOF
+
+rx_packets() { ip -n "$1" -s -j link show dev eth0 | jq '.[0].stats64.rx.packets'; }
+tx_packets() { ip -n "$1" -s -j link show dev eth0 | jq '.[0].stats64.tx.packets'; }
+# "utime stime" (clock ticks) of every thread of PID; comm may hold spaces, so cut after ") ".
+proc_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12, $13 }'; }
+# Run time in ns of one task (schedstat: precise, from the scheduler's clock).
+task_ns() { awk '{ print $1 }' "/proc/$1/schedstat"; }
+ksoftirqd_pid() {
+	local c
+	for c in /proc/[0-9]*/comm; do
+		[[ $(cat "$c" 2>/dev/null) == "ksoftirqd/$1" ]] && { c=${c#/proc/}; echo "${c%/comm}"; return 0; }
+	done
+	return 1
+}
+
+# wait_event FILE EVENT N TIMEOUT_S: until FILE holds N lines of {"event":"EVENT"...}.
+wait_event() {
+	local file=$1 event=$2 n=$3 i
+	for ((i = 0; i < $4 * 20; i++)); do
+		(($(grep -c "\"event\":\"$event\"" "$file" 2>/dev/null || true) >= n)) && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# nth_event FILE EVENT N: the N-th such line.
+nth_event() { grep "\"event\":\"$2\"" "$1" | sed -n "${3}p"; }
+
+# The bridge must know the director's and the real server's MACs, or it floods generated frames
+# to the real server (and forwarded ones everywhere). One UDP datagram from the director to the
+# real server makes both ARP, which both ports learn from; the fdb is checked, not assumed.
+teach_bridge() {
+	local i fdb
+	for ((i = 0; i < 20; i++)); do
+		ip netns exec "$DIR" bash -c "echo > /dev/udp/$RS_IP/9" 2>/dev/null || true
+		ip netns exec "$CL" bash -c "echo > /dev/udp/$LAB_DIRECTOR_IP/9" 2>/dev/null || true
+		sleep 0.05
+		fdb=$(bridge -n "$LAB_SWITCH_NS" fdb show br br0)
+		grep -q "$RS_MAC dev rs1 " <<<"$fdb" && grep -q "$LAB_DIRECTOR_MAC dev dir " <<<"$fdb" &&
+			grep -q "$LAB_CLIENT_MAC dev cl " <<<"$fdb" && return 0
+	done
+	die "the bridge did not learn the lab's MACs: $fdb"
+}
+
+# generate COUNT SECONDS SIZE RATE: run pktgen in the client namespace, pinned; prints its JSON.
+generate() {
+	ip netns exec "$CL" taskset -c "$GEN_CPU" timeout -k 2 $(($2 + 10)) \
+		"$PKTGEN" -i eth0 -m "$LAB_DIRECTOR_MAC" -s "$LAB_CLIENT_IP" -d "$VIP" -p "$PORT" \
+		-c "$1" -t "$2" -l "$3" -f "$FLOWS" -P "$PROTO" -r "$4"
+}
+
+# run_one FORWARDER SIZE RATE ROUND: one measured run; appends a TSV row to $TMP/rows.
+run_one() {
+	local name=$1 size=$2 rate=$3 round=$4 out=$TMP/$1-$2-$3-$4.out err=$TMP/$1-$2-$3-$4.err pid
+	: >"$out"
+	case $name in
+	ringvs)
+		(cd "$REPO" && exec ip netns exec "$DIR" taskset -c "$FWD_CPU" timeout -k 5 $((DURATION + 90)) \
+			bun src/cli/main.ts serve --config "$TMP/ringvs.json") >"$out" 2>"$err" &
+		;;
+	cfwd)
+		ip netns exec "$DIR" taskset -c "$FWD_CPU" \
+			"$CFWD" -i eth0 -m "$RS_MAC" -v "$VIP" -t $((DURATION + 60)) >"$out" 2>"$err" &
+		;;
+	esac
+	FWD_JOB=$!
+	wait_event "$out" ready 1 30 || die "$name did not become ready: $(cat "$err")"
+	pid=$(nth_event "$out" ready 1 | jq -r .pid)
+
+	teach_bridge
+
+	generate "$WARMUP" 3 "$size" 0 >/dev/null
+	# ringvs folds the kernel's ring statistics in once a second: let one refresh pass.
+	sleep 1.2
+	kill -USR1 "$pid"
+	wait_event "$out" stats 1 10 || die "$name: no stats after SIGUSR1"
+	local s0 rs0 dir0 rstx0 u0 k0 c0 g s1 rs1 dir1 rstx1 u1 k1 c1
+	s0=$(nth_event "$out" stats 1)
+	rs0=$(rx_packets "$RS") dir0=$(rx_packets "$DIR") rstx0=$(tx_packets "$RS")
+	read -r u0 k0 < <(proc_ticks "$pid")
+	c0=$(task_ns "$KSOFTIRQD")
+
+	g=$(generate $((DURATION * MAX_PPS)) "$DURATION" "$size" "$rate")
+	sleep 0.5 # the ring's 1 ms block timeout and one batch are all that is left in flight
+
+	rs1=$(rx_packets "$RS") dir1=$(rx_packets "$DIR") rstx1=$(tx_packets "$RS")
+	read -r u1 k1 < <(proc_ticks "$pid")
+	c1=$(task_ns "$KSOFTIRQD")
+	kill -TERM "$pid"
+	wait_event "$out" stopped 1 15 || die "$name did not stop: $(cat "$err")"
+	s1=$(nth_event "$out" stopped 1)
+	wait "$FWD_JOB" || true
+	FWD_JOB=""
+
+	local drops0 drops1 gen secs
+	drops0=$(jq '.shim.kernelDrops // .kernelDrops' <<<"$s0")
+	drops1=$(jq '.shim.kernelDrops // .kernelDrops' <<<"$s1")
+	gen=$(jq .frames <<<"$g") secs=$(jq .seconds <<<"$g")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$size" "$rate" "$round" \
+		"$gen" "$secs" $((dir1 - dir0)) $((rs1 - rs0)) $((u1 - u0)) $((k1 - k0)) $((c1 - c0)) \
+		$((drops1 - drops0)) $((rstx1 - rstx0)) >>"$TMP/rows"
+	echo "  $name ${size}B rate $rate round $round: generated $gen, forwarded $((rs1 - rs0))," \
+		"ring drops $((drops1 - drops0))" >&2
+}
+
+KSOFTIRQD=$(ksoftirqd_pid "$FWD_CPU") || die "no ksoftirqd/$FWD_CPU"
+readonly KSOFTIRQD
+echo "pps.sh: lab $PREFIX, $PROTO ${SIZES// /+}-byte frames, $FLOWS flows, ${DURATION}s per run," \
+	"rates ${RATES// /+} pps (0 = unpaced), generator CPU $GEN_CPU, forwarder CPU $FWD_CPU, $(date -u +%FT%TZ)," \
+	"loadavg $(cut -d' ' -f1-3 /proc/loadavg) (anything else running skews the figures)" >&2
+: >"$TMP/rows"
+for ((r = 1; r <= ROUNDS; r++)); do
+	for rate in $RATES; do
+		for size in $SIZES; do
+			run_one ringvs "$size" "$rate" "$r"
+			run_one cfwd "$size" "$rate" "$r"
+		done
+	done
+done
+
+# Per-run table, then per (rate, size) the means over rounds and the ringvs/cfwd ratios.
+# CPU/Mp: CPU seconds per million forwarded packets (process); all/Mp adds ksoftirqd.
+awk -F'\t' -v tck="$CLK_TCK" '
+function f(x, d) { return sprintf("%." d "f", x) }
+function per(x, mp) { return mp ? x / mp : 0 }
+BEGIN {
+	printf "%-6s %5s %8s %3s %9s %9s %6s %6s %9s %6s %7s %6s %7s %5s\n", "fwd", "bytes", "offered", "rnd",
+		"gen pps", "fwd pps", "loss%", "todir%", "ringdrop", "CPU s", "CPU/Mp", "+ksirq", "all/Mp", "rstx"
+}
+{
+	name = $1; size = $2; rate = $3; gen = $5; secs = $6; dirrx = $7; fwd = $8
+	cpu = ($9 + $10) / tck; ksirq = $11 / 1e9; drops = $12; rstx = $13
+	mp = fwd / 1e6; g = gen ? gen : 1
+	printf "%-6s %5s %8s %3s %9.0f %9.0f %6.2f %6.2f %9d %6.2f %7.3f %6.2f %7.3f %5d\n", name, size,
+		rate ? rate : "max", $4, gen / secs, fwd / secs, 100 * (gen - fwd) / g, 100 * (gen - dirrx) / g,
+		drops, cpu, per(cpu, mp), ksirq, per(cpu + ksirq, mp), rstx
+	k = rate SUBSEP size SUBSEP name
+	n[k]++; PPS[k] += fwd / secs; LOSS[k] += 100 * (gen - fwd) / g
+	CPM[k] += per(cpu, mp); APM[k] += per(cpu + ksirq, mp)
+	if (!((rate SUBSEP size) in seen)) { seen[rate SUBSEP size] = 1; order[++no] = rate SUBSEP size }
+}
+END {
+	print ""
+	print "means over rounds; r/c = ringvs / cfwd; CPU/Mp = CPU seconds per million forwarded packets"
+	printf "%8s %5s %2s %9s %9s %5s %6s %6s %7s %7s %5s %7s %7s %5s\n", "offered", "bytes", "n",
+		"ringvs", "cfwd", "pps", "ringvs", "cfwd", "ringvs", "cfwd", "CPU", "ringvs", "cfwd", "all"
+	printf "%8s %5s %2s %9s %9s %5s %6s %6s %7s %7s %5s %7s %7s %5s\n", "", "", "",
+		"pps", "pps", "r/c", "loss%", "loss%", "CPU/Mp", "CPU/Mp", "r/c", "all/Mp", "all/Mp", "r/c"
+	for (i = 1; i <= no; i++) {
+		split(order[i], rs, SUBSEP); a = order[i] SUBSEP "ringvs"; b = order[i] SUBSEP "cfwd"
+		if (!n[a] || !n[b]) continue
+		pa = PPS[a] / n[a]; pb = PPS[b] / n[b]; ca = CPM[a] / n[a]; cb = CPM[b] / n[b]
+		aa = APM[a] / n[a]; ab = APM[b] / n[b]
+		printf "%8s %5s %2d %9.0f %9.0f %5s %6.2f %6.2f %7.3f %7.3f %5s %7.3f %7.3f %5s\n",
+			rs[1] ? rs[1] : "max", rs[2], n[a], pa, pb, pb ? f(pa / pb, 2) : "-", LOSS[a] / n[a], LOSS[b] / n[b],
+			ca, cb, cb ? f(ca / cb, 2) : "-", aa, ab, ab ? f(aa / ab, 2) : "-"
+	}
+}' "$TMP/rows"
