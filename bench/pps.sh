@@ -22,7 +22,7 @@
 #   rs1 ns:                  no VIP, no listener: its eth0 counts the frame, IP drops it
 #                            silently (forwarding is off), nothing is sent back.
 #
-# Per run: start the forwarder, teach the bridge every MAC (pings), warm up (WARMUP frames: flows
+# Per run: start the forwarder (cfwd gets the same nft ingress drop ringvs installs), teach the bridge every MAC (pings), warm up (WARMUP frames: flows
 # inserted, JIT warm), snapshot, generate for DURATION s, let the ring drain, snapshot, stop.
 # Measured from the deltas:
 #   fwd pps     real server eth0 rx_packets / generator seconds
@@ -76,7 +76,7 @@ for r in $RATES; do [[ $r =~ ^[0-9]+$ ]] || die "RATES: $r is not a whole number
 [[ $WARMUP =~ ^[0-9]+$ ]] && ((WARMUP >= FLOWS && WARMUP <= 5000000)) || die "WARMUP must be FLOWS..5000000"
 [[ $PROTO == udp || $PROTO == tcp ]] || die "PROTO must be udp or tcp"
 for s in $SIZES; do [[ $s == 64 || $s == 1400 ]] || die "SIZES: $s is not 64 or 1400"; done
-for t in jq taskset timeout bun gcc; do command -v "$t" >/dev/null || die "missing $t"; done
+for t in jq taskset timeout bun gcc nft bridge; do command -v "$t" >/dev/null || die "missing $t"; done
 (($(nproc) > GEN_CPU && $(nproc) > FWD_CPU)) || die "CPU $GEN_CPU or $FWD_CPU does not exist"
 
 make -s -C "$REPO/native" >/dev/null
@@ -176,6 +176,19 @@ run_one() {
 			bun src/cli/main.ts serve --config "$TMP/ringvs.json") >"$out" 2>"$err" &
 		;;
 	cfwd)
+		# ringvs keeps the director's own IP stack away from VIP traffic with a netdev ingress
+		# drop (src/control/kernel_guard.ts); give cfwd the same rule, so the receive side, which
+		# runs on the generator's core, costs the same in both runs.
+		ip netns exec "$DIR" nft -f - <<-EOF
+			table netdev pps_guard {}
+			delete table netdev pps_guard
+			table netdev pps_guard {
+				chain vip_ingress {
+					type filter hook ingress device "$LAB_DIRECTOR_IF" priority -500; policy accept;
+					ip daddr $VIP $PROTO dport $PORT counter drop
+				}
+			}
+		EOF
 		ip netns exec "$DIR" taskset -c "$FWD_CPU" \
 			"$CFWD" -i eth0 -m "$RS_MAC" -v "$VIP" -t $((DURATION + 60)) >"$out" 2>"$err" &
 		;;
@@ -208,6 +221,7 @@ run_one() {
 	s1=$(nth_event "$out" stopped 1)
 	wait "$FWD_JOB" || true
 	FWD_JOB=""
+	[[ $name != cfwd ]] || ip netns exec "$DIR" nft delete table netdev pps_guard
 
 	local drops0 drops1 gen secs
 	drops0=$(jq '.shim.kernelDrops // .kernelDrops' <<<"$s0")
