@@ -527,18 +527,20 @@ static void rv_make_arp_reply(struct rv_handle *h, uint8_t *f, const struct rv_d
 	memcpy(a + 14, &vip, 4);    /* sender proto = the address that was asked for */
 }
 
-static void rv_sim_capture(struct rv_handle *h, const uint8_t *f, uint32_t len)
+/* Append a "sent" frame to the capture buffer; 0 when it does not fit (counted as a tx error). */
+static int rv_sim_capture(struct rv_handle *h, const uint8_t *f, uint32_t len)
 {
 	uint32_t need = 4 + ((len + 3) & ~3u);
 	if (h->sim_tx_len + need > RV_SIM_TX_BYTES) {
 		h->ctr->tx_errors++;
-		return;
+		return 0;
 	}
 	memcpy(h->sim_tx + h->sim_tx_len, &len, 4);
 	memcpy(h->sim_tx + h->sim_tx_len + 4, f, len);
 	h->sim_tx_len += need;
 	h->ctr->tx_frames++;
 	h->ctr->tx_bytes += len;
+	return 1;
 }
 
 static int rv_send_prepared(struct rv_handle *h, uint32_t n)
@@ -603,7 +605,8 @@ int rv_tx_batch(struct rv_handle *h)
 			s->bytes += d->frame_len;
 		}
 		if (h->fd < 0) {
-			rv_sim_capture(h, f, d->frame_len);
+			/* a simulation handle reports what it captured, as a ring reports what it sent */
+			sent += rv_sim_capture(h, f, d->frame_len);
 			continue;
 		}
 		h->iovs[n].iov_base = f;
@@ -611,7 +614,7 @@ int rv_tx_batch(struct rv_handle *h)
 		n++;
 	}
 	if (n)
-		sent = rv_send_prepared(h, n);
+		sent += rv_send_prepared(h, n);
 
 	if (h->fd < 0) {
 		/* Drop the consumed records, keep any that did not fit in this batch. */
@@ -628,10 +631,8 @@ int rv_tx_batch(struct rv_handle *h)
 
 int rv_send_frame(struct rv_handle *h, const uint8_t *frame, uint32_t len)
 {
-	if (h->fd < 0) {
-		rv_sim_capture(h, frame, len);
-		return (int)len;
-	}
+	if (h->fd < 0)
+		return rv_sim_capture(h, frame, len) ? (int)len : -ENOSPC;
 	ssize_t r = send(h->fd, frame, len, 0);
 	if (r < 0) {
 		h->ctr->tx_errors++;

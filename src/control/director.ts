@@ -285,6 +285,8 @@ export class Director {
 
   stats(): DirectorStats {
     const r = this.ring;
+    // One getsockopt, so ring drops are current rather than as of the last refresh tick.
+    if (!this.stopped) r.refreshKernelStats();
     return {
       interface: this.config.interface,
       shim: r.counters(),
