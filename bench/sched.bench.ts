@@ -32,7 +32,7 @@ for (const n of SIZES) {
     s.setDestinations(makeDests(n));
     let k = 0;
     bench.add(`${name} ${n}`, () => {
-      for (let j = 0; j < BATCH; j++, k++) sink += s.schedule(0x0a000000 + (k & 0xffff), 0xc0a80001, 1024 + (k & 0x7fff), 80);
+      for (let j = 0; j < BATCH; j++, k++) sink += s.schedule(0x0a000000 + (k & 0xffff), 0xc0a80001, 1024 + (k & 0x7fff), 80, 0);
     });
   }
 }

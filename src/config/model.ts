@@ -8,7 +8,9 @@ export type Protocol = "tcp" | "udp";
  *  "tun" (IPIP, ipvsadm -i) arrives with the TUN issue; the config refuses it by name until then. */
 export type ForwardMethod = "dr";
 
-export type SchedulerName = "rr" | "wrr";
+/** Every IPVS scheduler (ipvsadm -s). */
+export type SchedulerName =
+  | "rr" | "wrr" | "lc" | "wlc" | "sed" | "nq" | "lblc" | "lblcr" | "dh" | "sh" | "mh" | "fo" | "ovf" | "twos";
 
 export interface RealServerConfig {
   /** IPv4 dotted quad. */
@@ -18,6 +20,10 @@ export interface RealServerConfig {
   /** 0..65535 as in ipvsadm; 0 = quiesced, never chosen for new connections. */
   weight: number;
   forward: ForwardMethod;
+  /** ipvsadm -x: stop sending new connections once active+inactive reaches this; 0 = no limit. */
+  upperThreshold: number;
+  /** ipvsadm -y: take new connections again below this; 0 = below 3/4 of the upper threshold. */
+  lowerThreshold: number;
 }
 
 export interface PersistenceConfig {
@@ -27,13 +33,29 @@ export interface PersistenceConfig {
   netmask: string;
 }
 
+/** One VIP:port (or VIP:0, every port) a firewall-mark-style service answers for. */
+export interface ServiceMatch {
+  protocol: Protocol;
+  address: string;
+  /** 0 = every port of the address. */
+  port: number;
+}
+
 export interface ServiceConfig {
   protocol: Protocol;
-  /** The VIP, IPv4 dotted quad. */
+  /** The VIP, IPv4 dotted quad ("" for a fwmark service, whose addresses are in `members`). */
   address: string;
-  /** 1..65535. */
+  /** 1..65535, or 0 for every port of the VIP (only with persistence, as ipvsadm requires). */
   port: number;
+  /** Non-null for a firewall-mark service (ipvsadm -f MARK): several VIP:port pairs scheduled as
+   *  one service with one persistence template per client. The kernel learns the mark from
+   *  iptables, which a user-space director cannot see, so ringvs takes the pairs from `members`. */
+  fwmark: number | null;
+  members: ServiceMatch[];
   scheduler: SchedulerName;
+  /** ipvsadm -b (sh-port/mh-port -> port, sh-fallback/mh-fallback -> fallback) and the Maglev
+   *  lookup table size (a prime). */
+  schedulerFlags: { port: boolean; fallback: boolean; mhTableSize: number };
   persistence: PersistenceConfig | null;
   /** In the order the operator added them (file order). Kernel IPVS inserts each new real server at
    *  the head of its list, so schedulers walk this list reversed; see src/sched/. */
@@ -54,8 +76,17 @@ export interface RingConfig {
  *  sends a gratuitous ARP at start.  "auto": "local" if the interface has the VIP, else "arp". */
 export type VipMode = "local" | "arp" | "auto";
 
+/** ipvsadm --set tcp tcpfin udp, in seconds (0 in ipvsadm means "leave as is"; here every value
+ *  is explicit). The other TCP states use the kernel's fixed defaults. */
+export interface TimeoutConfig {
+  tcp: number;
+  tcpFin: number;
+  udp: number;
+}
+
 export interface DirectorConfig {
   interface: string;
+  timeouts: TimeoutConfig;
   vipMode: VipMode;
   ring: RingConfig;
   /** Maximum tracked flows; new flows beyond it are still scheduled but not remembered. */
@@ -65,3 +96,7 @@ export interface DirectorConfig {
 
 export const RING_DEFAULTS: RingConfig = { blockSize: 65536, blockCount: 512, blockTimeoutMs: 1 };
 export const FLOW_TABLE_DEFAULT_SIZE = 1 << 20;
+export const TIMEOUT_DEFAULTS: TimeoutConfig = { tcp: 900, tcpFin: 120, udp: 300 };
+/** The kernel's default Maglev lookup table size: primes[CONFIG_IP_VS_MH_TAB_INDEX - 8] with the
+ *  default index 12 (see src/sched/mh.ts for the list and the check). */
+export const MH_TABLE_SIZE_DEFAULT = 4093;

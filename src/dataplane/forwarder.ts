@@ -212,7 +212,7 @@ export class Forwarder {
         }
       }
     }
-    const idx = svc.scheduler.schedule(saddr, daddr, sport, dport);
+    const idx = svc.scheduler.schedule(saddr, daddr, sport, dport, now);
     if (idx < 0) return -1;
     const slot = svc.dests[idx]!.slot;
     if (p && templates) templates.set(clientKey, (now + p.timeout) * 65536 + slot);

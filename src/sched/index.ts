@@ -3,26 +3,34 @@
 
 import type { SchedulerName } from "../config/model.ts";
 import { RoundRobinScheduler } from "./rr.ts";
-import type { Scheduler } from "./scheduler.ts";
+import { DEFAULT_SCHEDULER_FLAGS, type Scheduler, type SchedulerFlags } from "./scheduler.ts";
 import { WeightedRoundRobinScheduler } from "./wrr.ts";
 
-export type { SchedDest, Scheduler } from "./scheduler.ts";
+export type { SchedDest, Scheduler, SchedulerFlags } from "./scheduler.ts";
+export { DEFAULT_SCHEDULER_FLAGS } from "./scheduler.ts";
 export { RoundRobinScheduler } from "./rr.ts";
 export { WeightedRoundRobinScheduler } from "./wrr.ts";
 
-const SCHEDULERS: { readonly [N in SchedulerName]: () => Scheduler } = {
+const SCHEDULERS: { readonly [N in SchedulerName]?: (flags: SchedulerFlags) => Scheduler } = {
   rr: () => new RoundRobinScheduler(),
   wrr: () => new WeightedRoundRobinScheduler(),
+  // connection-count schedulers: lc wlc sed nq fo ovf
+  // hashing, locality and random schedulers: dh sh mh lblc lblcr twos
 };
+
+/** The schedulers that exist, in the kernel's usual listing order. */
+export function implementedSchedulers(): SchedulerName[] {
+  return Object.keys(SCHEDULERS) as SchedulerName[];
+}
 
 /** A fresh scheduler with no destinations (it returns -1 until `setDestinations`). Each virtual
  *  service needs its own instance: schedulers keep per-service state (cursor, current weight). */
-export function createScheduler(name: SchedulerName): Scheduler {
+export function createScheduler(name: SchedulerName, flags: SchedulerFlags = DEFAULT_SCHEDULER_FLAGS): Scheduler {
   const make = SCHEDULERS[name];
   // The type admits only known names; a name smuggled past it (e.g. an unchecked cast from
   // config) is a programmer error, since config validation rejects unknown schedulers.
   if (make === undefined) throw new Error(`unknown scheduler "${String(name)}"`);
-  return make();
+  return make(flags);
 }
 
 /** Turns the operator's add order (config file order, `ipvsadm -a` order) into the order a

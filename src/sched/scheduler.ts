@@ -7,12 +7,26 @@ export interface SchedDest {
   readonly slot: number;
   /** Current weight; 0 = never chosen for new connections. */
   weight: number;
-  /** False while the real server cannot receive traffic (no MAC yet, later: over its threshold). */
+  /** False while the real server cannot take new connections: no MAC yet, or over its upper
+   *  connection threshold (ipvsadm -x; the kernel's IP_VS_DEST_F_OVERLOAD). Schedulers skip it. */
   available: boolean;
-  /** Connection counts, read by lc/wlc/sed/nq (later issue). */
+  /** Connections in ESTABLISHED (active) and in any other state (inactive), as IPVS counts them;
+   *  kept by the connection tracker, read by lc/wlc/sed/nq/lblc/lblcr/ovf/twos. */
   activeConns: number;
   inactiveConns: number;
 }
+
+/** ipvsadm -b flags (sh-fallback, sh-port, mh-fallback, mh-port) and the Maglev table size. */
+export interface SchedulerFlags {
+  /** sh/mh: also hash the source port. */
+  port: boolean;
+  /** sh/mh: when the hashed server is unavailable, take the next eligible one instead of failing. */
+  fallback: boolean;
+  /** mh: lookup table size, a prime (the kernel's CONFIG_IP_VS_MH_TAB_INDEX picks from a list). */
+  mhTableSize: number;
+}
+
+export const DEFAULT_SCHEDULER_FLAGS: SchedulerFlags = { port: false, fallback: false, mhTableSize: 4093 };
 
 export interface Scheduler {
   readonly name: string;
@@ -20,6 +34,11 @@ export interface Scheduler {
    *  order and the scheduler may keep the reference; it must be re-read on every call. */
   setDestinations(dests: readonly SchedDest[]): void;
   /** Index into the current `dests` for a new connection, or -1 when none can take it.
-   *  Addresses are host-order u32, ports host-order. */
-  schedule(saddr: number, daddr: number, sport: number, dport: number): number;
+   *  Addresses are host-order u32, ports host-order, `now` whole seconds on a monotonic clock
+   *  (lblc/lblcr age their tables with it; others ignore it). */
+  schedule(saddr: number, daddr: number, sport: number, dport: number, now: number): number;
+  /** dests[index] changed its connection counts or availability (not its weight or position:
+   *  those come through setDestinations). Schedulers that index their servers by load (lc, wlc,
+   *  sed, nq) update that index here; the rest need not implement it. */
+  destChanged?(index: number): void;
 }

@@ -68,7 +68,7 @@ export class WeightedRoundRobinScheduler implements Scheduler {
     }
     this.slots = slots;
     this.weights = weights;
-    this.destChanged();
+    this.updateService();
   }
 
   schedule(_saddr: number, _daddr: number, _sport: number, _dport: number): number {
@@ -120,7 +120,7 @@ export class WeightedRoundRobinScheduler implements Scheduler {
   }
 
   /** ip_vs_wrr_dest_changed (which, from cw = 0, is also ip_vs_wrr_init_svc). */
-  private destChanged(): void {
+  private updateService(): void {
     const weights = this.weights;
     let g = 0;
     let max = 0;

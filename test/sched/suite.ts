@@ -36,8 +36,11 @@ export function destsOf(weights: readonly number[]): SchedDest[] {
 export function pick(s: Scheduler, dests: readonly SchedDest[], k: number): number {
   const saddr = (0x0a000000 + Math.imul(k, 2654435761)) >>> 0;
   const sport = 1024 + (k % 60000);
-  const i = s.schedule(saddr, 0xc0a80001, sport, 80);
-  if (i >= 0 && i < dests.length) dests[i].activeConns++;
+  const i = s.schedule(saddr, 0xc0a80001, sport, 80, 0);
+  if (i >= 0 && i < dests.length) {
+    dests[i].activeConns++;
+    s.destChanged?.(i);
+  }
   return i;
 }
 
@@ -130,7 +133,7 @@ export function runSchedulerSuite(opts: SchedulerSuiteOptions): void {
     });
 
     test("returns -1 before any destinations are set", () => {
-      expect(newScheduler().schedule(0x0a000001, 0xc0a80001, 40000, 80)).toBe(-1);
+      expect(newScheduler().schedule(0x0a000001, 0xc0a80001, 40000, 80, 0)).toBe(-1);
     });
 
     test("returns -1 for an empty list", () => {
