@@ -22,19 +22,19 @@
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
-#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "afpacket.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -89,19 +89,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		if (v[i] > 255)
-			return -1;
-		mac[i] = (uint8_t)v[i];
-	}
-	return 0;
-}
-
 static void usage(void)
 {
 	fprintf(stderr, "usage: cfwd -i IF -m DSTMAC -v VIP -t SECONDS [-b BLOCK_SIZE] [-n BLOCK_COUNT] [-o TIMEOUT_MS]\n");
@@ -121,7 +108,7 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'i': ifname = optarg; break;
 		case 'm':
-			if (parse_mac(optarg, dmac))
+			if (bench_parse_mac(optarg, dmac))
 				usage();
 			have_dmac = 1;
 			break;
@@ -140,24 +127,10 @@ int main(int argc, char **argv)
 	    (block_size & (block_size - 1)) || block_count < 2 || !timeout_ms)
 		usage();
 
-	int fd = socket(AF_PACKET, SOCK_RAW, 0);
-	if (fd < 0) {
-		perror("cfwd: socket");
+	int ifindex;
+	int fd = bench_packet_socket("cfwd", ifname, &ifindex, smac);
+	if (fd < 0)
 		return 1;
-	}
-	int ifindex = (int)if_nametoindex(ifname);
-	if (!ifindex) {
-		fprintf(stderr, "cfwd: no interface %s\n", ifname);
-		return 1;
-	}
-	struct ifreq ifr;
-	memset(&ifr, 0, sizeof(ifr));
-	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
-		perror("cfwd: SIOCGIFHWADDR");
-		return 1;
-	}
-	memcpy(smac, ifr.ifr_hwaddr.sa_data, 6);
 
 	int one = 1, v3 = TPACKET_V3;
 	if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v3, sizeof(v3)) < 0 ||
@@ -183,12 +156,7 @@ int main(int argc, char **argv)
 		perror("cfwd: mmap");
 		return 1;
 	}
-	struct sockaddr_ll sll;
-	memset(&sll, 0, sizeof(sll));
-	sll.sll_family = AF_PACKET;
-	sll.sll_protocol = htons(ETH_P_ALL);
-	sll.sll_ifindex = ifindex;
-	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+	if (bench_packet_bind(fd, ifindex, ETH_P_ALL) < 0) {
 		perror("cfwd: bind");
 		return 1;
 	}

@@ -26,16 +26,16 @@
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
-#include <net/if.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "afpacket.h"
 
 #define BATCH_MAX 1024 /* UIO_MAXIOV: the kernel caps sendmmsg's vlen there */
 #define FLOWS_MAX 50000 /* source ports 10000..59999 */
@@ -54,19 +54,6 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		if (v[i] > 255)
-			return -1;
-		mac[i] = (uint8_t)v[i];
-	}
-	return 0;
 }
 
 static uint32_t csum_add(uint32_t sum, const uint8_t *p, uint32_t len)
@@ -156,7 +143,7 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'i': ifname = optarg; break;
 		case 'm':
-			if (parse_mac(optarg, dmac))
+			if (bench_parse_mac(optarg, dmac))
 				usage();
 			have_dmac = 1;
 			break;
@@ -190,36 +177,17 @@ int main(int argc, char **argv)
 	    flows > FLOWS_MAX || !batch || batch > BATCH_MAX || rate < 0)
 		usage();
 
-	int fd = socket(AF_PACKET, SOCK_RAW, 0);
-	if (fd < 0) {
-		perror("pktgen: socket");
+	int ifindex;
+	int fd = bench_packet_socket("pktgen", ifname, &ifindex, smac);
+	if (fd < 0)
 		return 1;
-	}
-	int ifindex = (int)if_nametoindex(ifname);
-	if (!ifindex) {
-		fprintf(stderr, "pktgen: no interface %s\n", ifname);
-		return 1;
-	}
-	struct ifreq ifr;
-	memset(&ifr, 0, sizeof(ifr));
-	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
-		perror("pktgen: SIOCGIFHWADDR");
-		return 1;
-	}
-	memcpy(smac, ifr.ifr_hwaddr.sa_data, 6);
 	int one = 1;
 	if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0) {
 		perror("pktgen: PACKET_QDISC_BYPASS");
 		return 1;
 	}
 	/* Protocol 0: the socket is only for sending; nothing is ever queued to it. */
-	struct sockaddr_ll sll;
-	memset(&sll, 0, sizeof(sll));
-	sll.sll_family = AF_PACKET;
-	sll.sll_protocol = 0;
-	sll.sll_ifindex = ifindex;
-	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+	if (bench_packet_bind(fd, ifindex, 0) < 0) {
 		perror("pktgen: bind");
 		return 1;
 	}

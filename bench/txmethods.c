@@ -33,18 +33,18 @@
 #include <getopt.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
-#include <net/if.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "afpacket.h"
 
 /* One prebuilt frame per slot of the largest batch, so every iovec of a batch points at a
  * different frame (distinct source ports), as a forwarder's batch would. */
@@ -245,8 +245,7 @@ static int open_tx_socket(int ifindex, int bypass, int tpacket_version)
 		goto fail;
 	if (bypass && setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0)
 		goto fail;
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_ifindex = ifindex };
-	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+	if (bench_packet_bind(fd, ifindex, 0) < 0)
 		goto fail;
 	return fd;
 fail:
@@ -435,19 +434,6 @@ static double median(double *v, unsigned n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned b[6];
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		if (b[i] > 255)
-			return -1;
-		mac[i] = (uint8_t)b[i];
-	}
-	return 0;
-}
-
 static void usage(void)
 {
 	fprintf(stderr,
@@ -466,7 +452,7 @@ int main(int argc, char **argv)
 	while ((c = getopt(argc, argv, "i:d:p:I:n:t:r:")) != -1) {
 		switch (c) {
 		case 'i': o.ifname = optarg; break;
-		case 'd': have_mac = parse_mac(optarg, o.dst_mac) == 0; break;
+		case 'd': have_mac = bench_parse_mac(optarg, o.dst_mac) == 0; break;
 		case 'p': o.peer_ns = optarg; break;
 		case 'I': o.peer_if = optarg; break;
 		case 'n': o.frames = strtoull(optarg, NULL, 10); break;
@@ -481,23 +467,19 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	int ifindex = (int)if_nametoindex(o.ifname);
-	if (!ifindex) {
-		fprintf(stderr, "txmethods: no interface %s\n", o.ifname);
+	int ifindex = bench_ifindex("txmethods", o.ifname);
+	if (ifindex < 0)
+		return 1;
+	/* The MAC through a throwaway UDP socket: the AF_PACKET sockets are opened per run. */
+	uint8_t src_mac[6];
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	if (s < 0) {
+		perror("txmethods: SIOCGIFHWADDR");
 		return 1;
 	}
-	uint8_t src_mac[6];
-	{
-		struct ifreq ifr = { 0 };
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", o.ifname);
-		int s = socket(AF_INET, SOCK_DGRAM, 0);
-		if (s < 0 || ioctl(s, SIOCGIFHWADDR, &ifr) < 0) {
-			perror("txmethods: SIOCGIFHWADDR");
-			return 1;
-		}
-		close(s);
-		memcpy(src_mac, ifr.ifr_hwaddr.sa_data, 6);
-	}
+	if (bench_if_mac("txmethods", s, o.ifname, src_mac) < 0)
+		return 1;
+	close(s);
 	int cpu = sched_getcpu(), ksd = ksoftirqd_pid(cpu);
 	cpu_set_t set;
 	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) != 1)
