@@ -31,6 +31,7 @@ import { Ring, type RingParams } from "../src/dataplane/ffi.ts";
 import { Forwarder } from "../src/dataplane/forwarder.ts";
 import { IPPROTO_TCP, TCP_ACK, TCP_SYN } from "../src/dataplane/layout.ts";
 import { DEFAULT_TIMEOUTS, ipToU32, type Plan } from "../src/dataplane/plan.ts";
+import { DEFAULT_SCHEDULER_FLAGS } from "../src/sched/scheduler.ts";
 import { newPolicyCounterBuffer, readPolicyCounters } from "../src/dataplane/policy_counters.ts";
 
 const BATCH = 256;
@@ -54,8 +55,9 @@ const PARAMS: RingParams = { ...RING_DEFAULTS, descCapacity: 8192, slotCapacity:
 
 const PLAN: Plan = {
   services: [{
-    vip: VIP, proto: IPPROTO_TCP, port: PORT, scheduler: "rr", persistence: null,
-    dests: [{ slot: 0, rip: ipToU32("198.18.0.11"), weight: 1, mac: RS_MAC }],
+    id: 0, matches: [{ vip: VIP, proto: IPPROTO_TCP, port: PORT }], scheduler: "rr",
+    schedulerFlags: DEFAULT_SCHEDULER_FLAGS, persistence: null,
+    dests: [{ slot: 0, rip: ipToU32("198.18.0.11"), weight: 1, mac: RS_MAC, upperThreshold: 0, lowerThreshold: 0 }],
   }],
   arpVips: [],
   timeouts: DEFAULT_TIMEOUTS,

@@ -14,6 +14,7 @@ import { formatConfigError, loadConfigFile, type ConfigResult } from "../config/
 import { parseIpvsadmRules } from "../config/ipvsadm_rules.ts";
 import type { VipMode } from "../config/model.ts";
 import { Director } from "../control/director.ts";
+import { serviceLabel } from "../config/service.ts";
 import { ShimError } from "../dataplane/ffi.ts";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -104,7 +105,7 @@ async function serve(argv: string[], checkOnly: boolean): Promise<number> {
   }
   const unresolved = director.unresolved();
   if (unresolved.length) log(`real servers without a MAC (not chosen until they resolve): ${unresolved.join(", ")}`);
-  log(`forwarding on ${config.interface}: ${config.services.map((s) => `${s.protocol} ${s.address}:${s.port} ${s.scheduler} -> ${s.realServers.length} real server(s)`).join("; ")}`);
+  log(`forwarding on ${config.interface}: ${config.services.map((s) => `${serviceLabel(s)} ${s.scheduler} -> ${s.realServers.length} real server(s)`).join("; ")}`);
   emit("ready", { interface: config.interface, pid: process.pid, vips: director.vipPlacement, unresolved });
 
   process.on("SIGUSR1", () => emit("stats", director.stats()));

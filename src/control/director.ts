@@ -5,8 +5,11 @@ import { Ring, type RingParams } from "../dataplane/ffi.ts";
 import { gratuitousArp } from "../dataplane/arp.ts";
 import type { Counters } from "../dataplane/layout.ts";
 import { SLOT, SLOT_SIZE, IPPROTO_TCP, IPPROTO_UDP } from "../dataplane/layout.ts";
-import { DEFAULT_TIMEOUTS, ipToU32, macToString, type Plan } from "../dataplane/plan.ts";
-import { newPolicyCounterBuffer, readPolicyCounters, type PolicyCounters } from "../dataplane/policy_counters.ts";
+import { ipToU32, macToString, type Plan } from "../dataplane/plan.ts";
+import {
+  DEST_COUNTER_STRIDE, newDestCounterBuffer, newPolicyCounterBuffer, readPolicyCounters, type PolicyCounters,
+} from "../dataplane/policy_counters.ts";
+import { serviceIdentity, serviceLabel, serviceMatches } from "../config/service.ts";
 import type { WorkerMessage } from "../dataplane/worker.ts";
 import { runOk } from "../sys/run.ts";
 import { KernelGuard } from "./kernel_guard.ts";
@@ -38,11 +41,17 @@ export interface DestStats {
   mac: string | null;
   packets: number;
   bytes: number;
+  activeConns: number;
+  inactiveConns: number;
+  persistConns: number;
 }
 export interface ServiceStats {
+  /** ipvsadm's name for it: "TCP 198.18.0.100:80", "FWM 1". */
+  service: string;
   protocol: string;
   address: string;
   port: number;
+  fwmark: number | null;
   scheduler: string;
   dests: DestStats[];
 }
@@ -81,7 +90,7 @@ async function placeVips(config: DirectorConfig): Promise<VipPlacement> {
     throw new Error(`interface ${config.interface} does not exist`);
   }
   const placement: VipPlacement = { local: new Set(), arp: new Set() };
-  for (const vip of new Set(config.services.map((s) => s.address))) {
+  for (const vip of new Set(config.services.flatMap((s) => serviceMatches(s).map((m) => m.address)))) {
     const local = onIf.has(vip);
     if (config.vipMode === "local" && !local) {
       throw new Error(`vipMode "local": VIP ${vip} is not configured on ${config.interface} (ip addr add ${vip}/32 dev ${config.interface})`);
@@ -97,14 +106,15 @@ async function placeVips(config: DirectorConfig): Promise<VipPlacement> {
   return placement;
 }
 
-function protoNumber(s: ServiceConfig): number {
-  return s.protocol === "udp" ? IPPROTO_UDP : IPPROTO_TCP;
+function protoNumber(protocol: string): number {
+  return protocol === "udp" ? IPPROTO_UDP : IPPROTO_TCP;
 }
 
 export class Director {
   private macs = new Map<string, number[]>();
   private refreshTimer: ReturnType<typeof setInterval> | null = null;
   private readonly slotOf = new Map<string, number>();
+  private readonly serviceIds = new Map<string, number>();
   private lastPlanJson = "";
   private unresolvedReported = new Set<string>();
   private stopped = false;
@@ -115,6 +125,7 @@ export class Director {
     private config: DirectorConfig,
     private readonly ring: Ring,
     private readonly counters: SharedArrayBuffer,
+    private readonly destCounters: SharedArrayBuffer,
     private readonly guard: KernelGuard,
     private readonly neighbours: NeighbourTable,
     private placement: VipPlacement,
@@ -135,7 +146,7 @@ export class Director {
       const rips = new Set(config.services.flatMap((s) => s.realServers.map((r) => r.address)));
       for (const [ip, err] of await neighbours.ensure(rips)) log(`cannot ask the kernel to resolve ${ip}: ${err}`);
       const counters = newPolicyCounterBuffer();
-      const d = new Director(config, ring, counters, guard, neighbours, placement, log);
+      const d = new Director(config, ring, counters, newDestCounterBuffer(SLOT_CAPACITY), guard, neighbours, placement, log);
       await d.waitForMacs(rips);
       worker = d.worker = new Worker(workerUrl());
       await d.startWorker();
@@ -190,7 +201,7 @@ export class Director {
       };
       this.post({
         type: "start", handle: this.ring.handle as unknown as number, simulated: false,
-        flowTableSize: this.config.flowTableSize, counters: this.counters, plan,
+        flowTableSize: this.config.flowTableSize, counters: this.counters, destCounters: this.destCounters, plan,
       });
     });
   }
@@ -212,8 +223,19 @@ export class Director {
     this.log(`answering ARP for ${vips.join(", ")} as ${macToString(this.ring.mac)} (gratuitous ARP sent)`);
   }
 
+  /** Stable small number per service identity, for the life of the process (< 2^20). */
+  private serviceId(svc: ServiceConfig): number {
+    const key = serviceIdentity(svc);
+    let id = this.serviceIds.get(key);
+    if (id === undefined) {
+      id = this.serviceIds.size;
+      this.serviceIds.set(key, id);
+    }
+    return id;
+  }
+
   private slot(svc: ServiceConfig, rip: string): number {
-    const key = `${svc.protocol}:${svc.address}:${svc.port}>${rip}`;
+    const key = `${serviceIdentity(svc)}>${rip}`;
     let s = this.slotOf.get(key);
     if (s === undefined) {
       s = this.slotOf.size;
@@ -226,10 +248,10 @@ export class Director {
   private buildPlan(): Plan {
     return {
       services: this.config.services.map((s) => ({
-        vip: ipToU32(s.address),
-        proto: protoNumber(s),
-        port: s.port,
+        id: this.serviceId(s),
+        matches: serviceMatches(s).map((m) => ({ proto: protoNumber(m.protocol), vip: ipToU32(m.address), port: m.port })),
         scheduler: s.scheduler,
+        schedulerFlags: s.schedulerFlags,
         persistence: s.persistence
           ? { timeout: s.persistence.timeout, mask: ipToU32(s.persistence.netmask) }
           : null,
@@ -238,10 +260,12 @@ export class Director {
           rip: ipToU32(r.address),
           weight: r.weight,
           mac: this.macs.get(r.address) ?? null,
+          upperThreshold: r.upperThreshold,
+          lowerThreshold: r.lowerThreshold,
         })),
       })),
       arpVips: [...this.placement.arp].map(ipToU32),
-      timeouts: DEFAULT_TIMEOUTS,
+      timeouts: this.config.timeouts,
     };
   }
 
@@ -285,6 +309,7 @@ export class Director {
 
   stats(): DirectorStats {
     const r = this.ring;
+    const dc = new Uint32Array(this.destCounters);
     // One getsockopt, so ring drops are current rather than as of the last refresh tick.
     if (!this.stopped) r.refreshKernelStats();
     return {
@@ -292,15 +317,21 @@ export class Director {
       shim: r.counters(),
       policy: readPolicyCounters(this.counters),
       services: this.config.services.map((s) => ({
+        service: serviceLabel(s),
         protocol: s.protocol,
         address: s.address,
         port: s.port,
+        fwmark: s.fwmark,
         scheduler: s.scheduler,
         dests: s.realServers.map((rs) => {
           const slot = this.slot(s, rs.address);
           const o = (slot * SLOT_SIZE) / 8;
           const mac = this.macs.get(rs.address);
+          const c = slot * DEST_COUNTER_STRIDE;
           return {
+            activeConns: dc[c]!,
+            inactiveConns: dc[c + 1]!,
+            persistConns: dc[c + 2]!,
             address: rs.address,
             port: rs.port,
             weight: rs.weight,

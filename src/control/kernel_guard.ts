@@ -6,6 +6,7 @@
 // copy. One table per director process, named after the interface and pid, deleted on stop.
 import { run, runOk } from "../sys/run.ts";
 import type { ServiceConfig } from "../config/model.ts";
+import { serviceMatches } from "../config/service.ts";
 
 export class KernelGuard {
   readonly table: string;
@@ -18,8 +19,12 @@ export class KernelGuard {
   /** Install (or replace) the drop rules for these services. Throws CommandError with nft's
    *  message when nft is missing or refuses. */
   async install(services: readonly ServiceConfig[]): Promise<void> {
+    // Port 0 (every port of the VIP) drops the protocol's traffic to the VIP as a whole.
     const rules = services
-      .map((s) => `    ip daddr ${s.address} ${s.protocol} dport ${s.port} counter drop`)
+      .flatMap(serviceMatches)
+      .map((m) => m.port === 0
+        ? `    ip daddr ${m.address} meta l4proto ${m.protocol} counter drop`
+        : `    ip daddr ${m.address} ${m.protocol} dport ${m.port} counter drop`)
       .join("\n");
     const script = [
       `table netdev ${this.table} {}`,

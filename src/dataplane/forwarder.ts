@@ -1,17 +1,28 @@
 // The per-batch policy: read the descriptors the shim parsed, decide a verdict for each, leave the
 // rewriting and sending to the shim. Runs in the packet worker (and, ring-less, in packet tests).
 //
-// For every frame to a configured VIP:port the flow table is asked first; only the first packet of
-// a connection reaches a scheduler (TCP: a SYN, as IPVS does; UDP: any packet). Everything else is
-// left to the kernel's own copy (PASS), except ARP requests for VIPs that ringvs answers itself.
+// It is IPVS's ip_vs_in() for a director that sees only client packets (DR, TUN):
+// - service lookup: exact (protocol, VIP, port), then the VIP's port-0 service; a firewall-mark
+//   service answers for each of its member pairs;
+// - connection lookup in the flow table; a miss schedules only what IPVS schedules (TCP: a SYN
+//   without RST; UDP: any packet); a SYN on a connection in TIME_WAIT or CLOSE that no template
+//   controls is a new connection (conn_reuse_mode 1);
+// - TCP state per packet through the kernel's INPUT-ONLY table (src/flow/tcp_state.ts), timer
+//   restarted per packet with the state's timeout;
+// - per real server active (ESTABLISHED) and inactive (every other state, and all UDP) connection
+//   counts, the upper/lower threshold hysteresis (IP_VS_DEST_F_OVERLOAD), persistence templates.
+// Everything else is left to the kernel's own copy (PASS), except ARP requests for VIPs that ringvs
+// answers itself.
 import {
-  DESC_SIZE, DF_FRAGMENT, DF_VLAN_STRIPPED, FWD_DR, FWD_NONE, IPPROTO_TCP, IPPROTO_UDP, Kind, SLOT, SLOT_SIZE,
-  TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, VERDICT_ARP_REPLY, VERDICT_DROP,
+  DESC_SIZE, DF_FRAGMENT, DF_VLAN_STRIPPED, FWD_DR, FWD_NONE, IPPROTO_TCP, IPPROTO_UDP, Kind, SLOT,
+  SLOT_SIZE, TCP_RST, TCP_SYN, VERDICT_ARP_REPLY, VERDICT_DROP,
 } from "./layout.ts";
 import type { Ring } from "./ffi.ts";
-import type { FlowTimeouts, Plan, PlanService } from "./plan.ts";
-import { PC } from "./policy_counters.ts";
-import { FlowState, FlowTable } from "../flow/flow_table.ts";
+import type { Plan, PlanService } from "./plan.ts";
+import { DEST_COUNTER_STRIDE, PC } from "./policy_counters.ts";
+import { FlowTable } from "../flow/flow_table.ts";
+import { nextTcpState, reusableForNewSyn, TcpState, tcpTimeouts } from "../flow/tcp_state.ts";
+import { TemplateTable } from "../flow/templates.ts";
 import { createScheduler, listOrder, type SchedDest, type Scheduler } from "../sched/index.ts";
 
 /** Buckets the expiry sweep visits per batch: 1M buckets are covered every 4096 batches. */
@@ -20,75 +31,123 @@ const SWEEP_BUDGET = 256;
 interface ServiceRuntime {
   spec: PlanService;
   scheduler: Scheduler;
+  /** Kernel list order (newest first); the scheduler holds the same array. */
   dests: SchedDest[];
-  /** ipvsadm -p templates: masked client address -> expiry * 65536 + slot (one number, no object). */
-  templates: Map<number, number> | null;
 }
 
-/** Lookup key of a service: exact for any IPv4 address, protocol (tcp/udp) and port (< 2^50). */
-function serviceKey(vip: number, proto: number, port: number): number {
+/** Lookup key of a service match: exact for any IPv4 address, protocol (tcp/udp) and port (< 2^50). */
+function matchKey(vip: number, proto: number, port: number): number {
   return vip * 131072 + (proto === IPPROTO_UDP ? 65536 : 0) + port;
+}
+
+/** Flow-table eviction never takes an established TCP connection (word 3 = state << 8 | proto). */
+function establishedTcp(stateProto: number): boolean {
+  return stateProto === ((TcpState.Established << 8) | IPPROTO_TCP);
 }
 
 export class Forwarder {
   private services = new Map<number, ServiceRuntime>();
   private arpVips = new Set<number>();
   private vips = new Set<number>();
-  private timeouts!: FlowTimeouts;
-  /** 1 where a slot can take new connections (has a MAC). */
-  private readonly slotUp: Uint8Array;
+  private tcpTimeout: Uint32Array = new Uint32Array(11);
+  private udpTimeout = 300;
+  /** Per slot: its dest object, service and index in the service's list. */
+  private slotDest: (SchedDest | null)[];
+  private slotSvc: (ServiceRuntime | null)[];
+  private readonly slotIdx: Int32Array;
+  private readonly slotHasMac: Uint8Array;
+  private readonly slotOverloaded: Uint8Array;
+  private readonly slotUpper: Uint32Array;
+  private readonly slotLower: Uint32Array;
   readonly flows: FlowTable;
+  readonly templates: TemplateTable;
   private readonly pc: Float64Array;
+  private readonly dc: Uint32Array;
 
-  constructor(private readonly ring: Ring, flowTableSize: number, counters: SharedArrayBuffer, plan: Plan) {
-    this.slotUp = new Uint8Array(ring.slotCapacity);
-    this.flows = new FlowTable(flowTableSize);
+  constructor(
+    private readonly ring: Ring,
+    flowTableSize: number,
+    counters: SharedArrayBuffer,
+    plan: Plan,
+    destCounters: SharedArrayBuffer = new SharedArrayBuffer(ring.slotCapacity * DEST_COUNTER_STRIDE * 4),
+  ) {
+    const n = ring.slotCapacity;
+    this.slotDest = new Array(n).fill(null);
+    this.slotSvc = new Array(n).fill(null);
+    this.slotIdx = new Int32Array(n);
+    this.slotHasMac = new Uint8Array(n);
+    this.slotOverloaded = new Uint8Array(n);
+    this.slotUpper = new Uint32Array(n);
+    this.slotLower = new Uint32Array(n);
     this.pc = new Float64Array(counters);
+    this.dc = new Uint32Array(destCounters);
+    this.flows = new FlowTable(flowTableSize, (slot, state, tpl) => this.connGone(slot, state, tpl), establishedTcp);
+    this.templates = new TemplateTable(flowTableSize, (slot, delta) => (this.dc[slot * DEST_COUNTER_STRIDE + 2]! += delta));
     this.apply(plan);
   }
 
-  /** Install new rules. Services that stay keep their scheduler state, persistence templates and
-   *  flows; slots are (re)written here, between batches, so the shim never sees a half-written MAC. */
+  /** Install new rules. Services that stay keep their scheduler state, templates, flows and
+   *  connection counts; slots are (re)written here, between batches, so the shim never sees a
+   *  half-written MAC. */
   apply(plan: Plan): void {
     const ring = this.ring;
+    const byId = new Map<number, ServiceRuntime>();
+    for (const svc of this.services.values()) byId.set(svc.spec.id, svc);
     const next = new Map<number, ServiceRuntime>();
-    const live = new Set<number>();
+    const slotDest: (SchedDest | null)[] = new Array(this.slotDest.length).fill(null);
+    const slotSvc: (ServiceRuntime | null)[] = new Array(this.slotDest.length).fill(null);
     for (const spec of plan.services) {
-      const key = serviceKey(spec.vip, spec.proto, spec.port);
-      const old = this.services.get(key);
-      const scheduler = old && old.spec.scheduler === spec.scheduler ? old.scheduler : createScheduler(spec.scheduler);
-      const dests: SchedDest[] = listOrder(spec.dests).map((d) => ({
-        slot: d.slot, weight: d.weight, available: d.mac !== null, activeConns: 0, inactiveConns: 0,
-      }));
+      const old = byId.get(spec.id);
+      const keep = old && old.spec.scheduler === spec.scheduler &&
+        JSON.stringify(old.spec.schedulerFlags) === JSON.stringify(spec.schedulerFlags);
+      const scheduler = keep ? old.scheduler : createScheduler(spec.scheduler, spec.schedulerFlags);
+      const dests: SchedDest[] = listOrder(spec.dests).map((d) => {
+        const prev = this.slotDest[d.slot];
+        this.slotHasMac[d.slot] = d.mac ? 1 : 0;
+        this.slotUpper[d.slot] = d.upperThreshold;
+        this.slotLower[d.slot] = d.lowerThreshold;
+        return {
+          slot: d.slot, weight: d.weight, available: d.mac !== null && !this.slotOverloaded[d.slot],
+          activeConns: prev?.activeConns ?? 0, inactiveConns: prev?.inactiveConns ?? 0,
+        };
+      });
+      const svc: ServiceRuntime = { spec, scheduler, dests };
+      dests.forEach((d, i) => {
+        slotDest[d.slot] = d;
+        slotSvc[d.slot] = svc;
+        this.slotIdx[d.slot] = i;
+      });
       scheduler.setDestinations(dests);
-      const templates = spec.persistence ? (old?.templates ?? new Map<number, number>()) : null;
-      next.set(key, { spec, scheduler, dests, templates });
+      for (const m of spec.matches) next.set(matchKey(m.vip, m.proto, m.port), svc);
       for (const d of spec.dests) {
-        live.add(d.slot);
         const o = d.slot * SLOT_SIZE;
         if (d.mac) {
           ring.slots8.set(d.mac, o + SLOT.dmac);
           ring.slots32[(o + SLOT.rip) >>> 2] = d.rip;
           ring.slots8[o + SLOT.method] = FWD_DR;
-          this.slotUp[d.slot] = 1;
         } else {
           ring.slots8[o + SLOT.method] = FWD_NONE;
-          this.slotUp[d.slot] = 0;
         }
       }
     }
-    // Slots no longer referenced stop forwarding; flows still bound to them are dropped and counted
-    // by the shim (verdict_bad) until they expire.
-    for (let s = 0; s < this.slotUp.length; s++) {
-      if (!live.has(s) && this.slotUp[s]) {
-        this.slotUp[s] = 0;
+    // Slots that left: stop forwarding to them (flows still bound are dropped by the shim and
+    // counted as verdict_bad until they expire) and forget their clients' templates.
+    for (let s = 0; s < slotDest.length; s++) {
+      if (this.slotDest[s] && !slotDest[s]) {
         ring.slots8[s * SLOT_SIZE + SLOT.method] = FWD_NONE;
+        this.slotHasMac[s] = 0;
+        this.templates.dropSlot(s);
+      } else if (slotDest[s] && !this.slotHasMac[s]) {
+        this.templates.dropSlot(s);
       }
     }
+    this.slotDest = slotDest;
+    this.slotSvc = slotSvc;
     this.services = next;
-    this.vips = new Set(plan.services.map((s) => s.vip));
+    this.vips = new Set(plan.services.flatMap((s) => s.matches.map((m) => m.vip)));
     this.arpVips = new Set(plan.arpVips);
-    this.timeouts = plan.timeouts;
+    this.tcpTimeout = tcpTimeouts(plan.timeouts);
+    this.udpTimeout = plan.timeouts.udp;
   }
 
   /** Decide verdicts for descriptors [0, n). `now` is whole seconds on a monotonic clock. */
@@ -97,16 +156,16 @@ export class Forwarder {
     const verdicts = this.ring.verdicts;
     const pc = this.pc;
     const flows = this.flows;
-    const t = this.timeouts;
     for (let i = 0; i < n; i++) {
       const o8 = i * DESC_SIZE, o16 = o8 >>> 1, o32 = o8 >>> 2;
       const kind = d8[o8 + 14]!;
       if (kind === Kind.Ipv4) {
         const proto = d8[o8 + 12]!;
         const daddr = d32[o32 + 1]!;
+        const l4 = proto === IPPROTO_TCP || proto === IPPROTO_UDP;
         // Later fragments carry no ports (the parser leaves them 0), so no VIP:port lookup can
         // match them: decide on the address alone, before the lookup.
-        if (d8[o8 + 15]! & DF_FRAGMENT && (proto === IPPROTO_TCP || proto === IPPROTO_UDP) && this.vips.has(daddr)) {
+        if (d8[o8 + 15]! & DF_FRAGMENT && l4 && this.vips.has(daddr)) {
           pc[PC.fragmentsDropped]!++;
           verdicts[i] = VERDICT_DROP;
           continue;
@@ -114,9 +173,10 @@ export class Forwarder {
         // A frame whose 802.1Q tag the kernel stripped into ring metadata belongs to a VLAN on top
         // of this interface, not to its untagged network where the services live; forwarding it
         // would send it untagged. Bind ringvs to the VLAN interface (eth0.100) to serve there.
-        const svc = (proto === IPPROTO_TCP || proto === IPPROTO_UDP) && !(d8[o8 + 15]! & DF_VLAN_STRIPPED)
-          ? this.services.get(serviceKey(daddr, proto, d16[o16 + 5]!))
-          : undefined;
+        let svc: ServiceRuntime | undefined;
+        if (l4 && !(d8[o8 + 15]! & DF_VLAN_STRIPPED)) {
+          svc = this.services.get(matchKey(daddr, proto, d16[o16 + 5]!)) ?? this.services.get(matchKey(daddr, proto, 0));
+        }
         if (svc === undefined) {
           if (this.vips.has(d32[o32]!)) pc[PC.replyFramesSeen]!++;
           continue; // PASS: the shim preset every verdict to it
@@ -125,24 +185,32 @@ export class Forwarder {
         const saddr = d32[o32]!;
         const ports = d32[o32 + 2]!; // sport and dport as one word: only compared, never split
         const hash = d32[o32 + 7]!;
-        const tcpFlags = d8[o8 + 13]!;
+        const flags = d8[o8 + 13]!;
         const isTcp = proto === IPPROTO_TCP;
+        const syn = isTcp && (flags & (TCP_SYN | TCP_RST)) === TCP_SYN;
         const b = flows.find(hash, saddr, daddr, ports, proto);
-        const isNewSyn = isTcp && (tcpFlags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) === TCP_SYN;
-        if (b >= 0 && flows.expires(b) > now && !(isNewSyn && flows.state(b) === FlowState.Closing)) {
-          if (isTcp) this.touchTcp(b, tcpFlags, now, t);
-          else flows.update(b, FlowState.Open, now + t.udp);
-          verdicts[i] = flows.slot(b);
+        if (b >= 0 && flows.expires(b) > now &&
+            !(syn && reusableForNewSyn(flows.state(b)) && flows.tpl(b) === 0)) {
+          const slot = flows.slot(b);
+          if (isTcp) {
+            const old = flows.state(b);
+            const st = nextTcpState(old, flags);
+            if (st !== old) this.tcpTransition(slot, old, st);
+            flows.update(b, st, now + this.tcpTimeout[st]!);
+          } else {
+            flows.update(b, 0, now + this.udpTimeout);
+          }
+          verdicts[i] = slot;
           continue;
         }
-        if (isTcp && !isNewSyn) {
+        if (isTcp && !syn) {
           pc[PC.tcpNoFlowDropped]!++;
           verdicts[i] = VERDICT_DROP;
           continue;
         }
-        if (isTcp && b < 0 && !flows.hasRoom()) {
-          // A connection we could not remember would break at its second packet: refuse the SYN
-          // (the client retries) rather than open it. Counted with the table's other refusals.
+        if (b < 0 && !flows.hasRoomFor(hash)) {
+          // A connection we could not remember would break at its second packet (TCP) or move
+          // between servers (UDP): refuse it (the client retries) rather than open it.
           flows.full++;
           verdicts[i] = VERDICT_DROP;
           continue;
@@ -153,9 +221,15 @@ export class Forwarder {
           verdicts[i] = VERDICT_DROP;
           continue;
         }
-        const expires = now + (isTcp ? t.tcpSyn : t.udp);
-        if (b >= 0) flows.reassign(b, slot, expires);
-        else flows.insert(hash, saddr, daddr, ports, proto, slot, expires);
+        const tpl = this.pendingTemplate;
+        this.pendingTemplate = 0;
+        // New connections start inactive (IPVS binds them with IP_VS_CONN_F_INACTIVE); a SYN then
+        // takes NONE to SYN_RECV, still inactive.
+        const st = isTcp ? nextTcpState(TcpState.None, flags) : 0;
+        const expires = now + (isTcp ? this.tcpTimeout[st]! : this.udpTimeout);
+        this.connNew(slot);
+        if (b >= 0) flows.reassign(b, slot, expires, st, tpl);
+        else flows.insert(hash, saddr, daddr, ports, proto, slot, expires, st, tpl);
         pc[PC.newFlows]!++;
         verdicts[i] = slot;
       } else if (kind === Kind.ArpRequest) {
@@ -168,59 +242,104 @@ export class Forwarder {
     pc[PC.batches]!++;
   }
 
-  /** Between batches: reclaim expired flows and publish the table's gauges. */
+  /** Between batches: reclaim expired flows and publish the tables' gauges. */
   housekeeping(now: number): void {
     this.flows.sweep(now, SWEEP_BUDGET);
-    this.pc[PC.flowsActive] = this.flows.size;
-    this.pc[PC.flowTableFull] = this.flows.full;
-    this.pc[PC.flowsExpired] = this.flows.expired;
+    const pc = this.pc;
+    pc[PC.flowsActive] = this.flows.size;
+    pc[PC.flowTableFull] = this.flows.full;
+    pc[PC.flowsExpired] = this.flows.expired;
+    pc[PC.flowsEvicted] = this.flows.evicted;
+    pc[PC.templatesActive] = this.templates.size;
+    pc[PC.templatesFull] = this.templates.full;
   }
 
-  /** Drop expired persistence templates; cheap enough to run about once a second. */
+  /** Expire persistence templates; about once a second is enough (their timeouts are seconds). */
   expireTemplates(now: number): void {
-    for (const svc of this.services.values()) {
-      if (!svc.templates) continue;
-      for (const [k, v] of svc.templates) if (Math.floor(v / 65536) <= now) svc.templates.delete(k);
-    }
+    this.templates.expire(now);
   }
 
-  /** IPVS's client-side view of TCP: SYN -> SYN_RECV, ACK -> ESTABLISHED, FIN -> FIN_WAIT,
-   *  RST -> CLOSE. Once closing, a flow stays closing until a new SYN replaces it. */
-  private touchTcp(b: number, flags: number, now: number, t: FlowTimeouts): void {
-    const flows = this.flows;
-    if (flags & TCP_RST) flows.update(b, FlowState.Closing, now + t.tcpClose);
-    else if (flags & TCP_FIN || flows.state(b) === FlowState.Closing) flows.update(b, FlowState.Closing, now + t.tcpFin);
-    else if (flags & TCP_ACK) flows.update(b, FlowState.Open, now + t.tcp);
-    else flows.update(b, FlowState.Open, now + t.tcpSyn);
-  }
+  /** Reference word of the template that placed the connection being scheduled (0: none). */
+  private pendingTemplate = 0;
 
   private schedule(svc: ServiceRuntime, saddr: number, daddr: number, sport: number, dport: number, now: number): number {
     const p = svc.spec.persistence;
-    const templates = svc.templates;
-    let clientKey = 0;
-    if (p && templates) {
-      clientKey = (saddr & p.mask) >>> 0;
-      const tpl = templates.get(clientKey);
-      if (tpl !== undefined) {
-        const slot = tpl % 65536;
-        // A template keeps its server even at weight 0 (the kernel's default), but not one that
-        // left the service or lost its MAC.
-        if (Math.floor(tpl / 65536) > now && this.slotUp[slot] && this.inService(svc, slot)) {
-          templates.set(clientKey, (now + p.timeout) * 65536 + slot);
-          this.pc[PC.persistHits]!++;
-          return slot;
-        }
-      }
+    if (p === null) {
+      const idx = svc.scheduler.schedule(saddr, daddr, sport, dport, now);
+      return idx < 0 ? -1 : svc.dests[idx]!.slot;
     }
-    const idx = svc.scheduler.schedule(saddr, daddr, sport, dport, now);
-    if (idx < 0) return -1;
-    const slot = svc.dests[idx]!.slot;
-    if (p && templates) templates.set(clientKey, (now + p.timeout) * 65536 + slot);
-    return slot;
+    const key = TemplateTable.key((saddr & p.mask) >>> 0, svc.spec.id);
+    const t = this.templates;
+    let id = t.find(key, now);
+    // A template keeps its server even at weight 0 (the kernel's default), but not one that left
+    // the service or has no MAC.
+    if (id >= 0 && this.slotSvc[t.slot[id]!] === svc && this.slotHasMac[t.slot[id]!]) {
+      this.pc[PC.persistHits]!++;
+    } else {
+      const idx = svc.scheduler.schedule(saddr, daddr, sport, dport, now);
+      if (idx < 0) return -1;
+      id = t.bind(key, svc.dests[idx]!.slot, p.timeout, now);
+      if (id < 0) return svc.dests[idx]!.slot;
+    }
+    this.pendingTemplate = t.use(id, now);
+    return t.slot[id]!;
   }
 
-  private inService(svc: ServiceRuntime, slot: number): boolean {
-    for (const d of svc.dests) if (d.slot === slot) return true;
-    return false;
+  /** A connection was bound to `slot` (inactive, as IPVS binds new connections). */
+  private connNew(slot: number): void {
+    const d = this.slotDest[slot];
+    if (!d) return;
+    d.inactiveConns++;
+    this.dc[slot * DEST_COUNTER_STRIDE + 1] = d.inactiveConns;
+    const up = this.slotUpper[slot]!;
+    if (up !== 0 && d.activeConns + d.inactiveConns >= up) this.slotOverloaded[slot] = 1;
+    this.destChanged(slot, d);
+  }
+
+  /** A connection left the table (expired, evicted, replaced): unbind it as ip_vs_unbind_dest. */
+  private connGone(slot: number, state: number, tpl: number): void {
+    if (tpl !== 0) this.templates.release(tpl);
+    const d = this.slotDest[slot];
+    if (!d) return;
+    // UDP flows keep state 0, so only a TCP connection can be in ESTABLISHED (1).
+    if (state === TcpState.Established) d.activeConns--;
+    else d.inactiveConns--;
+    if (d.activeConns < 0) d.activeConns = 0;
+    if (d.inactiveConns < 0) d.inactiveConns = 0;
+    const o = slot * DEST_COUNTER_STRIDE;
+    this.dc[o] = d.activeConns;
+    this.dc[o + 1] = d.inactiveConns;
+    if (this.slotOverloaded[slot]) {
+      const total = d.activeConns + d.inactiveConns;
+      const up = this.slotUpper[slot]!, low = this.slotLower[slot]!;
+      const clear = low !== 0 ? total < low : up !== 0 ? total * 4 < up * 3 : true;
+      if (clear) this.slotOverloaded[slot] = 0;
+    }
+    this.destChanged(slot, d);
+  }
+
+  /** Moving into or out of ESTABLISHED moves the connection between active and inactive. */
+  private tcpTransition(slot: number, from: number, to: number): void {
+    const d = this.slotDest[slot];
+    if (!d) return;
+    if (to === TcpState.Established && from !== TcpState.Established) {
+      d.activeConns++;
+      d.inactiveConns--;
+    } else if (from === TcpState.Established && to !== TcpState.Established) {
+      d.activeConns--;
+      d.inactiveConns++;
+    } else {
+      return;
+    }
+    const o = slot * DEST_COUNTER_STRIDE;
+    this.dc[o] = d.activeConns;
+    this.dc[o + 1] = d.inactiveConns;
+    this.destChanged(slot, d);
+  }
+
+  private destChanged(slot: number, d: SchedDest): void {
+    d.available = this.slotHasMac[slot] === 1 && this.slotOverloaded[slot] === 0;
+    const svc = this.slotSvc[slot];
+    svc?.scheduler.destChanged?.(this.slotIdx[slot]!);
   }
 }

@@ -1,6 +1,7 @@
 // What the control side hands the packet worker: the running rules compiled to numbers. Plain
 // data so it can cross a postMessage; the worker turns it into schedulers and lookup maps.
-import type { SchedulerName } from "../config/model.ts";
+import type { SchedulerName, TimeoutConfig } from "../config/model.ts";
+import type { SchedulerFlags } from "../sched/scheduler.ts";
 
 export interface PlanDest {
   /** Data-plane slot: stable for a (service, real server) pair for the life of the process. */
@@ -10,35 +11,39 @@ export interface PlanDest {
   weight: number;
   /** Destination MAC (6 bytes) or null while unresolved: such a server is not chosen. */
   mac: number[] | null;
+  /** ipvsadm -x / -y (0 = none; see forwarder.ts for the kernel's hysteresis). */
+  upperThreshold: number;
+  lowerThreshold: number;
+}
+
+/** One (protocol, VIP, port) a service answers for; port 0 = every port of the VIP. */
+export interface PlanMatch {
+  proto: number;
+  vip: number;
+  port: number;
 }
 
 export interface PlanService {
-  vip: number;
-  proto: number;
-  port: number;
+  /** Stable number < 2^20 for the life of the process (keys persistence templates). */
+  id: number;
+  /** One match for an ordinary or port-0 service; the members of a firewall-mark service. */
+  matches: PlanMatch[];
   scheduler: SchedulerName;
+  schedulerFlags: SchedulerFlags;
   /** Seconds and mask (host-order u32) of ipvsadm -p / -M, or null. */
   persistence: { timeout: number; mask: number } | null;
   /** In the order the operator added them; the worker hands schedulers kernel list order. */
   dests: PlanDest[];
 }
 
-/** Idle timeouts in seconds, IPVS defaults (ipvsadm --set tcp tcpfin udp; SYN_RECV and CLOSE are
- *  the kernel's fixed values for the states a director that sees only client packets uses). */
-export interface FlowTimeouts {
-  tcp: number;
-  tcpFin: number;
-  udp: number;
-  tcpSyn: number;
-  tcpClose: number;
-}
-export const DEFAULT_TIMEOUTS: FlowTimeouts = { tcp: 900, tcpFin: 120, udp: 300, tcpSyn: 60, tcpClose: 10 };
+export { TIMEOUT_DEFAULTS as DEFAULT_TIMEOUTS } from "../config/model.ts";
 
 export interface Plan {
   services: PlanService[];
   /** VIPs whose ARP requests ringvs answers ("arp" VIP mode). */
   arpVips: number[];
-  timeouts: FlowTimeouts;
+  /** ipvsadm --set tcp tcpfin udp; the other TCP states use the kernel's fixed timeouts. */
+  timeouts: TimeoutConfig;
 }
 
 /** Host-order u32 from a dotted quad (validated upstream). */

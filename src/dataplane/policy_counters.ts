@@ -13,6 +13,9 @@ export const POLICY_COUNTER_NAMES = [
   "flowsExpired",      // flows removed by the sweep
   "flowsActive",       // gauge: entries in the flow table
   "persistHits",       // new connections sent to a server by a persistence template
+  "flowsEvicted",      // flows evicted from a full table to make room (never established TCP)
+  "templatesActive",   // gauge: persistence templates
+  "templatesFull",     // clients not remembered because the template table was full
   "batches",
 ] as const;
 export type PolicyCounterName = (typeof POLICY_COUNTER_NAMES)[number];
@@ -24,6 +27,14 @@ export const PC: { readonly [K in PolicyCounterName]: number } = Object.fromEntr
 
 export function newPolicyCounterBuffer(): SharedArrayBuffer {
   return new SharedArrayBuffer(POLICY_COUNTER_NAMES.length * 8);
+}
+
+/** Per real-server slot, written by the packet worker as connections come and go:
+ *  [activeConns, inactiveConns, persistent templates]. */
+export const DEST_COUNTER_STRIDE = 3;
+
+export function newDestCounterBuffer(slots: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(slots * DEST_COUNTER_STRIDE * 4);
 }
 
 export function readPolicyCounters(buf: SharedArrayBuffer): PolicyCounters {

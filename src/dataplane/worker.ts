@@ -2,7 +2,7 @@
 // time, so neither this thread's message handling nor the control thread's event loop starves:
 // the control thread keeps timers, signals and sockets; this one only moves packets.
 //
-// Messages in:  {type:"start", handle, simulated, flowTableSize, counters, plan}
+// Messages in:  {type:"start", handle, simulated, flowTableSize, counters, destCounters, plan}
 //               {type:"plan", plan}     new rules, applied between two batches
 //               {type:"stop"}           leave the loop; answers {type:"stopped"}
 // Messages out: {type:"started"} | {type:"stopped"} | {type:"error", message}
@@ -19,7 +19,10 @@ const POLL_MS = 10;
 const SLICE_MS = 5;
 
 export type WorkerMessage =
-  | { type: "start"; handle: number; simulated: boolean; flowTableSize: number; counters: SharedArrayBuffer; plan: Plan }
+  | {
+    type: "start"; handle: number; simulated: boolean; flowTableSize: number;
+    counters: SharedArrayBuffer; destCounters: SharedArrayBuffer; plan: Plan;
+  }
   | { type: "plan"; plan: Plan }
   | { type: "stop" };
 
@@ -65,7 +68,7 @@ self.onmessage = (ev: MessageEvent<WorkerMessage>) => {
   const m = ev.data;
   if (m.type === "start") {
     ring = Ring.attach(m.handle, m.simulated);
-    fwd = new Forwarder(ring, m.flowTableSize, m.counters, m.plan);
+    fwd = new Forwarder(ring, m.flowTableSize, m.counters, m.plan, m.destCounters);
     postMessage({ type: "started" });
     setImmediate(loop);
   } else if (m.type === "plan") {

@@ -8,36 +8,49 @@
 // (rv_desc.hash), so a lookup is one index computation plus, usually, one 4-word compare. Deletion shifts the following
 // cluster back (no tombstones), so probe lengths never degrade with churn.
 //
-// Bounded: the table refuses new entries beyond MAX_LOAD of its capacity and counts the refusal
-// (`full`). What the caller does then is policy (see forwarder.ts: a TCP SYN is dropped, so no
-// connection is opened that could not be followed; a UDP packet is forwarded untracked). Expired
+// Bounded, with an eviction policy: beyond MAX_LOAD of its capacity an insert first looks at the
+// EVICT_SCAN buckets from the new flow's home and evicts the unprotected entry there that expires
+// soonest (the caller protects what it must keep: established TCP connections), much as IPVS's
+// drop_entry defense drops half-open connections under memory pressure. Only when every candidate
+// is protected is the insert refused, and counted (`full`); what the caller does then is policy
+// (forwarder.ts drops a TCP SYN so that no connection opens that could not be followed). Expired
 // entries are reclaimed by an incremental sweep and by reuse when the same 5-tuple comes back.
+//
+// Every removal (sweep, eviction, explicit) goes through the `onRemove` hook, so the connection
+// tracker can keep per-server counts and persistence templates exact.
 
 /** Fill limit: linear probing stays short below ~7/8 load. */
 const MAX_LOAD = 0.875;
+/** Buckets an insert into a full table looks at for a victim. */
+const EVICT_SCAN = 8;
 
-export const enum FlowState {
-  Empty = 0,
-  Open = 1,
-  /** FIN or RST seen from the client: a new SYN on the same tuple is a new connection. */
-  Closing = 2,
-}
+/** Called with the entry's slot, state byte and template word just before it disappears. */
+export type FlowRemoveHook = (slot: number, state: number, tpl: number) => void;
+/** True for entries eviction must not touch (word 3 = state << 8 | proto). */
+export type FlowProtectFn = (stateProto: number) => boolean;
 
 export class FlowTable {
   readonly capacity: number;
   private readonly mask: number;
-  /** Per entry, 8 words: saddr, daddr, ports, (state << 8 | proto) | slot, expiry (seconds on the
-   *  caller's clock), hash, unused. Word 3 is 0 for an empty bucket. */
+  /** Per entry, 8 words: saddr, daddr, ports, (state << 8 | proto), slot, expiry (seconds on the
+   *  caller's clock), hash, template word (caller's). Word 3 is 0 only for an empty bucket
+   *  (proto is never 0). */
   private readonly e: Uint32Array;
   private readonly limit: number;
   size = 0;
-  /** Inserts refused because the table was at its limit. */
+  /** Inserts refused because the table was full and every candidate was protected. */
   full = 0;
+  /** Entries evicted to make room. */
+  evicted = 0;
   /** Entries removed by the sweep. */
   expired = 0;
   private sweepCursor = 0;
 
-  constructor(capacity: number) {
+  constructor(
+    capacity: number,
+    private readonly onRemove: FlowRemoveHook | null = null,
+    private readonly isProtected: FlowProtectFn | null = null,
+  ) {
     if (capacity < 16 || (capacity & (capacity - 1)) !== 0) {
       throw new RangeError(`flow table capacity must be a power of two >= 16, got ${capacity}`);
     }
@@ -64,16 +77,40 @@ export class FlowTable {
     }
   }
 
-  /** False when insert() would refuse (the table is at its load limit). */
-  hasRoom(): boolean {
-    return this.size < this.limit;
+  /** True when an insert for this hash would succeed (room, or an evictable entry near its home),
+   *  without changing anything; lets the caller refuse before it schedules. */
+  hasRoomFor(hash: number): boolean {
+    return this.size < this.limit || this.victim(hash) >= 0;
   }
 
-  /** Add a flow known not to be present. Returns its bucket, or -1 when the table is full. */
-  insert(hash: number, saddr: number, daddr: number, ports: number, proto: number, slot: number, expires: number): number {
+  /** The unprotected entry expiring soonest among EVICT_SCAN buckets from the hash's home, or -1. */
+  private victim(hash: number): number {
+    const k = this.e;
+    let best = -1;
+    let bestExp = Infinity;
+    for (let n = 0, i = hash & this.mask; n < EVICT_SCAN; n++, i = (i + 1) & this.mask) {
+      const w = k[(i << 3) + 3]!;
+      if (w === 0 || (this.isProtected && this.isProtected(w))) continue;
+      const exp = k[(i << 3) + 5]!;
+      if (exp < bestExp) {
+        bestExp = exp;
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  /** Add a flow known not to be present. Returns its bucket, or -1 when the table is full and no
+   *  entry could be evicted. */
+  insert(hash: number, saddr: number, daddr: number, ports: number, proto: number, slot: number, expires: number, state = 0, tpl = 0): number {
     if (this.size >= this.limit) {
-      this.full++;
-      return -1;
+      const v = this.victim(hash);
+      if (v < 0) {
+        this.full++;
+        return -1;
+      }
+      this.remove(v);
+      this.evicted++;
     }
     const k = this.e;
     let i = hash & this.mask;
@@ -82,10 +119,11 @@ export class FlowTable {
     k[b] = saddr;
     k[b + 1] = daddr;
     k[b + 2] = ports;
-    k[b + 3] = (FlowState.Open << 8) | proto;
+    k[b + 3] = (state << 8) | proto;
     k[b + 4] = slot;
     k[b + 5] = expires;
     k[b + 6] = hash;
+    k[b + 7] = tpl;
     this.size++;
     return i;
   }
@@ -96,26 +134,37 @@ export class FlowTable {
   expires(i: number): number {
     return this.e[(i << 3) + 5]!;
   }
-  state(i: number): FlowState {
-    return (this.e[(i << 3) + 3]! >>> 8) as FlowState;
+  state(i: number): number {
+    return this.e[(i << 3) + 3]! >>> 8;
+  }
+  tpl(i: number): number {
+    return this.e[(i << 3) + 7]!;
+  }
+  occupied(i: number): boolean {
+    return this.e[(i << 3) + 3] !== 0;
   }
 
   /** Refresh a live flow. */
-  update(i: number, state: FlowState, expires: number): void {
+  update(i: number, state: number, expires: number): void {
     const b = i << 3;
     this.e[b + 3] = (state << 8) | (this.e[b + 3]! & 0xff);
     this.e[b + 5] = expires;
   }
 
-  /** Give an existing bucket a new slot (a new connection reusing an expired or closed tuple). */
-  reassign(i: number, slot: number, expires: number): void {
-    this.e[(i << 3) + 4] = slot;
-    this.update(i, FlowState.Open, expires);
+  /** Give an existing bucket a new connection (a tuple reused after expiry or close): the old one
+   *  is reported removed first. */
+  reassign(i: number, slot: number, expires: number, state = 0, tpl = 0): void {
+    const b = i << 3;
+    if (this.onRemove) this.onRemove(this.e[b + 4]!, this.e[b + 3]! >>> 8, this.e[b + 7]!);
+    this.e[b + 4] = slot;
+    this.e[b + 7] = tpl;
+    this.update(i, state, expires);
   }
 
   /** Remove the entry in bucket i, shifting the rest of its cluster back. */
   remove(i: number): void {
     const k = this.e;
+    if (this.onRemove) this.onRemove(k[(i << 3) + 4]!, k[(i << 3) + 3]! >>> 8, k[(i << 3) + 7]!);
     const mask = this.mask;
     let hole = i;
     let j = i;
@@ -148,6 +197,15 @@ export class FlowTable {
       i = (i + 1) & this.mask;
     }
     this.sweepCursor = i;
+  }
+
+  /** Visit every live entry (for listings such as ipvsadm -c; not for the packet path). */
+  forEach(fn: (saddr: number, daddr: number, ports: number, stateProto: number, slot: number, expires: number) => void): void {
+    const k = this.e;
+    for (let i = 0; i < this.capacity; i++) {
+      const b = i << 3;
+      if (k[b + 3] !== 0) fn(k[b]!, k[b + 1]!, k[b + 2]!, k[b + 3]!, k[b + 4]!, k[b + 5]!);
+    }
   }
 
   /** Slot currently bound per live flow, for stats: count of flows per slot. */

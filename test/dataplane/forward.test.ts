@@ -14,6 +14,7 @@ import {
   type Counters, DESC, DESC_SIZE, DF_VLAN_STRIPPED, Kind, SLOT, SLOT_SIZE, VERDICT_ARP_REPLY, VERDICT_DROP, VERDICT_PASS,
 } from "../../src/dataplane/layout.ts";
 import { DEFAULT_TIMEOUTS, type Plan, type PlanDest, type PlanService } from "../../src/dataplane/plan.ts";
+import { DEFAULT_SCHEDULER_FLAGS } from "../../src/sched/scheduler.ts";
 import {
   newPolicyCounterBuffer, type PolicyCounters, readPolicyCounters,
 } from "../../src/dataplane/policy_counters.ts";
@@ -44,11 +45,17 @@ const FLOW_TABLE_SIZE = 1024;
 const FULL_SWEEP_CALLS = FLOW_TABLE_SIZE / 256;
 
 function dest(slot: number, m: Uint8Array | null, weight = 1): PlanDest {
-  return { slot, rip: ip(`10.0.0.${slot}`), weight, mac: m ? Array.from(m) : null };
+  return { slot, rip: ip(`10.0.0.${slot}`), weight, mac: m ? Array.from(m) : null, upperThreshold: 0, lowerThreshold: 0 };
 }
 
-function service(o: Partial<PlanService> & { dests: PlanDest[] }): PlanService {
-  return { vip: VIP, proto: TCP, port: 80, scheduler: "rr", persistence: null, ...o };
+let nextServiceId = 0;
+/** A service with one (proto, vip, port) match, VIP:80/tcp unless given. */
+function service(o: Partial<PlanService> & { dests: PlanDest[]; vip?: number; proto?: number; port?: number }): PlanService {
+  const { vip = VIP, proto = TCP, port = 80, ...rest } = o;
+  return {
+    id: nextServiceId++, matches: [{ vip, proto, port }], scheduler: "rr",
+    schedulerFlags: DEFAULT_SCHEDULER_FLAGS, persistence: null, ...rest,
+  };
 }
 
 function plan(services: PlanService[], arpVips: number[] = []): Plan {
@@ -303,14 +310,15 @@ runTable("DR forwarding", [
     policy: { newFlows: 2, vipPackets: 4 },
   },
   {
-    name: "TCP without SYN and without a flow (ACK, FIN|ACK, RST, SYN|ACK) is dropped, as IPVS does",
+    // tcp_conn_schedule schedules on "th->syn && !th->rst": a SYN|ACK opens a connection too.
+    name: "TCP without a flow: ACK, FIN|ACK and RST are dropped; SYN|ACK (a SYN without RST) is scheduled, as IPVS does",
     plan: WEB1,
     steps: [{
       in: [c2v({ flags: ACK }), c2v({ flags: FIN | ACK }), c2v({ flags: RST }), c2v({ flags: SYN | ACK })],
-      verdicts: ["DROP", "DROP", "DROP", "DROP"],
-      out: [],
+      verdicts: ["DROP", "DROP", "DROP", fwd(1)],
+      out: [to(RS1, c2v({ flags: SYN | ACK }))],
     }],
-    policy: { tcpNoFlowDropped: 4, newFlows: 0, vipPackets: 4 },
+    policy: { tcpNoFlowDropped: 3, newFlows: 1, vipPackets: 4 },
   },
   {
     name: "UDP to a UDP service is forwarded (any datagram opens a flow); UDP to a TCP-only port passes",
@@ -727,15 +735,15 @@ runTable("scheduling new connections", [
     // A SYN the table cannot remember would open a connection whose later packets are unknown
     // (and dropped, as IPVS drops a non-SYN without a connection): better to refuse the SYN and
     // let the client retry than to break the connection half-way.
-    name: "a full flow table (7/8 of 1024 = 896 flows) drops the next TCP SYN before scheduling, counted flowTableFull",
+    // Half-open connections (SYN_RECV) are fair game for eviction, as IPVS's drop_entry defense
+    // drops them under memory pressure: the 897th SYN evicts one and is admitted.
+    name: "a full flow table (7/8 of 1024 = 896 flows) admits the next SYN by evicting a half-open connection",
     plan: WEB1,
-    steps: [{
-      in: syns(897, 10000),
-      verdicts: syns(897).map((_, k): VerdictName => (k < 896 ? fwd(1) : "DROP")),
-      out: syns(897, 10000).slice(0, 896).map((f) => to(RS1, f)),
-      housekeeping: 1,
-    }],
-    policy: { newFlows: 896, flowsActive: 896, flowTableFull: 1 },
+    steps: [
+      { now: 0, in: syns(896, 10000), verdicts: syns(896).map(() => fwd(1)), out: syns(896, 10000).map((f) => to(RS1, f)) },
+      { now: 1, in: [syn(20000)], verdicts: [fwd(1)], out: [to(RS1, syn(20000))], housekeeping: 1 },
+    ],
+    policy: { newFlows: 897, flowsActive: 896, flowsEvicted: 1 },
   },
 ]);
 
@@ -766,6 +774,9 @@ runTable("persistence (-p 300 -M 255.255.255.0)", [
       // 399 is still inside the refreshed template (refreshed again, to 699); at 699 it has
       // expired: rr goes on from its last choice (2), so 1.
       { now: 399, in: [syn(2001, C1_NEIGHBOUR)], verdicts: [fwd(3)], out: [to(RS3, syn(2001, C1_NEIGHBOUR))], policy: { persistHits: 3 } },
+      // The template's connections (SYN_RECV, 60 s) are long gone once the sweep has seen them;
+      // a template still controlling live connections would get another period instead.
+      { now: 699, housekeeping: FULL_SWEEP_CALLS },
       { now: 699, in: [syn(1002, C1)], verdicts: [fwd(1)], out: [to(RS1, syn(1002, C1))] },
       // ... and that decision is the new template for the whole /24.
       { now: 700, in: [syn(2002, C1_NEIGHBOUR)], verdicts: [fwd(1)], out: [to(RS1, syn(2002, C1_NEIGHBOUR))] },
@@ -778,7 +789,9 @@ runTable("persistence (-p 300 -M 255.255.255.0)", [
 
 runTable("connection life", [
   {
-    name: "a retransmitted SYN on an open flow stays; a new SYN after FIN is a new connection (port reuse)",
+    // conn_reuse_mode 1: only a connection in TIME_WAIT or CLOSE is replaced by a new SYN; in
+    // FIN_WAIT the SYN just moves it back to SYN_RECV on the same server.
+    name: "SYNs on a live connection stay on its server; after ESTABLISHED -> RST (CLOSE) a new SYN is a new connection",
     plan: WEB3,
     steps: [
       { now: 0, in: [syn(1000)], verdicts: [fwd(3)], out: [to(RS3, syn(1000))] },
@@ -786,22 +799,26 @@ runTable("connection life", [
       { now: 2, in: [c2v({ sport: 1000, flags: ACK })], verdicts: [fwd(3)], out: [to(RS3, c2v({ sport: 1000, flags: ACK }))] },
       { now: 3, in: [syn(1000)], verdicts: [fwd(3)], out: [to(RS3, syn(1000))], policy: { newFlows: 1 } },
       { now: 4, in: [c2v({ sport: 1000, flags: FIN | ACK })], verdicts: [fwd(3)], out: [to(RS3, c2v({ sport: 1000, flags: FIN | ACK }))] },
-      // Closing flow: late ACKs still reach the old server.
       { now: 5, in: [c2v({ sport: 1000, flags: ACK })], verdicts: [fwd(3)], out: [to(RS3, c2v({ sport: 1000, flags: ACK }))] },
-      { now: 6, in: [syn(1000)], verdicts: [fwd(2)], out: [to(RS2, syn(1000))], policy: { newFlows: 2 } },
-      { now: 7, in: [c2v({ sport: 1000, flags: ACK })], verdicts: [fwd(2)], out: [to(RS2, c2v({ sport: 1000, flags: ACK }))] },
+      { now: 6, in: [syn(1000)], verdicts: [fwd(3)], out: [to(RS3, syn(1000))], policy: { newFlows: 1 } },
+      { now: 7, in: [c2v({ sport: 1000, flags: ACK })], verdicts: [fwd(3)], out: [to(RS3, c2v({ sport: 1000, flags: ACK }))] },
+      { now: 8, in: [c2v({ sport: 1000, flags: RST })], verdicts: [fwd(3)], out: [to(RS3, c2v({ sport: 1000, flags: RST }))] },
+      { now: 9, in: [syn(1000)], verdicts: [fwd(2)], out: [to(RS2, syn(1000))], policy: { newFlows: 2 } },
+      { now: 10, in: [c2v({ sport: 1000, flags: ACK })], verdicts: [fwd(2)], out: [to(RS2, c2v({ sport: 1000, flags: ACK }))] },
     ],
     policy: { newFlows: 2 },
   },
   {
-    name: "a new SYN after RST is a new connection",
+    // The INPUT-ONLY table keeps SYN_RECV on RST (rst/sSR -> sSR): a spoofed RST cannot free the
+    // slot of a half-open connection, and the retried SYN stays on the same server.
+    name: "an RST in SYN_RECV keeps the connection; the next SYN stays on its server",
     plan: WEB3,
     steps: [
       { now: 0, in: [syn(2000)], verdicts: [fwd(3)], out: [to(RS3, syn(2000))] },
       { now: 1, in: [c2v({ sport: 2000, flags: RST })], verdicts: [fwd(3)], out: [to(RS3, c2v({ sport: 2000, flags: RST }))] },
-      { now: 2, in: [syn(2000)], verdicts: [fwd(2)], out: [to(RS2, syn(2000))] },
+      { now: 2, in: [syn(2000)], verdicts: [fwd(3)], out: [to(RS3, syn(2000))] },
     ],
-    policy: { newFlows: 2 },
+    policy: { newFlows: 1 },
   },
   {
     name: "an established flow expires after the TCP timeout (900 s idle) and is swept",

@@ -5,7 +5,12 @@
 // no empty bucket lies between a key's home bucket and the bucket that holds it.
 
 import { describe, expect, test } from "bun:test";
-import { FlowState, FlowTable } from "../../src/flow/flow_table.ts";
+import { FlowTable } from "../../src/flow/flow_table.ts";
+
+// The table stores a state byte for its caller (the connection tracker's TCP state); these tests
+// only need two distinct values: what insert/reassign default to, and another one.
+const FRESH = 0;
+const OTHER = 2;
 
 interface Key {
   hash: number;
@@ -31,7 +36,7 @@ function insert(t: FlowTable, k: Key, slot: number, expires: number): number {
 
 function occupied(t: FlowTable): number {
   let n = 0;
-  for (let i = 0; i < t.capacity; i++) if (t.state(i) !== FlowState.Empty) n++;
+  for (let i = 0; i < t.capacity; i++) if (t.occupied(i)) n++;
   return n;
 }
 
@@ -45,7 +50,7 @@ function expectConsistent(t: FlowTable, live: Map<Key, { slot: number; expires: 
     expect({ key: k, found: b >= 0 }).toEqual({ key: k, found: true });
     expect({ key: k, slot: t.slot(b), expires: t.expires(b) }).toEqual({ key: k, slot: v.slot, expires: v.expires });
     for (let i = k.hash & mask; i !== b; i = (i + 1) & mask) {
-      expect({ key: k, gapAt: i, empty: t.state(i) === FlowState.Empty }).toEqual({ key: k, gapAt: i, empty: false });
+      expect({ key: k, gapAt: i, empty: !t.occupied(i) }).toEqual({ key: k, gapAt: i, empty: false });
     }
     buckets.add(b);
   }
@@ -66,7 +71,7 @@ describe("FlowTable", () => {
     const a = key(1, 0x12345678);
     expect(insert(t, a, 3, 100)).toBe(0x12345678 & 63);
     expect(find(t, a)).toBe(0x38);
-    expect([t.slot(0x38), t.expires(0x38), t.state(0x38), t.size]).toEqual([3, 100, FlowState.Open, 1]);
+    expect([t.slot(0x38), t.expires(0x38), t.state(0x38), t.size]).toEqual([3, 100, FRESH, 1]);
     // same hash, one field different each time: must not match
     for (const other of [
       { saddr: a.saddr + 1 }, { daddr: a.daddr + 1 }, { ports: a.ports ^ 0x10000 }, { ports: a.ports ^ 1 }, { proto: 17 },
@@ -116,14 +121,14 @@ describe("FlowTable", () => {
     t.remove(find(t, C));
     live.delete(C);
     expect(where()).toEqual([-1, 14, -1, 15, 0, 1, 3]);
-    expect(t.state(2)).toBe(FlowState.Empty);
+    expect(t.occupied(2)).toBe(false);
     expectConsistent(t, live);
 
     // Remove D at 15: E at its home 0 must not move back before it (cyclically it is "after" 15).
     t.remove(find(t, D));
     live.delete(D);
     expect(where()).toEqual([-1, 14, -1, -1, 0, 1, 3]);
-    expect(t.state(15)).toBe(FlowState.Empty);
+    expect(t.occupied(15)).toBe(false);
     expectConsistent(t, live);
 
     // Remove B at 14 (the cluster's head) with nothing displaced behind it.
@@ -137,10 +142,10 @@ describe("FlowTable", () => {
     const t = new FlowTable(16);
     const k = key(1, 7);
     const b = insert(t, k, 4, 60);
-    t.update(b, FlowState.Closing, 120);
-    expect([t.state(b), t.slot(b), t.expires(b), find(t, k)]).toEqual([FlowState.Closing, 4, 120, b]);
+    t.update(b, OTHER, 120);
+    expect([t.state(b), t.slot(b), t.expires(b), find(t, k)]).toEqual([OTHER, 4, 120, b]);
     t.reassign(b, 9, 61);
-    expect([t.state(b), t.slot(b), t.expires(b), find(t, k)]).toEqual([FlowState.Open, 9, 61, b]);
+    expect([t.state(b), t.slot(b), t.expires(b), find(t, k)]).toEqual([FRESH, 9, 61, b]);
     expect(t.size).toBe(1);
   });
 
@@ -188,8 +193,43 @@ describe("FlowTable", () => {
     expect([t.expired, t.size, find(t, A), find(t, B), find(t, C)]).toEqual([2, 1, -1, -1, 1]);
   });
 
-  test("a full table refuses inserts, counts them, and stays consistent", () => {
-    const t = new FlowTable(16); // limit: floor(16 * 7/8) = 14
+  test("a full table evicts the soonest-expiring unprotected entry near the new flow's home", () => {
+    const removed: number[][] = [];
+    // Protected: state byte 1 (what the tracker uses for ESTABLISHED TCP).
+    const t = new FlowTable(16, (slot, state, tpl) => removed.push([slot, state, tpl]), (w) => w >>> 8 === 1);
+    for (let n = 0; n < 14; n++) {
+      // Buckets 0..13; n = 3 and n = 5 unprotected (state 3) expiring at 40 and 30, the rest protected.
+      const state = n === 3 || n === 5 ? 3 : 1;
+      const exp = n === 3 ? 40 : n === 5 ? 30 : 10;
+      expect(t.insert(n, n + 1, 2, 80, 6, n, exp, state, n + 100)).toBe(n);
+    }
+    // New flow homed at bucket 0: buckets 0..7 are scanned, n=5 expires soonest among the unprotected.
+    expect(t.hasRoomFor(0)).toBe(true);
+    expect(t.insert(0, 999, 2, 80, 6, 42, 60, 3)).toBeGreaterThanOrEqual(0);
+    expect(removed).toEqual([[5, 3, 105]]);
+    expect([t.evicted, t.full, t.size]).toEqual([1, 0, 14]);
+    expect(t.find(5, 6, 2, 80, 6)).toBe(-1);
+    expect(t.find(0, 999, 2, 80, 6)).toBeGreaterThanOrEqual(0);
+    // Homed at bucket 8: buckets 8..15 hold only protected entries (and empties): refused.
+    expect(t.hasRoomFor(8)).toBe(false);
+    expect(t.insert(8, 1000, 2, 80, 6, 43, 60, 3)).toBe(-1);
+    expect([t.evicted, t.full, t.size]).toEqual([1, 1, 14]);
+  });
+
+  test("remove, reassign and the sweep report each departing entry once", () => {
+    const removed: number[][] = [];
+    const t = new FlowTable(16, (slot, state, tpl) => removed.push([slot, state, tpl]));
+    const a = t.insert(1, 1, 2, 80, 6, 7, 10, 3, 11);
+    const b = t.insert(2, 2, 2, 80, 6, 8, 100, 1, 0);
+    t.reassign(b, 9, 200, 3, 12);
+    t.sweep(50, 16);
+    expect(removed).toEqual([[8, 1, 0], [7, 3, 11]]);
+    expect([t.find(1, 1, 2, 80, 6), t.slot(t.find(2, 2, 2, 80, 6)), t.tpl(t.find(2, 2, 2, 80, 6))]).toEqual([-1, 9, 12]);
+    void a;
+  });
+
+  test("a full table whose candidates are all protected refuses inserts, counts them, and stays consistent", () => {
+    const t = new FlowTable(16, null, () => true); // limit: floor(16 * 7/8) = 14
     const live = new Map<Key, { slot: number; expires: number }>();
     for (let n = 0; n < 14; n++) {
       const k = key(n, 15); // one cluster from the last bucket, wrapping
@@ -257,8 +297,8 @@ test("FlowTable against a Map model: 10k random operations, fixed seed", () => {
     keys.push(base, { ...base, proto: 17 }, { ...base, ports: (base.ports + 1) >>> 0 }, { ...base, daddr: base.daddr + 1 });
   }
 
-  const t = new FlowTable(CAP);
-  const model = new Map<Key, { slot: number; expires: number; state: FlowState }>();
+  const t = new FlowTable(CAP, null, () => true); // no eviction: the model refuses at the limit
+  const model = new Map<Key, { slot: number; expires: number; state: number }>();
   let now = 0;
   let expiredSeen = 0;
   let fullSeen = 0;
@@ -295,7 +335,7 @@ test("FlowTable against a Map model: 10k random operations, fixed seed", () => {
           counts.refused++;
         } else {
           expect(b).toBeGreaterThanOrEqual(0);
-          model.set(k, { slot, expires, state: FlowState.Open });
+          model.set(k, { slot, expires, state: FRESH });
           counts.insert++;
         }
         expect(t.full).toBe(fullSeen);
@@ -316,13 +356,13 @@ test("FlowTable against a Map model: 10k random operations, fixed seed", () => {
         const b = find(t, k);
         const expires = now + 1 + int(80);
         if (rand() < 0.5) {
-          const state = rand() < 0.5 ? FlowState.Open : FlowState.Closing;
+          const state = rand() < 0.5 ? FRESH : OTHER;
           t.update(b, state, expires);
           model.set(k, { slot: m.slot, expires, state });
         } else {
           const slot = int(1000);
           t.reassign(b, slot, expires);
-          model.set(k, { slot, expires, state: FlowState.Open });
+          model.set(k, { slot, expires, state: FRESH });
         }
         counts.update++;
       }
