@@ -49,7 +49,7 @@ function loop(): void {
         fwd.process(n, now);
         ring.tx();
       }
-      fwd.housekeeping(now);
+      fwd.housekeeping(now, n === 0);
       if (n === 0 || performance.now() >= sliceEnd) break;
       now = nowSeconds();
     }
