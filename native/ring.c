@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef PACKET_IGNORE_OUTGOING
@@ -33,6 +34,9 @@
 #define RV_VLAN_HLEN 4
 #define RV_SENDMMSG_MAX 1024 /* UIO_MAXIOV: the kernel caps vlen there */
 #define RV_SIM_RX_BYTES (8u << 20)
+#define RV_TX_IF_MAX 8        /* tx_if 0 is the ring's socket, 1..7 from rv_add_tx_interface */
+#define RV_MSGS_PER_DESC 4    /* a TUN forward can become several outer fragments */
+#define RV_HDR_BYTES 128      /* per-message scratch: Ethernet + outer IPv4, or a whole ICMP */
 #define RV_SIM_TX_BYTES (16u << 20)
 
 struct rv_handle {
@@ -60,8 +64,22 @@ struct rv_handle {
 	uint32_t desc_count;
 
 	uint8_t **frame;       /* frame start per descriptor (private) */
-	struct mmsghdr *msgs;  /* desc_cap entries */
-	struct iovec *iovs;
+	struct mmsghdr *msgs;  /* msg_cap messages of up to 2 iovecs each */
+	struct iovec *iovs;    /* 2 per message */
+	uint8_t *msg_if;       /* tx_if per message */
+	uint8_t *hdrs;         /* RV_HDR_BYTES of header scratch per message */
+	uint32_t msg_cap;
+	uint32_t msg_count;
+
+	int tx_fds[RV_TX_IF_MAX]; /* [0] is fd; closed on rv_close except [0] */
+	uint32_t tx_if_count;
+	uint16_t ip_id;        /* outer IPv4 identification, one counter per handle */
+
+	uint32_t icmp_saddr;   /* ICMP frag-needed: source address and token bucket */
+	uint32_t icmp_rate;
+	uint32_t icmp_burst;
+	double icmp_tokens;
+	uint64_t icmp_last_ns;
 
 	/* simulation */
 	uint8_t *sim_rx;
@@ -251,15 +269,17 @@ static int rv_alloc_shared(struct rv_handle *h, const struct rv_ring_params *p)
 	h->slots = (struct rv_slot *)(base + desc_bytes + verdict_bytes);
 	h->ctr = (struct rv_counters *)(base + desc_bytes + verdict_bytes + slot_bytes);
 
+	h->msg_cap = h->desc_cap * RV_MSGS_PER_DESC;
 	h->frame = calloc(h->desc_cap, sizeof(*h->frame));
-	h->msgs = calloc(h->desc_cap, sizeof(*h->msgs));
-	h->iovs = calloc(h->desc_cap, sizeof(*h->iovs));
-	if (!h->frame || !h->msgs || !h->iovs)
+	h->msgs = calloc(h->msg_cap, sizeof(*h->msgs));
+	h->iovs = calloc((size_t)h->msg_cap * 2, sizeof(*h->iovs));
+	h->msg_if = calloc(h->msg_cap, 1);
+	h->hdrs = calloc(h->msg_cap, RV_HDR_BYTES);
+	if (!h->frame || !h->msgs || !h->iovs || !h->msg_if || !h->hdrs)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < h->desc_cap; i++) {
-		h->msgs[i].msg_hdr.msg_iov = &h->iovs[i];
-		h->msgs[i].msg_hdr.msg_iovlen = 1;
-	}
+	for (uint32_t i = 0; i < h->msg_cap; i++)
+		h->msgs[i].msg_hdr.msg_iov = &h->iovs[2 * i];
+	h->tx_if_count = 1;
 	return 0;
 }
 
@@ -353,6 +373,7 @@ int rv_open(const char *ifname, const struct rv_ring_params *p, struct rv_handle
 		err = -errno;
 		goto fail;
 	}
+	h->tx_fds[0] = h->fd;
 	*out = h;
 	return 0;
 fail:
@@ -390,6 +411,10 @@ void rv_close(struct rv_handle *h)
 		return;
 	free(h->sim_tx);
 	free(h->sim_rx);
+	for (uint32_t i = 1; i < h->tx_if_count; i++)
+		close(h->tx_fds[i]);
+	free(h->hdrs);
+	free(h->msg_if);
 	free(h->iovs);
 	free(h->msgs);
 	free(h->frame);
@@ -514,6 +539,19 @@ int rv_rx_batch(struct rv_handle *h, int32_t timeout_ms)
 
 /* ---------------------------------------------------------------- transmit */
 
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
 static void rv_make_arp_reply(struct rv_handle *h, uint8_t *f, const struct rv_desc *d)
 {
 	uint8_t *a = f + d->l3_off;
@@ -523,38 +561,192 @@ static void rv_make_arp_reply(struct rv_handle *h, uint8_t *f, const struct rv_d
 	a[7] = 2;
 	memcpy(a + 18, a + 8, 10);  /* target hw + proto = the asker's sender hw + proto */
 	memcpy(a + 8, h->mac, 6);   /* sender hw = us */
-	uint32_t vip = htonl(d->daddr);
-	memcpy(a + 14, &vip, 4);    /* sender proto = the address that was asked for */
+	wr32(a + 14, d->daddr);     /* sender proto = the address that was asked for */
 }
 
-/* Append a "sent" frame to the capture buffer; 0 when it does not fit (counted as a tx error). */
-static int rv_sim_capture(struct rv_handle *h, const uint8_t *f, uint32_t len)
+/* Queue one message of one or two pieces for interface tx_if. Returns 0 when the message area
+ * is full (cannot happen with RV_MSGS_PER_DESC messages per descriptor; counted if it does). */
+static int rv_queue(struct rv_handle *h, uint8_t tx_if, const void *a, size_t alen, const void *b, size_t blen)
 {
+	if (h->msg_count == h->msg_cap) {
+		h->ctr->tx_errors++;
+		return 0;
+	}
+	uint32_t m = h->msg_count++;
+	struct iovec *iov = &h->iovs[2 * m];
+	iov[0].iov_base = (void *)a;
+	iov[0].iov_len = alen;
+	iov[1].iov_base = (void *)b;
+	iov[1].iov_len = blen;
+	h->msgs[m].msg_hdr.msg_iovlen = blen ? 2 : 1;
+	h->msg_if[m] = tx_if;
+	return 1;
+}
+
+static inline uint8_t *rv_scratch(struct rv_handle *h)
+{
+	return h->hdrs + (size_t)h->msg_count * RV_HDR_BYTES;
+}
+
+/* Ethernet + outer IPv4 header of an IPIP packet into hdr (34 bytes). */
+static void rv_outer_header(struct rv_handle *h, uint8_t *hdr, const struct rv_slot *s, const uint8_t *inner,
+			    uint16_t outer_len, uint16_t frag_field)
+{
+	memcpy(hdr, s->dmac, 6);
+	memcpy(hdr + 6, s->smac, 6);
+	wr16(hdr + 12, ETH_P_IP);
+	uint8_t *ip = hdr + 14;
+	ip[0] = 0x45;
+	ip[1] = inner[1];           /* TOS/DSCP copied from the inner header, as IPVS does */
+	wr16(ip + 2, outer_len);
+	wr16(ip + 4, h->ip_id);
+	wr16(ip + 6, frag_field);
+	ip[8] = inner[8];           /* TTL copied from the inner header (see ring.h) */
+	ip[9] = 4;                  /* IPPROTO_IPIP */
+	ip[10] = 0;
+	ip[11] = 0;
+	wr32(ip + 12, s->saddr);
+	wr32(ip + 16, s->rip);
+	wr16(ip + 10, rv_csum_fold(rv_csum_add(0, ip, 20)));
+}
+
+static int rv_icmp_allowed(struct rv_handle *h)
+{
+	if (!h->icmp_rate)
+		return 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	h->icmp_tokens += (double)(now - h->icmp_last_ns) * h->icmp_rate / 1e9;
+	if (h->icmp_tokens > h->icmp_burst)
+		h->icmp_tokens = h->icmp_burst;
+	h->icmp_last_ns = now;
+	if (h->icmp_tokens < 1.0)
+		return 0;
+	h->icmp_tokens -= 1.0;
+	return 1;
+}
+
+/* ICMP destination unreachable / fragmentation needed back to the sender of frame f, quoting the
+ * inner IP header and 8 bytes of its payload (RFC 792), out of the port the frame came in on. */
+static void rv_queue_frag_needed(struct rv_handle *h, const uint8_t *f, const struct rv_desc *d, uint16_t mtu)
+{
+	const uint8_t *inner = f + d->l3_off;
+	uint32_t ihl = (uint32_t)(inner[0] & 0x0f) * 4;
+	uint32_t quote = ihl + 8 <= d->ip_len ? ihl + 8 : d->ip_len;
+	uint8_t *m = rv_scratch(h);
+	if (14 + 20 + 8 + quote > RV_HDR_BYTES)
+		quote = RV_HDR_BYTES - 14 - 20 - 8;
+	memcpy(m, f + 6, 6);        /* back to whoever handed us the frame (client or its router) */
+	memcpy(m + 6, h->mac, 6);
+	wr16(m + 12, ETH_P_IP);
+	uint8_t *ip = m + 14;
+	uint16_t total = (uint16_t)(20 + 8 + quote);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	wr16(ip + 2, total);
+	wr16(ip + 4, h->ip_id++);
+	ip[8] = 64;
+	ip[9] = IPPROTO_ICMP;
+	wr32(ip + 12, h->icmp_saddr);
+	wr32(ip + 16, d->saddr);
+	uint64_t sum = rv_csum_add(0, ip, 20);
+	wr16(ip + 10, rv_csum_fold(sum));
+	uint8_t *ic = ip + 20;
+	ic[0] = 3;                  /* destination unreachable */
+	ic[1] = 4;                  /* fragmentation needed and DF set */
+	ic[2] = ic[3] = 0;
+	ic[4] = ic[5] = 0;
+	wr16(ic + 6, mtu);          /* next-hop MTU (RFC 1191) */
+	memcpy(ic + 8, inner, quote);
+	wr16(ic + 2, rv_csum_fold(rv_csum_add(0, ic, 8 + quote)));
+	rv_queue(h, 0, m, 14 + total, NULL, 0);
+}
+
+/* IPIP, as ip_vs_tunnel_xmit: one outer packet when it fits the egress MTU; otherwise, for an
+ * inner packet with DF, drop it and tell the sender the tunnel's MTU (mtu - 20); without DF,
+ * fragment the outer packet (each fragment carries a slice of the inner packet). */
+static void rv_queue_tun(struct rv_handle *h, uint8_t *f, const struct rv_desc *d, struct rv_slot *s)
+{
+	const uint8_t *inner = f + d->l3_off;
+	uint32_t len = d->ip_len;
+	uint32_t mtu = s->mtu ? s->mtu : 1500;
+	if (len + 20 <= mtu) {
+		uint8_t *hdr = rv_scratch(h);
+		rv_outer_header(h, hdr, s, inner, (uint16_t)(len + 20), d->flags & RV_DF_DONT_FRAG ? 0x4000 : 0);
+		h->ip_id++;
+		rv_queue(h, s->tx_if, hdr, 34, inner, len);
+		h->ctr->tun_packets++;
+		return;
+	}
+	if (d->flags & RV_DF_DONT_FRAG) {
+		h->ctr->tun_frag_needed++;
+		if (rv_icmp_allowed(h))
+			rv_queue_frag_needed(h, f, d, (uint16_t)(mtu - 20));
+		else
+			h->ctr->tun_icmp_limited++;
+		return;
+	}
+	uint32_t chunk = (mtu - 20) & ~7u;  /* fragment payloads are multiples of 8 bytes */
+	if ((len + chunk - 1) / chunk > RV_MSGS_PER_DESC) {
+		h->ctr->verdict_bad++;      /* an MTU so small that one packet would need too many pieces */
+		return;
+	}
+	for (uint32_t off = 0; off < len; off += chunk) {
+		uint32_t piece = len - off < chunk ? len - off : chunk;
+		uint16_t frag = (uint16_t)((off / 8) | (off + piece < len ? 0x2000 : 0));
+		uint8_t *hdr = rv_scratch(h);
+		rv_outer_header(h, hdr, s, inner, (uint16_t)(piece + 20), frag);
+		rv_queue(h, s->tx_if, hdr, 34, inner + off, piece);
+	}
+	h->ip_id++;
+	h->ctr->tun_packets++;
+	h->ctr->tun_fragmented++;
+}
+
+/* Simulation: append a message's pieces as one captured frame; 0 when the buffer is full. */
+static int rv_sim_capture_msg(struct rv_handle *h, const struct msghdr *mh)
+{
+	uint32_t len = 0;
+	for (size_t i = 0; i < mh->msg_iovlen; i++)
+		len += (uint32_t)mh->msg_iov[i].iov_len;
 	uint32_t need = 4 + ((len + 3) & ~3u);
 	if (h->sim_tx_len + need > RV_SIM_TX_BYTES) {
 		h->ctr->tx_errors++;
 		return 0;
 	}
 	memcpy(h->sim_tx + h->sim_tx_len, &len, 4);
-	memcpy(h->sim_tx + h->sim_tx_len + 4, f, len);
+	uint32_t at = h->sim_tx_len + 4;
+	for (size_t i = 0; i < mh->msg_iovlen; i++) {
+		memcpy(h->sim_tx + at, mh->msg_iov[i].iov_base, mh->msg_iov[i].iov_len);
+		at += (uint32_t)mh->msg_iov[i].iov_len;
+	}
 	h->sim_tx_len += need;
 	h->ctr->tx_frames++;
 	h->ctr->tx_bytes += len;
 	return 1;
 }
 
-static int rv_send_prepared(struct rv_handle *h, uint32_t n)
+/* Send messages [from, to), all for interface tx_if. */
+static uint32_t rv_send_run(struct rv_handle *h, uint32_t from, uint32_t to, uint8_t tx_if)
 {
-	uint32_t sent = 0, ok = 0;
-	while (sent < n) {
-		uint32_t chunk = n - sent > RV_SENDMMSG_MAX ? RV_SENDMMSG_MAX : n - sent;
+	uint32_t ok = 0;
+	if (h->fd < 0) {
+		for (uint32_t m = from; m < to; m++)
+			ok += (uint32_t)rv_sim_capture_msg(h, &h->msgs[m].msg_hdr);
+		return ok;
+	}
+	int fd = h->tx_fds[tx_if];
+	uint32_t sent = from;
+	while (sent < to) {
+		uint32_t chunk = to - sent > RV_SENDMMSG_MAX ? RV_SENDMMSG_MAX : to - sent;
 		h->ctr->tx_calls++;
-		int r = sendmmsg(h->fd, h->msgs + sent, chunk, 0);
+		int r = sendmmsg(fd, h->msgs + sent, chunk, 0);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			/* The first message of the chunk failed (ENOBUFS when the device is busy, ENETDOWN
-			 * when it went away): count it lost and carry on with the rest. */
+			 * when it went away, EMSGSIZE above its MTU): count it lost and carry on. */
 			h->ctr->tx_errors++;
 			sent++;
 			continue;
@@ -565,13 +757,26 @@ static int rv_send_prepared(struct rv_handle *h, uint32_t n)
 		ok += (uint32_t)r;
 	}
 	h->ctr->tx_frames += ok;
-	return (int)ok;
+	return ok;
+}
+
+/* Send every queued message, one sendmmsg run per stretch of the same interface. */
+static uint32_t rv_flush(struct rv_handle *h)
+{
+	uint32_t ok = 0, from = 0;
+	for (uint32_t m = 1; m <= h->msg_count; m++) {
+		if (m == h->msg_count || h->msg_if[m] != h->msg_if[from]) {
+			ok += rv_send_run(h, from, m, h->msg_if[from]);
+			from = m;
+		}
+	}
+	h->msg_count = 0;
+	return ok;
 }
 
 int rv_tx_batch(struct rv_handle *h)
 {
-	uint32_t n = 0;
-	int sent = 0;
+	h->msg_count = 0;
 	for (uint32_t i = 0; i < h->desc_count; i++) {
 		uint16_t v = h->verdict[i];
 		const struct rv_desc *d = &h->desc[i];
@@ -591,30 +796,28 @@ int rv_tx_batch(struct rv_handle *h)
 			}
 			rv_make_arp_reply(h, f, d);
 			h->ctr->tx_arp_replies++;
-		} else {
-			if (v >= h->slot_cap || h->slots[v].method != RV_FWD_DR || d->kind != RV_KIND_IPV4) {
-				h->ctr->verdict_bad++;
-				continue;
-			}
-			struct rv_slot *s = &h->slots[v];
-			if (d->flags & RV_DF_CSUM_PARTIAL)
-				rv_complete_l4_checksum(f, d);
-			memcpy(f, s->dmac, 6);
-			memcpy(f + 6, h->mac, 6);
-			s->packets++;
-			s->bytes += d->frame_len;
-		}
-		if (h->fd < 0) {
-			/* a simulation handle reports what it captured, as a ring reports what it sent */
-			sent += rv_sim_capture(h, f, d->frame_len);
+			rv_queue(h, 0, f, d->frame_len, NULL, 0);
 			continue;
 		}
-		h->iovs[n].iov_base = f;
-		h->iovs[n].iov_len = d->frame_len;
-		n++;
+		struct rv_slot *s = v < h->slot_cap ? &h->slots[v] : NULL;
+		if (!s || d->kind != RV_KIND_IPV4 || s->method == RV_FWD_NONE ||
+		    (s->method == RV_FWD_TUN && s->tx_if >= h->tx_if_count)) {
+			h->ctr->verdict_bad++;
+			continue;
+		}
+		if (d->flags & RV_DF_CSUM_PARTIAL)
+			rv_complete_l4_checksum(f, d);
+		s->packets++;
+		s->bytes += d->frame_len;
+		if (s->method == RV_FWD_DR) {
+			memcpy(f, s->dmac, 6);
+			memcpy(f + 6, h->mac, 6);
+			rv_queue(h, 0, f, d->frame_len, NULL, 0);
+		} else {
+			rv_queue_tun(h, f, d, s);
+		}
 	}
-	if (n)
-		sent += rv_send_prepared(h, n);
+	int sent = (int)rv_flush(h);
 
 	if (h->fd < 0) {
 		/* Drop the consumed records, keep any that did not fit in this batch. */
@@ -629,10 +832,51 @@ int rv_tx_batch(struct rv_handle *h)
 	return sent;
 }
 
+int rv_add_tx_interface(struct rv_handle *h, const char *ifname)
+{
+	if (h->tx_if_count >= RV_TX_IF_MAX)
+		return -ENOSPC;
+	int ifindex = (int)if_nametoindex(ifname);
+	if (!ifindex)
+		return -ENODEV;
+	if (h->fd < 0)
+		return (int)h->tx_if_count++; /* simulation: nothing to open, frames are captured */
+	int fd = socket(AF_PACKET, SOCK_RAW, 0); /* protocol 0: this socket never receives */
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	struct sockaddr_ll sll;
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_ifindex = ifindex;
+	if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	h->tx_fds[h->tx_if_count] = fd;
+	return (int)h->tx_if_count++;
+}
+
+void rv_set_icmp(struct rv_handle *h, uint32_t saddr, uint32_t rate, uint32_t burst)
+{
+	h->icmp_saddr = saddr;
+	h->icmp_rate = rate;
+	h->icmp_burst = burst ? burst : 1;
+	h->icmp_tokens = h->icmp_burst;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	h->icmp_last_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int rv_send_frame(struct rv_handle *h, const uint8_t *frame, uint32_t len)
 {
-	if (h->fd < 0)
-		return rv_sim_capture(h, frame, len) ? (int)len : -ENOSPC;
+	if (h->fd < 0) {
+		struct iovec iov = { .iov_base = (void *)frame, .iov_len = len };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		return rv_sim_capture_msg(h, &mh) ? (int)len : -ENOSPC;
+	}
 	ssize_t r = send(h->fd, frame, len, 0);
 	if (r < 0) {
 		h->ctr->tx_errors++;
@@ -692,7 +936,9 @@ int rv_layout(uint32_t *out, uint32_t cap)
 		offsetof(struct rv_desc, hash),
 		sizeof(struct rv_slot),
 		offsetof(struct rv_slot, dmac), offsetof(struct rv_slot, method),
-		offsetof(struct rv_slot, rip), offsetof(struct rv_slot, packets),
+		offsetof(struct rv_slot, tx_if), offsetof(struct rv_slot, rip),
+		offsetof(struct rv_slot, smac), offsetof(struct rv_slot, mtu),
+		offsetof(struct rv_slot, saddr), offsetof(struct rv_slot, packets),
 		offsetof(struct rv_slot, bytes),
 		sizeof(struct rv_counters),
 		sizeof(struct rv_ring_params),

@@ -59,14 +59,22 @@ struct rv_desc {
 /* Forwarding methods of a real-server slot (rv_slot.method). */
 #define RV_FWD_NONE 0 /* slot unused, or no MAC yet: frames sent here are dropped and counted */
 #define RV_FWD_DR 1   /* rewrite destination MAC to dmac, source MAC to ours */
+#define RV_FWD_TUN 2  /* IPIP: new Ethernet header (dmac = next hop, smac) + outer IPv4 header
+                       * (saddr -> rip, protocol 4) in front of the untouched inner packet */
 
-/* A real-server slot: written by the policy layer, counted by the shim. 32 bytes. */
+/* Outer IPv4 TTL for TUN: the inner packet's TTL, as IPVS's ip_vs_tunnel_xmit does, so a loop
+ * cannot live longer through the tunnel than without it. */
+
+/* A real-server slot: written by the policy layer, counted by the shim. 48 bytes. */
 struct rv_slot {
-	uint8_t dmac[6];
-	uint8_t method; /* RV_FWD_* */
-	uint8_t _pad;
-	uint32_t rip;   /* real server address, host order (for TUN's outer header, later) */
-	uint32_t _pad2;
+	uint8_t dmac[6];  /* DR: the real server's MAC; TUN: the next hop's MAC */
+	uint8_t method;   /* RV_FWD_* */
+	uint8_t tx_if;    /* TUN: transmit interface (0 = the ring's own, else rv_add_tx_interface) */
+	uint32_t rip;     /* real server address, host order */
+	uint8_t smac[6];  /* TUN: MAC of the transmit interface */
+	uint16_t mtu;     /* TUN: MTU of the transmit interface */
+	uint32_t saddr;   /* TUN: outer source address, host order */
+	uint32_t _pad[2];
 	uint64_t packets;
 	uint64_t bytes;
 };
@@ -92,6 +100,10 @@ struct rv_counters {
 	uint64_t kernel_packets;    /* PACKET_STATISTICS tp_packets, accumulated */
 	uint64_t kernel_drops;      /* PACKET_STATISTICS tp_drops: ring full, frames lost */
 	uint64_t kernel_freeze_q;   /* PACKET_STATISTICS tp_freeze_q_cnt */
+	uint64_t tun_packets;       /* inner packets encapsulated (IPIP) */
+	uint64_t tun_fragmented;    /* inner packets without DF sent as two or more outer fragments */
+	uint64_t tun_frag_needed;   /* inner packets with DF too big for the tunnel: dropped, ICMP sent */
+	uint64_t tun_icmp_limited;  /* of those, ICMP "fragmentation needed" suppressed by the rate limit */
 };
 
 struct rv_ring_params {
@@ -129,6 +141,13 @@ int rv_rx_batch(struct rv_handle *h, int32_t timeout_ms);
 /* Apply the verdicts of the current batch, transmit with sendmmsg (iovecs point into the ring,
  * rewritten in place), and return the blocks to the kernel. Returns frames sent. */
 int rv_tx_batch(struct rv_handle *h);
+/* Open a send-only socket on another interface (TUN real servers routed out of a different port).
+ * Returns its tx_if index (1..7) for rv_slot.tx_if. */
+int rv_add_tx_interface(struct rv_handle *h, const char *ifname);
+/* ICMP "fragmentation needed" for TUN: source address (host order) and a token bucket of `rate`
+ * messages per second with `burst` in hand (IPVS relies on the kernel's icmp_ratelimit, 1/s
+ * per destination by default; here one bucket for all). rate 0 disables the messages. */
+void rv_set_icmp(struct rv_handle *h, uint32_t saddr, uint32_t rate, uint32_t burst);
 /* Send one frame built by the caller (gratuitous ARP, probes). */
 int rv_send_frame(struct rv_handle *h, const uint8_t *frame, uint32_t len);
 /* Fold the kernel's PACKET_STATISTICS into the counters (the kernel resets them on read). */

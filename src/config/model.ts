@@ -4,9 +4,9 @@
 
 export type Protocol = "tcp" | "udp";
 
-/** How a packet reaches the real server: "dr" rewrites the destination MAC (ipvsadm -g).
- *  "tun" (IPIP, ipvsadm -i) arrives with the TUN issue; the config refuses it by name until then. */
-export type ForwardMethod = "dr";
+/** How a packet reaches the real server: "dr" rewrites the destination MAC (ipvsadm -g, same
+ *  L2 segment); "tun" puts an outer IPv4 header in front (IPIP, ipvsadm -i, routed anywhere). */
+export type ForwardMethod = "dr" | "tun";
 
 /** Every IPVS scheduler (ipvsadm -s). */
 export type SchedulerName =
@@ -87,6 +87,9 @@ export interface TimeoutConfig {
 export interface DirectorConfig {
   interface: string;
   timeouts: TimeoutConfig;
+  /** Outer source address of TUN packets; null = the kernel's preferred source for the route to
+   *  each real server (the director's address on the egress interface). */
+  tunnelSource: string | null;
   vipMode: VipMode;
   ring: RingConfig;
   /** Maximum tracked flows; new flows beyond it are still scheduled but not remembered. */

@@ -13,7 +13,7 @@ import { serviceIdentity, serviceLabel, serviceMatches } from "../config/service
 import type { WorkerMessage } from "../dataplane/worker.ts";
 import { runOk } from "../sys/run.ts";
 import { KernelGuard } from "./kernel_guard.ts";
-import { NeighbourTable } from "./neighbours.ts";
+import { Reachability, type RealServerTarget } from "./reachability.ts";
 
 /** Descriptors per batch: 8 blocks' worth of minimum-size frames at the default 64 KiB block. */
 const DESC_CAPACITY = 8192;
@@ -21,6 +21,11 @@ const SLOT_CAPACITY = 4096;
 /** How long start() waits for real-server MACs before it starts forwarding without them. */
 const MAC_WAIT_MS = 3000;
 const REFRESH_MS = 1000;
+/** ICMP "fragmentation needed" (TUN path MTU): at most 50 a second, 10 in hand. The kernel's own
+ *  icmp_ratelimit allows one per second per destination; one shared bucket is simpler and keeps a
+ *  flood of oversized DF packets from turning the director into an ICMP source. */
+const ICMP_RATE = 50;
+const ICMP_BURST = 10;
 /** Gratuitous ARPs sent at start, one per second, as arping -U -c 3 would. */
 const GARP_COUNT = 3;
 
@@ -67,6 +72,9 @@ interface VipPlacement {
   local: Set<string>;
   /** VIPs ringvs answers ARP for. */
   arp: Set<string>;
+  /** The director's own address on the interface (not a VIP), if it has one: the source of the
+   *  ICMP "fragmentation needed" messages TUN sends to clients. */
+  dip: string | null;
 }
 
 /** Decide per VIP who answers ARP, and refuse configurations where the kernel and ringvs would
@@ -89,8 +97,9 @@ async function placeVips(config: DirectorConfig): Promise<VipPlacement> {
   if (!all.some((l) => l.ifname === config.interface)) {
     throw new Error(`interface ${config.interface} does not exist`);
   }
-  const placement: VipPlacement = { local: new Set(), arp: new Set() };
-  for (const vip of new Set(config.services.flatMap((s) => serviceMatches(s).map((m) => m.address)))) {
+  const vips = new Set(config.services.flatMap((s) => serviceMatches(s).map((m) => m.address)));
+  const placement: VipPlacement = { local: new Set(), arp: new Set(), dip: [...onIf].find((a) => !vips.has(a)) ?? null };
+  for (const vip of vips) {
     const local = onIf.has(vip);
     if (config.vipMode === "local" && !local) {
       throw new Error(`vipMode "local": VIP ${vip} is not configured on ${config.interface} (ip addr add ${vip}/32 dev ${config.interface})`);
@@ -111,7 +120,6 @@ function protoNumber(protocol: string): number {
 }
 
 export class Director {
-  private macs = new Map<string, number[]>();
   private refreshTimer: ReturnType<typeof setInterval> | null = null;
   private readonly slotOf = new Map<string, number>();
   private readonly serviceIds = new Map<string, number>();
@@ -127,7 +135,7 @@ export class Director {
     private readonly counters: SharedArrayBuffer,
     private readonly destCounters: SharedArrayBuffer,
     private readonly guard: KernelGuard,
-    private readonly neighbours: NeighbourTable,
+    private readonly reach: Reachability,
     private placement: VipPlacement,
     private readonly log: Log,
   ) {}
@@ -139,15 +147,14 @@ export class Director {
     const params: RingParams = { ...config.ring, descCapacity: DESC_CAPACITY, slotCapacity: SLOT_CAPACITY };
     const ring = Ring.open(config.interface, params);
     const guard = new KernelGuard(config.interface);
-    const neighbours = new NeighbourTable(config.interface);
+    const reach = new Reachability(config.interface, ring, config.tunnelSource);
     let worker: Worker | null = null;
     try {
       await guard.install(config.services);
-      const rips = new Set(config.services.flatMap((s) => s.realServers.map((r) => r.address)));
-      for (const [ip, err] of await neighbours.ensure(rips)) log(`cannot ask the kernel to resolve ${ip}: ${err}`);
+      if (placement.dip) ring.setIcmp(ipToU32(placement.dip), ICMP_RATE, ICMP_BURST);
       const counters = newPolicyCounterBuffer();
-      const d = new Director(config, ring, counters, newDestCounterBuffer(SLOT_CAPACITY), guard, neighbours, placement, log);
-      await d.waitForMacs(rips);
+      const d = new Director(config, ring, counters, newDestCounterBuffer(SLOT_CAPACITY), guard, reach, placement, log);
+      await d.waitForMacs();
       worker = d.worker = new Worker(workerUrl());
       await d.startWorker();
       d.announce();
@@ -156,17 +163,29 @@ export class Director {
     } catch (e) {
       worker?.terminate();
       await guard.remove();
-      await neighbours.release();
+      await reach.release();
       ring.close();
       throw e;
     }
   }
 
-  private async waitForMacs(rips: Set<string>): Promise<void> {
+  /** Every (address, method) pair the config forwards to. */
+  private targets(): RealServerTarget[] {
+    const seen = new Map<string, RealServerTarget>();
+    for (const s of this.config.services) {
+      for (const r of s.realServers) seen.set(`${r.forward}:${r.address}`, { address: r.address, forward: r.forward });
+    }
+    return [...seen.values()];
+  }
+
+  private async waitForMacs(): Promise<void> {
     const deadline = performance.now() + MAC_WAIT_MS;
+    let first = true;
     for (;;) {
-      this.macs = await this.neighbours.read();
-      if ([...rips].every((ip) => this.macs.has(ip)) || performance.now() > deadline) break;
+      const problems = await this.reach.refresh(this.targets());
+      if (first) for (const msg of problems.values()) this.log(msg);
+      first = false;
+      if (this.targets().every((t) => this.reach.get(t).mac) || performance.now() > deadline) break;
       await Bun.sleep(50);
     }
   }
@@ -255,35 +274,39 @@ export class Director {
         persistence: s.persistence
           ? { timeout: s.persistence.timeout, mask: ipToU32(s.persistence.netmask) }
           : null,
-        dests: s.realServers.map((r) => ({
+        dests: s.realServers.map((r) => {
+          const reach = this.reach.get(r);
+          return {
           slot: this.slot(s, r.address),
           rip: ipToU32(r.address),
           weight: r.weight,
-          mac: this.macs.get(r.address) ?? null,
+          forward: r.forward,
+          mac: reach.mac,
+          tunnel: reach.tunnel,
           upperThreshold: r.upperThreshold,
           lowerThreshold: r.lowerThreshold,
-        })),
+          };
+        }),
       })),
       arpVips: [...this.placement.arp].map(ipToU32),
       timeouts: this.config.timeouts,
     };
   }
 
-  /** Follow the neighbour table; publish a new plan only when something changed. */
+  /** Follow routes and neighbour tables; publish a new plan only when something changed. */
   private async refresh(): Promise<void> {
     if (this.stopped) return;
     try {
       this.ring.refreshKernelStats();
-      this.macs = await this.neighbours.read();
-      for (const s of this.config.services) {
-        for (const r of s.realServers) {
-          const missing = !this.macs.has(r.address);
-          if (missing && !this.unresolvedReported.has(r.address)) {
-            this.unresolvedReported.add(r.address);
-            this.log(`real server ${r.address} has no MAC on ${this.config.interface}: not chosen until it resolves`);
-          } else if (!missing && this.unresolvedReported.delete(r.address)) {
-            this.log(`real server ${r.address} resolved to ${macToString(this.macs.get(r.address)!)}`);
-          }
+      const problems = await this.reach.refresh(this.targets());
+      for (const t of this.targets()) {
+        const key = `${t.forward}:${t.address}`;
+        const r = this.reach.get(t);
+        if (!r.mac && !this.unresolvedReported.has(key)) {
+          this.unresolvedReported.add(key);
+          this.log(`real server ${t.address} (${t.forward}) cannot be reached: ${problems.get(t.address) ?? r.problem}; not chosen until it can`);
+        } else if (r.mac && this.unresolvedReported.delete(key)) {
+          this.log(`real server ${t.address} (${t.forward}) reachable via ${macToString(r.mac)}`);
         }
       }
       const plan = this.buildPlan();
@@ -297,10 +320,9 @@ export class Director {
     }
   }
 
-  /** Real servers that have no MAC right now (reported, never chosen). */
+  /** Real servers that cannot be reached right now (reported, never chosen). */
   unresolved(): string[] {
-    const all = new Set(this.config.services.flatMap((s) => s.realServers.map((r) => r.address)));
-    return [...all].filter((ip) => !this.macs.has(ip));
+    return [...new Set(this.targets().filter((t) => !this.reach.get(t).mac).map((t) => t.address))];
   }
 
   get vipPlacement(): { local: string[]; arp: string[] } {
@@ -326,7 +348,7 @@ export class Director {
         dests: s.realServers.map((rs) => {
           const slot = this.slot(s, rs.address);
           const o = (slot * SLOT_SIZE) / 8;
-          const mac = this.macs.get(rs.address);
+          const mac = this.reach.get(rs).mac;
           const c = slot * DEST_COUNTER_STRIDE;
           return {
             activeConns: dc[c]!,
@@ -366,7 +388,7 @@ export class Director {
       // the socket may already be unusable if the interface vanished; the counters are still valid
     }
     await this.guard.remove();
-    await this.neighbours.release();
+    await this.reach.release();
   }
 
   /** Release the ring's memory. Separate from stop() so the final stats can still be read. */

@@ -27,6 +27,8 @@ const lib = dlopen(libPath as string, {
   rv_rx_batch: { args: [ptr, i32], returns: i32 },
   rv_tx_batch: { args: [ptr], returns: i32 },
   rv_send_frame: { args: [ptr, ptr, u32], returns: i32 },
+  rv_add_tx_interface: { args: [ptr, ptr], returns: i32 },
+  rv_set_icmp: { args: [ptr, u32, u32, u32], returns: v },
   rv_refresh_kernel_stats: { args: [ptr], returns: i32 },
   rv_sim_push: { args: [ptr, ptr, u32, u32], returns: i32 },
   rv_sim_tx_buffer: { args: [ptr], returns: ptr },
@@ -83,6 +85,7 @@ export class Ring {
   readonly desc32: Uint32Array;
   readonly verdicts: Uint16Array;
   readonly slots8: Uint8Array;
+  readonly slots16: Uint16Array;
   readonly slots32: Uint32Array;
   readonly slots64: BigUint64Array;
   private readonly counters64: BigUint64Array;
@@ -101,6 +104,7 @@ export class Ring {
     this.verdicts = new Uint16Array(toArrayBuffer(C.rv_verdicts(handle)!, 0, this.descCapacity * 2));
     const slotBuf = toArrayBuffer(C.rv_slots(handle)!, 0, this.slotCapacity * SLOT_SIZE);
     this.slots8 = new Uint8Array(slotBuf);
+    this.slots16 = new Uint16Array(slotBuf);
     this.slots32 = new Uint32Array(slotBuf);
     this.slots64 = new BigUint64Array(slotBuf);
     this.counters64 = new BigUint64Array(toArrayBuffer(C.rv_counters(handle)!, 0, COUNTERS_SIZE));
@@ -138,6 +142,17 @@ export class Ring {
 
   tx(): number {
     return check("rv_tx_batch", C.rv_tx_batch(this.handle));
+  }
+
+  /** A send-only socket on another interface, for TUN real servers routed out of it. Returns the
+   *  tx_if index to put in their slots. Throws ShimError (ENODEV, ENOSPC beyond 7). */
+  addTxInterface(ifname: string): number {
+    return check("rv_add_tx_interface", C.rv_add_tx_interface(this.handle, Buffer.from(ifname + "\0")));
+  }
+
+  /** Source address (host order) and rate limit of ICMP "fragmentation needed" for TUN. */
+  setIcmp(saddr: number, ratePerSecond: number, burst: number): void {
+    C.rv_set_icmp(this.handle, saddr, ratePerSecond, burst);
   }
 
   sendFrame(frame: Uint8Array): number {

@@ -14,11 +14,11 @@
 // Everything else is left to the kernel's own copy (PASS), except ARP requests for VIPs that ringvs
 // answers itself.
 import {
-  DESC_SIZE, DF_FRAGMENT, DF_VLAN_STRIPPED, FWD_DR, FWD_NONE, IPPROTO_TCP, IPPROTO_UDP, Kind, SLOT,
+  DESC_SIZE, DF_FRAGMENT, DF_VLAN_STRIPPED, FWD_DR, FWD_NONE, FWD_TUN, IPPROTO_TCP, IPPROTO_UDP, Kind, SLOT,
   SLOT_SIZE, TCP_RST, TCP_SYN, VERDICT_ARP_REPLY, VERDICT_DROP,
 } from "./layout.ts";
 import type { Ring } from "./ffi.ts";
-import type { Plan, PlanService } from "./plan.ts";
+import type { Plan, PlanDest, PlanService } from "./plan.ts";
 import { DEST_COUNTER_STRIDE, PC } from "./policy_counters.ts";
 import { FlowTable } from "../flow/flow_table.ts";
 import { nextTcpState, reusableForNewSyn, TcpState, tcpTimeouts } from "../flow/tcp_state.ts";
@@ -41,6 +41,25 @@ interface ServiceRuntime {
 /** Lookup key of a service match: exact for any IPv4 address, protocol (tcp/udp) and port (< 2^50). */
 function matchKey(vip: number, proto: number, port: number): number {
   return vip * 131072 + (proto === IPPROTO_UDP ? 65536 : 0) + port;
+}
+
+/** Publish a real server's forwarding data to the shim (between batches only). */
+function writeSlot(ring: Ring, d: PlanDest): void {
+  const o = d.slot * SLOT_SIZE;
+  const tun = d.forward === "tun" ? d.tunnel : null;
+  if (!d.mac || (d.forward === "tun" && !tun)) {
+    ring.slots8[o + SLOT.method] = FWD_NONE;
+    return;
+  }
+  ring.slots8.set(d.mac, o + SLOT.dmac);
+  ring.slots32[(o + SLOT.rip) >>> 2] = d.rip;
+  if (tun) {
+    ring.slots8.set(tun.smac, o + SLOT.smac);
+    ring.slots16[(o + SLOT.mtu) >>> 1] = tun.mtu;
+    ring.slots32[(o + SLOT.saddr) >>> 2] = tun.saddr;
+    ring.slots8[o + SLOT.txIf] = tun.txIf;
+  }
+  ring.slots8[o + SLOT.method] = tun ? FWD_TUN : FWD_DR;
 }
 
 /** Flow-table eviction never takes an established TCP connection (word 3 = state << 8 | proto). */
@@ -122,16 +141,7 @@ export class Forwarder {
       });
       scheduler.setDestinations(dests);
       for (const m of spec.matches) next.set(matchKey(m.vip, m.proto, m.port), svc);
-      for (const d of spec.dests) {
-        const o = d.slot * SLOT_SIZE;
-        if (d.mac) {
-          ring.slots8.set(d.mac, o + SLOT.dmac);
-          ring.slots32[(o + SLOT.rip) >>> 2] = d.rip;
-          ring.slots8[o + SLOT.method] = FWD_DR;
-        } else {
-          ring.slots8[o + SLOT.method] = FWD_NONE;
-        }
-      }
+      for (const d of spec.dests) writeSlot(ring, d);
     }
     // Slots that left: stop forwarding to them (flows still bound are dropped by the shim and
     // counted as verdict_bad until they expire) and forget their clients' templates.

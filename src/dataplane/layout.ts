@@ -8,8 +8,8 @@ export const DESC = {
   l3Off: 16, vlanTci: 18, frameLen: 20, ipLen: 24, hash: 28,
 } as const;
 
-export const SLOT_SIZE = 32;
-export const SLOT = { dmac: 0, method: 6, rip: 8, packets: 16, bytes: 24 } as const;
+export const SLOT_SIZE = 48;
+export const SLOT = { dmac: 0, method: 6, txIf: 7, rip: 8, smac: 12, mtu: 18, saddr: 20, packets: 32, bytes: 40 } as const;
 
 /** struct rv_counters, in declaration order; each a u64. */
 export const COUNTER_NAMES = [
@@ -18,6 +18,7 @@ export const COUNTER_NAMES = [
   "verdictPass", "verdictDrop", "verdictBad",
   "txFrames", "txBytes", "txErrors", "txArpReplies", "txCalls",
   "kernelPackets", "kernelDrops", "kernelFreezeQ",
+  "tunPackets", "tunFragmented", "tunFragNeeded", "tunIcmpLimited",
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 export type Counters = Record<CounterName, number>;
@@ -29,7 +30,7 @@ export const RING_PARAMS_SIZE = 20;
 export const LAYOUT_ORDER: readonly number[] = [
   DESC_SIZE, DESC.saddr, DESC.daddr, DESC.sport, DESC.dport, DESC.proto, DESC.tcpFlags,
   DESC.kind, DESC.flags, DESC.l3Off, DESC.vlanTci, DESC.frameLen, DESC.ipLen, DESC.hash,
-  SLOT_SIZE, SLOT.dmac, SLOT.method, SLOT.rip, SLOT.packets, SLOT.bytes,
+  SLOT_SIZE, SLOT.dmac, SLOT.method, SLOT.txIf, SLOT.rip, SLOT.smac, SLOT.mtu, SLOT.saddr, SLOT.packets, SLOT.bytes,
   COUNTERS_SIZE, RING_PARAMS_SIZE,
 ];
 
@@ -48,6 +49,7 @@ export const VERDICT_MIN_SPECIAL = 0xff00;
 
 export const FWD_NONE = 0;
 export const FWD_DR = 1;
+export const FWD_TUN = 2;
 
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;

@@ -9,11 +9,25 @@ export interface PlanDest {
   /** Real server address, host-order u32. */
   rip: number;
   weight: number;
-  /** Destination MAC (6 bytes) or null while unresolved: such a server is not chosen. */
+  /** "dr": rewrite the MAC; "tun": IPIP to `rip` via `tunnel`. */
+  forward: "dr" | "tun";
+  /** Destination MAC (6 bytes) or null while unresolved: such a server is not chosen. DR: the real
+   *  server's; TUN: the next hop's on the way to it. */
   mac: number[] | null;
+  /** TUN only: how the outer packet leaves (from the routing table). */
+  tunnel: PlanTunnel | null;
   /** ipvsadm -x / -y (0 = none; see forwarder.ts for the kernel's hysteresis). */
   upperThreshold: number;
   lowerThreshold: number;
+}
+
+export interface PlanTunnel {
+  /** Outer source address, host order. */
+  saddr: number;
+  /** MAC and MTU of the egress interface, and its transmit index in the shim (0 = the ring's). */
+  smac: number[];
+  mtu: number;
+  txIf: number;
 }
 
 /** One (protocol, VIP, port) a service answers for; port 0 = every port of the VIP. */
