@@ -3,23 +3,42 @@
 //
 // It reads the file the way `ipvsadm-restore` feeds it to ipvsadm: one command per line, popt-style
 // options (short clusters, attached values, `--long=value`, `-p` with an optional value), the
-// same defaults (-s wlc, -p 360, -w 1, -g) and the same structural errors ("Service not
-// defined"). The file is the complete desired state, so only -A and -a belong in it. What ringvs
-// cannot do yet is refused by name on its line. The assembled result then goes through the same
-// schema as the JSON file, and the schema's findings are mapped back to the line and option.
+// same defaults (-s wlc, -p 360, -w 1, -g, -x 0, -y 0) and the same structural errors ("Service not
+// defined"). The file is the complete desired state, so only -A, -a and --set belong in it. What
+// ringvs cannot do yet is refused by name on its line. The assembled result then goes through the
+// same schema as the JSON file, and the schema's findings are mapped back to the line and option.
+//
+// One thing a rules file cannot say in ipvsadm's own words: which packets carry a firewall mark.
+// The kernel learns that from iptables rules (`-j MARK --set-mark 1`) that ringvs, in user space,
+// never sees. So a `-A -f MARK` service needs a ringvs directive, a comment to ipvsadm-restore:
+//
+//     # ringvs: fwmark 1 = tcp 198.18.0.100:80, tcp 198.18.0.100:443
+//
+// listing the PROTOCOL VIP:PORT pairs (port 0 = every port of the VIP) the mark stands for. It may
+// stand anywhere in the file; several lines for one mark add up.
+//
+// -i (TUN, IPIP) is accepted with the --tun-type ipip that ipvsadm-save writes after it.
+//
+// --set tcp tcpfin udp is accepted (ipvsadm-save never writes it, but restore scripts carry it):
+// each non-zero value sets that connection timeout; 0 keeps the value before it (the default, or
+// an earlier --set line), as ipvsadm's 0 means "leave as is".
 
 import {
   DEFAULT_PERSISTENCE_NETMASK,
   DEFAULT_PERSISTENCE_TIMEOUT,
   DEFAULT_SCHEDULER,
   DEFAULT_WEIGHT,
+  MAX_FWMARK,
+  MAX_PERSISTENCE_TIMEOUT,
+  MAX_THRESHOLD,
+  SCHEDULER_FLAG_NAMES,
   formatPath,
   parseIPv4,
   validateDirectorConfig,
   type ConfigPath,
 } from "./schema.ts";
 import { sortConfigErrors, type ConfigError, type ConfigResult } from "./load.ts";
-import type { RingConfig, VipMode } from "./model.ts";
+import type { Protocol, RingConfig, ServiceMatch, TimeoutConfig, VipMode } from "./model.ts";
 
 /** What a rules file cannot say: the director's own settings. */
 export interface IpvsadmRulesOptions {
@@ -27,6 +46,8 @@ export interface IpvsadmRulesOptions {
   vipMode?: VipMode;
   ring?: Partial<RingConfig>;
   flowTableSize?: number;
+  /** Outer source address of TUN packets; absent or null = the route's preferred source. */
+  tunnelSource?: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -34,21 +55,32 @@ export interface IpvsadmRulesOptions {
 
 type ArgKind = "none" | "required" | "optional";
 
-type Command = "add-service" | "add-server";
+type Command = "add-service" | "add-server" | "set";
 const BOTH: Command[] = ["add-service", "add-server"];
 const SERVICE: Command[] = ["add-service"];
 const SERVER: Command[] = ["add-server"];
 
 /** The ipvsadm option class an option fills; each may be given once per line. */
-type Slot = "service" | "scheduler" | "persistent" | "netmask" | "real-server" | "forward" | "weight";
+type Slot =
+  | "service"
+  | "scheduler"
+  | "persistent"
+  | "netmask"
+  | "sched-flags"
+  | "real-server"
+  | "forward"
+  | "weight"
+  | "u-threshold"
+  | "l-threshold"
+  | "tun-type";
 
 type Role =
   | { kind: "command"; command: Command }
   | { kind: "slot"; slot: Slot }
   /** Known to ipvsadm but not accepted here; `message` says why. `on` lists the commands the
-   *  option belongs to (elsewhere it is merely illegal); `fills` the slot it would have filled. */
-  | { kind: "refused"; message: string; isCommand: boolean; on?: Command[]; fills?: Slot }
-  /** Listing/daemon options: legal ipvsadm, but never with -A or -a. */
+   *  option belongs to (elsewhere it is merely illegal). */
+  | { kind: "refused"; message: string; isCommand: boolean; on?: Command[] }
+  /** Listing/daemon options: legal ipvsadm, but never with -A, -a or --set. */
   | { kind: "illegal" };
 
 interface OptionDef {
@@ -58,36 +90,37 @@ interface OptionDef {
   role: Role;
 }
 
-const refuse = (on: Command[], message: string, fills?: Slot): Role =>
-  fills ? { kind: "refused", isCommand: false, on, message, fills } : { kind: "refused", isCommand: false, on, message };
+const refuse = (on: Command[], message: string): Role => ({ kind: "refused", isCommand: false, on, message });
 const refuseCommand = (message: string): Role => ({ kind: "refused", isCommand: true, message });
 
 const notARule = (what: string) =>
   `${what} does not belong in a rules file: ringvs reads the file as the complete desired state, ` +
-  "as ipvsadm-save -n writes it (only -A and -a lines)";
+  "as ipvsadm-save -n writes it (only -A and -a lines, and --set)";
 
 const OPTIONS: readonly OptionDef[] = [
   { short: "A", long: "add-service", arg: "none", role: { kind: "command", command: "add-service" } },
   { short: "a", long: "add-server", arg: "none", role: { kind: "command", command: "add-server" } },
+  { long: "set", arg: "none", role: { kind: "command", command: "set" } },
   { short: "t", long: "tcp-service", arg: "required", role: { kind: "slot", slot: "service" } },
   { short: "u", long: "udp-service", arg: "required", role: { kind: "slot", slot: "service" } },
+  { short: "f", long: "fwmark-service", arg: "required", role: { kind: "slot", slot: "service" } },
   { short: "s", long: "scheduler", arg: "required", role: { kind: "slot", slot: "scheduler" } },
   { short: "p", long: "persistent", arg: "optional", role: { kind: "slot", slot: "persistent" } },
   { short: "M", long: "netmask", arg: "required", role: { kind: "slot", slot: "netmask" } },
+  { short: "b", long: "sched-flags", arg: "required", role: { kind: "slot", slot: "sched-flags" } },
   { short: "r", long: "real-server", arg: "required", role: { kind: "slot", slot: "real-server" } },
   { short: "g", long: "gatewaying", arg: "none", role: { kind: "slot", slot: "forward" } },
+  { short: "i", long: "ipip", arg: "none", role: { kind: "slot", slot: "forward" } },
+  { long: "tun-type", arg: "required", role: { kind: "slot", slot: "tun-type" } },
   { short: "w", long: "weight", arg: "required", role: { kind: "slot", slot: "weight" } },
+  { short: "x", long: "u-threshold", arg: "required", role: { kind: "slot", slot: "u-threshold" } },
+  { short: "y", long: "l-threshold", arg: "required", role: { kind: "slot", slot: "l-threshold" } },
 
-  { short: "m", long: "masquerading", arg: "none", role: refuse(SERVER, "NAT forwarding (-m) is not supported: ringvs does DR (-g) and, later, TUN (-i)") },
-  { short: "i", long: "ipip", arg: "none", role: refuse(SERVER, "TUN forwarding (-i) is not supported yet") },
-  { short: "f", long: "fwmark-service", arg: "required", role: refuse(BOTH, "firewall-mark services (-f) are not supported yet", "service") },
-  { short: "x", long: "u-threshold", arg: "required", role: refuse(SERVER, "connection thresholds (-x) are not supported yet") },
-  { short: "y", long: "l-threshold", arg: "required", role: refuse(SERVER, "connection thresholds (-y) are not supported yet") },
-  { short: "b", long: "sched-flags", arg: "required", role: refuse(SERVICE, "scheduler flags (-b) are not supported yet") },
+  { short: "m", long: "masquerading", arg: "none", role: refuse(SERVER, "NAT forwarding (-m) is not supported: ringvs does DR (-g) and TUN (-i)") },
   { short: "o", long: "ops", arg: "none", role: refuse(SERVICE, "one-packet scheduling (-o) is not supported yet") },
   { short: "6", long: "ipv6", arg: "none", role: refuse(BOTH, "IPv6 is not supported yet") },
   { long: "pe", arg: "required", role: refuse(SERVICE, "persistence engines (--pe) are not supported yet") },
-  ...["tun-type", "tun-port"].map((long): OptionDef => ({ long, arg: "required", role: refuse(SERVER, `tunnel options (--${long}) are not supported yet`) })),
+  { long: "tun-port", arg: "required", role: refuse(SERVER, "tunnel options (--tun-port) are not supported yet: ringvs tunnels with IPIP, which has no port") },
   ...["tun-nocsum", "tun-csum", "tun-remcsum"].map((long): OptionDef => ({ long, arg: "none", role: refuse(SERVER, `tunnel options (--${long}) are not supported yet`) })),
 
   { short: "E", long: "edit-service", arg: "none", role: refuseCommand(notARule("-E (edit-service)")) },
@@ -102,7 +135,6 @@ const OPTIONS: readonly OptionDef[] = [
   { short: "S", long: "save", arg: "none", role: refuseCommand(notARule("-S (save)")) },
   { short: "h", long: "help", arg: "none", role: refuseCommand(notARule("-h (help)")) },
   { short: "v", long: "version", arg: "none", role: refuseCommand(notARule("-v (version)")) },
-  { long: "set", arg: "none", role: refuseCommand("connection timeouts (--set) are not supported yet, and do not belong in a rules file") },
   { long: "start-daemon", arg: "required", role: refuseCommand("the connection sync daemon (--start-daemon) is not supported") },
   { long: "stop-daemon", arg: "required", role: refuseCommand("the connection sync daemon (--stop-daemon) is not supported") },
 
@@ -121,8 +153,9 @@ for (const o of OPTIONS) if (!BY_LONG.has(o.long)) BY_LONG.set(o.long, o);
 
 /** Per command: '+' compulsory, ' ' optional; a slot not listed is illegal (commands_v_options). */
 const LEGAL: Record<Command, Partial<Record<Slot, "+" | " ">>> = {
-  "add-service": { service: "+", scheduler: " ", persistent: " ", netmask: " " },
-  "add-server": { service: "+", "real-server": "+", forward: " ", weight: " " },
+  "add-service": { service: "+", scheduler: " ", persistent: " ", netmask: " ", "sched-flags": " " },
+  "add-server": { service: "+", "real-server": "+", forward: " ", weight: " ", "u-threshold": " ", "l-threshold": " ", "tun-type": " " },
+  set: {},
 };
 
 /** The short spelling of each slot, used to name an option that is missing. */
@@ -131,10 +164,18 @@ const SLOT_OPTION: Record<Slot, string> = {
   scheduler: "-s",
   persistent: "-p",
   netmask: "-M",
+  "sched-flags": "-b",
   "real-server": "-r",
   forward: "-g",
   weight: "-w",
+  "u-threshold": "-x",
+  "l-threshold": "-y",
+  "tun-type": "--tun-type",
 };
+
+/** ipvsadm's numbered scheduler flags: IP_VS_SVC_F_SCHED1..3. sh and mh read SCHED1 as fallback
+ *  and SCHED2 as port; no scheduler reads SCHED3, and no other scheduler reads any of them. */
+const NUMBERED_FLAGS: Record<string, "fallback" | "port" | null> = { "flag-1": "fallback", "flag-2": "port", "flag-3": null };
 
 // ---------------------------------------------------------------------------------------------
 // One line -> one command with its options.
@@ -163,9 +204,11 @@ function words(line: string): string[] {
   return out;
 }
 
-/** popt-style scan of one line's words. */
-function scanOptions(ws: string[], problems: LineProblem[]): GivenOption[] {
+/** popt-style scan of one line's words: the options, and the words that are no option's value
+ *  (--set's three timeouts; anything else is "unexpected"). */
+function scanOptions(ws: string[], problems: LineProblem[]): { given: GivenOption[]; positional: string[] } {
   const given: GivenOption[] = [];
+  const positional: string[] = [];
   let k = 0;
   const takeArg = (def: OptionDef, written: string, attached: string | undefined): GivenOption => {
     if (attached !== undefined) return { def, written, arg: attached };
@@ -224,13 +267,15 @@ function scanOptions(ws: string[], problems: LineProblem[]): GivenOption[] {
       }
       continue;
     }
-    problems.push(
-      w === "ops"
-        ? { field: "ops", message: "one-packet scheduling (ops) is not supported yet" }
-        : { field: w, message: "unexpected argument" },
-    );
+    positional.push(w);
   }
-  return given;
+  return { given, positional };
+}
+
+function unexpected(word: string): LineProblem {
+  return word === "ops"
+    ? { field: "ops", message: "one-packet scheduling (ops) is not supported yet" }
+    : { field: word, message: "unexpected argument" };
 }
 
 interface AddrPort {
@@ -257,6 +302,86 @@ function parseAddrPort(text: string): AddrPort | string {
     : `'${portText}' is not a port (0..65535)`;
 }
 
+/** A firewall mark as ipvsadm's parse_fwmark takes it (1..UINT_MAX), or null. */
+function parseMark(text: string): number | null {
+  if (!/^[0-9]+$/.test(text)) return null;
+  const n = Number(text);
+  return n >= 1 && n <= MAX_FWMARK ? n : null;
+}
+
+const BAD_MARK = `invalid fwmark value: must be an integer 1..${MAX_FWMARK}`;
+
+/** A non-negative integer up to `max` written in decimal, or null. */
+function parseCount(text: string, max: number): number | null {
+  return /^[0-9]+$/.test(text) && Number(text) <= max ? Number(text) : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ringvs directive: `# ringvs: fwmark MARK = PROTO ADDR:PORT[, PROTO ADDR:PORT]...`.
+
+const DIRECTIVE = /^\s*#\s*ringvs:(.*)$/;
+const DIRECTIVE_FORM = "# ringvs: fwmark MARK = tcp VIP:PORT[, udp VIP:PORT]...";
+
+interface MemberOrigin {
+  line: number;
+  /** The member as written ("tcp 198.18.0.100:80"). */
+  text: string;
+  match: ServiceMatch;
+}
+
+/** Parses the text after `ringvs:`; problems are reported on the line by the caller. */
+function parseDirective(text: string, line: number, problems: LineProblem[]): { mark: number; members: MemberOrigin[] } | null {
+  const m = /^\s*(\S*)\s*(.*)$/.exec(text) as RegExpExecArray;
+  if (m[1] !== "fwmark") {
+    problems.push({
+      field: "ringvs",
+      ...(m[1] !== "" ? { value: m[1] } : {}),
+      message: `unknown ringvs directive (ringvs knows one: "${DIRECTIVE_FORM}")`,
+    });
+    return null;
+  }
+  const d = /^(\S+?)\s*=\s*(.*)$/.exec(m[2]);
+  if (!d) {
+    problems.push({ field: "ringvs", value: m[2], message: `expected "${DIRECTIVE_FORM}"` });
+    return null;
+  }
+  const mark = parseMark(d[1]);
+  if (mark === null) {
+    problems.push({ field: "ringvs fwmark", value: d[1], message: BAD_MARK });
+    return null;
+  }
+  const field = `fwmark ${mark}`;
+  const members: MemberOrigin[] = [];
+  const texts = d[2].split(",").map((t) => t.trim());
+  if (texts.length === 1 && texts[0] === "") {
+    problems.push({ field, message: `no members after '=' (expected "${DIRECTIVE_FORM}")` });
+    return null;
+  }
+  for (const t of texts) {
+    const parts = t.split(/\s+/);
+    if (parts.length !== 2 || parts[0] === "") {
+      problems.push({ field, value: t, message: "a member is PROTOCOL ADDRESS:PORT, e.g. tcp 198.18.0.100:80" });
+      continue;
+    }
+    const [proto, addrPort] = parts;
+    if (proto !== "tcp" && proto !== "udp") {
+      problems.push({ field, value: t, message: `protocol '${proto}' must be tcp or udp` });
+      continue;
+    }
+    const ap = parseAddrPort(addrPort);
+    if (typeof ap === "string") {
+      problems.push({ field, value: t, message: ap });
+      continue;
+    }
+    if (ap.port === undefined) {
+      problems.push({ field, value: t, message: "no port given: write ADDRESS:PORT, or ADDRESS:0 for every port" });
+      continue;
+    }
+    members.push({ line, text: t, match: { protocol: proto, address: ap.address, port: ap.port } });
+  }
+  return { mark, members };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Assembling the services.
 
@@ -264,14 +389,20 @@ interface RawRealServer {
   address: string;
   port: number;
   weight: number;
-  forward: "dr";
+  forward: "dr" | "tun";
+  upperThreshold: number;
+  lowerThreshold: number;
 }
 
+/** A service in the JSON shape the schema takes: VIP:port fields or fwmark and members. */
 interface RawService {
-  protocol: "tcp" | "udp";
-  address: string;
-  port: number;
+  protocol?: Protocol;
+  address?: string;
+  port?: number;
+  fwmark?: number;
+  members?: ServiceMatch[];
   scheduler: string;
+  schedulerFlags: string[];
   persistence: { timeout: number; netmask: string } | null;
   realServers: RawRealServer[];
 }
@@ -289,10 +420,46 @@ interface ServiceEntry {
   serverOrigins: Origin[];
   /** Address -> line of its -a, for "Destination already exists". */
   serverLines: Map<string, number>;
+  /** For a -f service: its mark, and where each member came from. */
+  mark?: number;
+  memberOrigins: MemberOrigin[];
 }
 
-function serviceKey(protocol: string, address: string, port: number): string {
-  return `${protocol} ${address}:${port}`;
+type ServiceRef =
+  | { kind: "vip"; protocol: Protocol; address: string; port: number }
+  | { kind: "fwmark"; mark: number };
+
+function keyOf(ref: ServiceRef): string {
+  return ref.kind === "fwmark" ? `fwmark ${ref.mark}` : `${ref.protocol} ${ref.address}:${ref.port}`;
+}
+
+/** Translates ipvsadm -b FLAGS into the named flags the schema checks; null on a bad list. Numbered
+ *  flags become the scheduler's own name (flag-1 on sh is sh-fallback); on a scheduler that reads
+ *  none of them they have no effect, in the kernel as here, and are dropped. */
+function schedulerFlagsOf(arg: string, scheduler: string, problems: LineProblem[], written: string): string[] | null {
+  // strtok(optarg, ","): empty items vanish.
+  const items = arg.split(",").filter((f) => f !== "");
+  if (items.length === 0) {
+    problems.push({ field: written, value: arg, message: "no scheduler flag given (e.g. sh-fallback,sh-port)" });
+    return null;
+  }
+  const out = new Set<string>();
+  for (const flag of items) {
+    if ((SCHEDULER_FLAG_NAMES as readonly string[]).includes(flag)) {
+      out.add(flag);
+    } else if (flag in NUMBERED_FLAGS) {
+      const meaning = NUMBERED_FLAGS[flag];
+      if (meaning !== null && (scheduler === "sh" || scheduler === "mh")) out.add(`${scheduler}-${meaning}`);
+    } else {
+      problems.push({
+        field: written,
+        value: arg,
+        message: `invalid scheduler flag '${flag}' (ipvsadm knows ${[...Object.keys(NUMBERED_FLAGS), ...SCHEDULER_FLAG_NAMES].join(", ")})`,
+      });
+      return null;
+    }
+  }
+  return [...out];
 }
 
 /** Parses an `ipvsadm-save -n` rules file. `opts` supplies what the file cannot say (the
@@ -304,35 +471,51 @@ export function parseIpvsadmRules(text: string, sourceName: string, opts: Ipvsad
   // Services whose -A line was wrong: their -a lines are still checked, but not reported as
   // "not defined" on top of the -A error.
   const failedKeys = new Set<string>();
+  // Directive members by mark, and marks with a broken directive line (so that their service is
+  // not also reported as having no members).
+  const directives = new Map<number, MemberOrigin[]>();
+  const brokenMarks = new Set<number>();
+  const timeouts: Partial<TimeoutConfig> = {};
+  const timeoutLines: Partial<Record<keyof TimeoutConfig, number>> = {};
+
+  const push = (line: number, p: LineProblem) => {
+    const e: ConfigError = { source: sourceName, line, field: p.field, message: p.message };
+    if (p.value !== undefined) e.value = p.value;
+    errors.push(e);
+  };
 
   const lines = text.split(/\r?\n/);
   lines.forEach((lineText, index) => {
     const line = index + 1;
     const problems: LineProblem[] = [];
     const report = () => {
-      for (const p of problems) {
-        const e: ConfigError = { source: sourceName, line, field: p.field, message: p.message };
-        if (p.value !== undefined) e.value = p.value;
-        errors.push(e);
-      }
+      for (const p of problems) push(line, p);
     };
+
+    const directive = DIRECTIVE.exec(lineText);
+    if (directive) {
+      const parsed = parseDirective(directive[1], line, problems);
+      if (parsed && problems.length === 0) directives.set(parsed.mark, [...(directives.get(parsed.mark) ?? []), ...parsed.members]);
+      else if (parsed) brokenMarks.add(parsed.mark);
+      return report();
+    }
 
     let ws = words(lineText);
     if (ws.length === 0) return;
     if (ws[0] === "ipvsadm" || ws[0].endsWith("/ipvsadm")) {
       if (ws.length === 1) {
-        problems.push({ field: ws[0], message: "no command on this line (expected -A or -a)" });
+        problems.push({ field: ws[0], message: "no command on this line (expected -A, -a or --set)" });
         return report();
       }
       ws = ws.slice(1);
     }
 
-    const given = scanOptions(ws, problems);
+    const { given, positional } = scanOptions(ws, problems);
 
     // Exactly one command, and a refused command ends the line: its options mean nothing here.
     const commands = given.filter((g) => g.def.role.kind === "command" || (g.def.role.kind === "refused" && g.def.role.isCommand));
     if (commands.length === 0) {
-      if (problems.length === 0) problems.push({ field: ws[0], message: "no command on this line (expected -A or -a)" });
+      if (problems.length === 0) problems.push({ field: ws[0], message: "no command on this line (expected -A, -a or --set)" });
       return report();
     }
     if (commands.length > 1) {
@@ -348,8 +531,6 @@ export function parseIpvsadmRules(text: string, sourceName: string, opts: Ipvsad
     const command = cmd.def.role.command;
 
     const options = new Map<Slot, GivenOption>();
-    // Slots given by a refused option (-f for the service): already reported, not "missing".
-    const refusedSlots = new Set<Slot>();
     for (const g of given) {
       const role = g.def.role;
       if (role.kind === "command") continue;
@@ -359,14 +540,9 @@ export function parseIpvsadmRules(text: string, sourceName: string, opts: Ipvsad
           continue;
         }
         problems.push({ field: g.written, ...(g.arg !== undefined ? { value: g.arg } : {}), message: role.message });
-        if (role.fills) refusedSlots.add(role.fills);
         continue;
       }
-      if (role.kind === "illegal") {
-        problems.push({ field: g.written, message: `illegal option with the '${command}' command` });
-        continue;
-      }
-      if (LEGAL[command][role.slot] === undefined) {
+      if (role.kind === "illegal" || LEGAL[command][role.slot] === undefined) {
         problems.push({ field: g.written, message: `illegal option with the '${command}' command` });
         continue;
       }
@@ -378,33 +554,51 @@ export function parseIpvsadmRules(text: string, sourceName: string, opts: Ipvsad
       options.set(role.slot, g);
     }
     for (const [slot, need] of Object.entries(LEGAL[command]) as [Slot, string][]) {
-      if (need === "+" && !options.has(slot) && !refusedSlots.has(slot)) {
+      if (need === "+" && !options.has(slot)) {
         problems.push({ field: SLOT_OPTION[slot], message: `required with the '${command}' command` });
       }
     }
 
-    // The service the line is about (-t/-u ADDR:PORT).
-    const svcOpt = options.get("service");
-    let key: string | undefined;
-    let svc: { protocol: "tcp" | "udp"; address: string; port: number } | undefined;
-    if (svcOpt && svcOpt.arg !== undefined) {
-      const protocol = svcOpt.def.short === "u" ? "udp" : "tcp";
-      const ap = parseAddrPort(svcOpt.arg);
-      if (typeof ap === "string") {
-        problems.push({ field: svcOpt.written, value: svcOpt.arg, message: ap });
-      } else if (!ap.port) {
-        problems.push({
-          field: svcOpt.written,
-          value: svcOpt.arg,
-          message:
-            (ap.port === undefined ? "no port given (ipvsadm takes port 0); " : "") +
-            "port-0 services (persistent, all ports) are not supported: give the service its port",
+    if (command === "set") {
+      // ipvsadm: "--set option requires 3 timeout values"; a fourth word is "unexpected".
+      if (positional.length < 3) {
+        problems.push({ field: cmd.written, message: "needs 3 timeout values: tcp tcpfin udp (seconds; 0 keeps the value)" });
+      }
+      for (const w of positional.slice(3)) problems.push(unexpected(w));
+      const keys: (keyof TimeoutConfig)[] = ["tcp", "tcpFin", "udp"];
+      const values = positional.slice(0, 3).map((w) => {
+        const v = parseCount(w, MAX_PERSISTENCE_TIMEOUT);
+        if (v === null) {
+          problems.push({ field: cmd.written, value: w, message: `invalid timeout value: must be 0..${MAX_PERSISTENCE_TIMEOUT} seconds (0 keeps the value)` });
+        }
+        return v;
+      });
+      if (problems.length === 0) {
+        values.forEach((v, k) => {
+          if (v === null || v === 0) return;
+          timeouts[keys[k]] = v;
+          timeoutLines[keys[k]] = line;
         });
+      }
+      return report();
+    }
+    for (const w of positional) problems.push(unexpected(w));
+
+    // The service the line is about (-t/-u ADDR[:PORT], -f MARK). Without a port ipvsadm takes 0.
+    const svcOpt = options.get("service");
+    let ref: ServiceRef | undefined;
+    if (svcOpt && svcOpt.arg !== undefined) {
+      if (svcOpt.def.short === "f") {
+        const mark = parseMark(svcOpt.arg);
+        if (mark === null) problems.push({ field: svcOpt.written, value: svcOpt.arg, message: BAD_MARK });
+        else ref = { kind: "fwmark", mark };
       } else {
-        svc = { protocol, address: ap.address, port: ap.port };
-        key = serviceKey(protocol, ap.address, ap.port);
+        const ap = parseAddrPort(svcOpt.arg);
+        if (typeof ap === "string") problems.push({ field: svcOpt.written, value: svcOpt.arg, message: ap });
+        else ref = { kind: "vip", protocol: svcOpt.def.short === "u" ? "udp" : "tcp", address: ap.address, port: ap.port ?? 0 };
       }
     }
+    const key = ref ? keyOf(ref) : undefined;
 
     if (command === "add-service") {
       let persistence: RawService["persistence"] = null;
@@ -420,6 +614,10 @@ export function parseIpvsadmRules(text: string, sourceName: string, opts: Ipvsad
         const m = options.get("netmask") as GivenOption;
         problems.push({ field: m.written, value: m.arg, message: "has no effect without -p (persistence)" });
       }
+      const scheduler = options.get("scheduler")?.arg ?? DEFAULT_SCHEDULER;
+      // ipvsadm parses -b after every other option, against the line's -s (or the default).
+      const b = options.get("sched-flags");
+      const schedulerFlags = b?.arg !== undefined ? schedulerFlagsOf(b.arg, scheduler, problems, b.written) : [];
       if (key !== undefined) {
         const first = byKey.get(key);
         if (first) {
@@ -430,38 +628,62 @@ export function parseIpvsadmRules(text: string, sourceName: string, opts: Ipvsad
           });
         }
       }
-      if (problems.length > 0 || !svc || key === undefined) {
+      if (problems.length > 0 || !ref || key === undefined || schedulerFlags === null) {
         if (key !== undefined && !byKey.has(key)) failedKeys.add(key);
         return report();
       }
+      const common = { scheduler, schedulerFlags, persistence, realServers: [] };
       const entry: ServiceEntry = {
-        raw: {
-          ...svc,
-          scheduler: options.get("scheduler")?.arg ?? DEFAULT_SCHEDULER,
-          persistence,
-          realServers: [],
-        },
+        raw:
+          ref.kind === "fwmark"
+            ? { fwmark: ref.mark, members: [], ...common }
+            : { protocol: ref.protocol, address: ref.address, port: ref.port, ...common },
         origin: { line, options },
         serverOrigins: [],
         serverLines: new Map(),
+        memberOrigins: [],
+        ...(ref.kind === "fwmark" ? { mark: ref.mark } : {}),
       };
       services.push(entry);
       byKey.set(key, entry);
       return report();
     }
 
-    // add-server
+    // add-server. Without a port the real server takes the service's (0 for -f), as in ipvsadm.
     let server: RawRealServer | undefined;
     const r = options.get("real-server");
     if (r && r.arg !== undefined) {
       const ap = parseAddrPort(r.arg);
       if (typeof ap === "string") problems.push({ field: r.written, value: r.arg, message: ap });
-      else if (svc) server = { address: ap.address, port: ap.port ?? svc.port, weight: DEFAULT_WEIGHT, forward: "dr" };
+      else if (ref) {
+        const port = ap.port ?? (ref.kind === "vip" ? ref.port : 0);
+        const forward = options.get("forward")?.def.short === "i" ? "tun" : "dr";
+        server = { address: ap.address, port, weight: DEFAULT_WEIGHT, forward, upperThreshold: 0, lowerThreshold: 0 };
+      }
+    }
+    // ipvsadm-save writes "--tun-type ipip" after every -i server; the other types need a port
+    // and an encapsulation ringvs does not have.
+    const tt = options.get("tun-type");
+    if (tt && tt.arg !== undefined) {
+      if (options.get("forward")?.def.short !== "i") {
+        problems.push({ field: tt.written, value: tt.arg, message: 'tunnel options need -i (ipvsadm: "Tunnel options conflict with forward method")' });
+      } else if (tt.arg === "gue" || tt.arg === "gre") {
+        problems.push({ field: tt.written, value: tt.arg, message: `tunnel type '${tt.arg}' is not supported yet: ringvs tunnels with IPIP (ipip)` });
+      } else if (tt.arg !== "ipip") {
+        problems.push({ field: tt.written, value: tt.arg, message: "illegal tunnel type: ipvsadm knows ipip, gue and gre" });
+      }
     }
     const w = options.get("weight");
     if (w && w.arg !== undefined && server) {
       if (/^[0-9]+$/.test(w.arg)) server.weight = Number(w.arg);
       else problems.push({ field: w.written, value: w.arg, message: "must be an integer 0..65535" });
+    }
+    for (const [slot, field] of [["u-threshold", "upperThreshold"], ["l-threshold", "lowerThreshold"]] as const) {
+      const t = options.get(slot);
+      if (!t || t.arg === undefined || !server) continue;
+      const v = parseCount(t.arg, MAX_THRESHOLD);
+      if (v === null) problems.push({ field: t.written, value: t.arg, message: `must be an integer 0..${MAX_THRESHOLD}` });
+      else server[field] = v;
     }
     const entry = key !== undefined ? byKey.get(key) : undefined;
     if (key !== undefined && !entry && !failedKeys.has(key)) {
@@ -489,12 +711,44 @@ export function parseIpvsadmRules(text: string, sourceName: string, opts: Ipvsad
     report();
   });
 
+  // Firewall-mark services take their members from the directives, wherever in the file they stood.
+  const kept: ServiceEntry[] = [];
+  for (const entry of services) {
+    if (entry.mark === undefined) {
+      kept.push(entry);
+      continue;
+    }
+    const members = directives.get(entry.mark) ?? [];
+    if (members.length > 0) {
+      entry.memberOrigins = members;
+      entry.raw.members = members.map((m) => m.match);
+      kept.push(entry);
+    } else if (!brokenMarks.has(entry.mark)) {
+      const f = entry.origin.options.get("service") as GivenOption;
+      push(entry.origin.line, {
+        field: f.written,
+        ...(f.arg !== undefined ? { value: f.arg } : {}),
+        message:
+          `firewall mark ${entry.mark} has no members: the iptables rules that set it are invisible to ringvs, so name ` +
+          `the VIP:port pairs it stands for on a line "# ringvs: fwmark ${entry.mark} = tcp 198.18.0.100:80, tcp 198.18.0.100:443"`,
+      });
+    }
+  }
+  for (const [mark, members] of directives) {
+    if (byKey.has(`fwmark ${mark}`) || failedKeys.has(`fwmark ${mark}`)) continue;
+    for (const line of new Set(members.map((m) => m.line))) {
+      push(line, { field: `fwmark ${mark}`, message: `no "-A -f ${mark}" line defines this firewall-mark service` });
+    }
+  }
+
   const input = {
     interface: opts.interface,
+    timeouts,
+    tunnelSource: opts.tunnelSource,
     vipMode: opts.vipMode,
     ring: opts.ring,
     flowTableSize: opts.flowTableSize,
-    services: services.map((s) => s.raw),
+    services: kept.map((s) => s.raw),
   };
   const checked = validateDirectorConfig(input);
   if (checked.ok && errors.length === 0) return { ok: true, config: checked.config };
@@ -502,24 +756,42 @@ export function parseIpvsadmRules(text: string, sourceName: string, opts: Ipvsad
     for (const issue of checked.issues) {
       // With broken lines already reported, "no services" is their echo, not news.
       if (issue.field === "services" && errors.length > 0) continue;
-      errors.push(schemaIssueToError(issue.path, issue.field, issue.value, issue.message, services, sourceName));
+      errors.push(schemaIssueToError(issue.path, issue.field, issue.value, issue.message, kept, timeoutLines, sourceName));
     }
   }
   return { ok: false, errors: sortConfigErrors(errors) };
 }
 
-/** Which option of a rules line produced the field at `path` inside a service or real server. */
+/** Which option of a rules line produced the field named by a path segment. */
 const FIELD_SLOT: Record<string, Slot> = {
   protocol: "service",
   address: "service",
   port: "service",
+  fwmark: "service",
   scheduler: "scheduler",
+  schedulerFlags: "sched-flags",
   persistence: "persistent",
   timeout: "persistent",
   netmask: "netmask",
   weight: "weight",
   forward: "forward",
+  upperThreshold: "u-threshold",
+  lowerThreshold: "l-threshold",
 };
+
+/** Options whose value is shown as written rather than as the schema saw it. */
+const SHOWN_AS_WRITTEN = new Set<Slot>(["service", "real-server", "sched-flags"]);
+
+/** Rewrites the schema's `services[2]` and `services[2].members[0]` into places in the file. */
+function placesInFile(message: string, services: ServiceEntry[]): string {
+  return message.replace(/services\[(\d+)\](?:\.members\[(\d+)\])?/g, (whole, i: string, j: string | undefined) => {
+    const entry = services[Number(i)];
+    if (!entry) return whole;
+    if (j === undefined) return `the service on line ${entry.origin.line}`;
+    const m = entry.memberOrigins[Number(j)];
+    return m ? `fwmark ${entry.mark} member on line ${m.line}` : whole;
+  });
+}
 
 function schemaIssueToError(
   path: ConfigPath,
@@ -527,24 +799,44 @@ function schemaIssueToError(
   value: unknown,
   message: string,
   services: ServiceEntry[],
+  timeoutLines: Partial<Record<keyof TimeoutConfig, number>>,
   source: string,
 ): ConfigError {
   const entry = path[0] === "services" && typeof path[1] === "number" ? services[path[1]] : undefined;
   if (!entry) {
-    // The caller's settings (interface, ring, ...): no line in the file to point at.
-    const e: ConfigError = { source, field: field === "" ? formatPath(path) : field, message };
+    // The caller's settings (interface, ring, ...) have no line in the file; --set values do.
+    const line = path[0] === "timeouts" ? timeoutLines[path[1] as keyof TimeoutConfig] : undefined;
+    const e: ConfigError = { source, field: line !== undefined ? "--set" : field === "" ? formatPath(path) : field, message };
+    if (line !== undefined) e.line = line;
     if (value !== undefined) e.value = value;
+    return e;
+  }
+  message = placesInFile(message, services);
+  if (path[2] === "members" && typeof path[3] === "number") {
+    const m = entry.memberOrigins[path[3]];
+    const e: ConfigError = { source, line: m?.line ?? entry.origin.line, field: `fwmark ${entry.mark}`, message };
+    if (m) e.value = m.text;
     return e;
   }
   const inServer = path[2] === "realServers" && typeof path[3] === "number";
   const origin = inServer ? (entry.serverOrigins[path[3] as number] ?? entry.origin) : entry.origin;
-  const leaf = String(path[path.length - 1]);
-  const slot: Slot | undefined = inServer && (leaf === "address" || leaf === "port") ? "real-server" : FIELD_SLOT[leaf];
+  const rest = path.slice(inServer ? 4 : 2).filter((seg): seg is string => typeof seg === "string");
+  const leaf = rest[rest.length - 1] ?? "";
+  // No field at all: the issue is about the service as a whole (a clash with another one).
+  const slot: Slot | undefined =
+    rest.length === 0 && !inServer
+      ? "service"
+      : inServer && (leaf === "address" || leaf === "port")
+        ? "real-server"
+        : (FIELD_SLOT[leaf] ?? FIELD_SLOT[rest[0]]);
   const given = slot ? origin.options.get(slot) : undefined;
   const e: ConfigError = { source, line: origin.line, field: given?.written ?? (slot ? SLOT_OPTION[slot] : field), message };
   if (slot === "scheduler" && !given) e.message += ` (this line has no -s, and ipvsadm's default is ${DEFAULT_SCHEDULER})`;
-  // Addresses are shown as written (with their port); numbers as the schema saw them.
-  const shown = slot === "service" || slot === "real-server" ? given?.arg : value;
+  if (slot === "service" && given && given.def.short !== "f" && !given.arg?.includes(":")) {
+    e.message = `no port given (ipvsadm takes port 0); ${e.message}`;
+  }
+  // Addresses and flag lists are shown as written (with their port); numbers as the schema saw them.
+  const shown = slot && SHOWN_AS_WRITTEN.has(slot) ? given?.arg : value;
   if (shown !== undefined) e.value = shown;
   return e;
 }

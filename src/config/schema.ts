@@ -3,38 +3,61 @@
 // disagree about what is legal, what the defaults are, or what is refused.
 //
 // Defaults follow ipvsadm wherever ipvsadm has one (scheduler wlc, persistence 360 s, weight 1,
-// forwarding -g). A default that ringvs cannot honour yet (wlc) is refused, not silently swapped
-// for something else: an operator who wrote nothing expects what IPVS would have done.
+// forwarding -g, thresholds 0). A scheduler ringvs has not implemented yet is refused, not silently
+// swapped for another: an operator who wrote nothing expects what IPVS would have done.
+//
+// Services come in two kinds:
+//   - VIP:port (ipvsadm -t/-u). Port 0 means every port of the VIP and, as in ipvsadm, needs
+//     persistence. A VIP:port service and a VIP:0 service may coexist: as in the kernel
+//     (ip_vs_service_find), the exact port wins and VIP:0 catches the rest.
+//   - firewall mark (ipvsadm -f MARK): several VIP:port pairs scheduled as one service. The kernel
+//     learns the mark from iptables, which ringvs cannot see, so the pairs are given as `members`.
+//     A member may not overlap any other service or member (same protocol and address, and equal
+//     ports or either port 0): with real marks the mark decides, here nothing could.
 
 import { z } from "zod";
+import { implementedSchedulers } from "../sched/index.ts";
 import {
   FLOW_TABLE_DEFAULT_SIZE,
+  MH_TABLE_SIZE_DEFAULT,
   RING_DEFAULTS,
+  TIMEOUT_DEFAULTS,
   type DirectorConfig,
   type ForwardMethod,
   type RealServerConfig,
   type SchedulerName,
   type ServiceConfig,
+  type ServiceMatch,
 } from "./model.ts";
 
-/** Schedulers ringvs implements (src/sched/). */
-export const IMPLEMENTED_SCHEDULERS: readonly SchedulerName[] = ["rr", "wrr"];
-/** Every scheduler kernel IPVS ships; a name from this list is "not supported yet", any other is unknown. */
-export const IPVS_SCHEDULERS: readonly string[] = [
+/** Every scheduler kernel IPVS ships; a name from this list that ringvs has not implemented
+ *  (src/sched/, `implementedSchedulers()`) is "not supported yet", any other is unknown. */
+export const IPVS_SCHEDULERS: readonly SchedulerName[] = [
   "rr", "wrr", "lc", "wlc", "sed", "nq", "lblc", "lblcr", "dh", "sh", "mh", "fo", "ovf", "twos",
 ];
 /** ipvsadm.c DEF_SCHED. */
 export const DEFAULT_SCHEDULER = "wlc";
 /** IPVS_SVC_PERSISTENT_TIMEOUT: what `-p` without a number means. */
 export const DEFAULT_PERSISTENCE_TIMEOUT = 360;
-/** ipvsadm.c MAX_TIMEOUT (31 days). */
+/** ipvsadm.c MAX_TIMEOUT (31 days): the largest -p and --set value ipvsadm takes. */
 export const MAX_PERSISTENCE_TIMEOUT = 86400 * 31;
 /** ipvsadm's default persistence granularity: one client address. */
 export const DEFAULT_PERSISTENCE_NETMASK = "255.255.255.255";
 export const DEFAULT_WEIGHT = 1;
 export const MAX_WEIGHT = 65535;
+/** ipvsadm -x/-y take 0..INT_MAX (string_to_number(optarg, 0, INT_MAX)). */
+export const MAX_THRESHOLD = 2 ** 31 - 1;
+/** ipvsadm parse_fwmark: 1..UINT_MAX. */
+export const MAX_FWMARK = 2 ** 32 - 1;
+/** Connection timeouts are kept in seconds as a signed 32-bit number by the kernel. */
+export const MAX_CONNECTION_TIMEOUT = 2 ** 31 - 1;
 /** Linux IFNAMSIZ is 16 including the terminating NUL. */
 export const MAX_IFNAME_LEN = 15;
+/** ip_vs_mh.c `primes[]`: the Maglev lookup table sizes CONFIG_IP_VS_MH_TAB_INDEX (8..17) picks from. */
+export const MH_TABLE_SIZES: readonly number[] = [251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071];
+/** The scheduler flags ipvsadm -b knows by name (parse_sched_flags); each belongs to one scheduler. */
+export const SCHEDULER_FLAG_NAMES = ["sh-fallback", "sh-port", "mh-fallback", "mh-port"] as const;
+export type SchedulerFlagName = (typeof SCHEDULER_FLAG_NAMES)[number];
 
 export const RING_BLOCK_SIZE_MIN = 4096;
 export const RING_BLOCK_SIZE_MAX = 4 * 1024 * 1024;
@@ -87,6 +110,47 @@ export function interfaceNameProblem(name: string): string | null {
   return null;
 }
 
+/** "rr", "rr and wrr", "rr, wrr and lc". */
+function wordList(items: readonly string[]): string {
+  if (items.length <= 1) return items.join("");
+  return `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
+}
+
+/** Why `name` cannot be this service's scheduler, or null when it can. `given` is false when the
+ *  name is ipvsadm's default rather than the operator's; `implemented` is what src/sched/ has. */
+export function schedulerProblem(name: string, given: boolean, implemented: readonly SchedulerName[]): string | null {
+  if ((implemented as readonly string[]).includes(name)) return null;
+  const have = `ringvs has ${wordList(implemented)}`;
+  if (!(IPVS_SCHEDULERS as readonly string[]).includes(name)) {
+    return `unknown scheduler '${name}' (IPVS knows ${IPVS_SCHEDULERS.join(", ")}; ${have})`;
+  }
+  const why = given ? "" : ` ('${DEFAULT_SCHEDULER}' is the ipvsadm default when none is given)`;
+  return `scheduler '${name}' is not supported yet; ${have}${why}`;
+}
+
+/** Why scheduler flag `flag` cannot go with `scheduler`, or null when it can. Mirrors ipvsadm's
+ *  parse_sched_flags: sh-* only with sh, mh-* only with mh ("incompatible scheduler flag"). */
+export function schedulerFlagProblem(flag: string, scheduler: string): string | null {
+  if (!(SCHEDULER_FLAG_NAMES as readonly string[]).includes(flag)) {
+    if (flag === "flag-1" || flag === "flag-2") {
+      const what = flag === "flag-1" ? "fallback" : "port";
+      return `'${flag}' is ipvsadm's numbered alias: write "sh-${what}" or "mh-${what}"`;
+    }
+    return `unknown scheduler flag '${flag}' (ipvsadm knows ${SCHEDULER_FLAG_NAMES.join(", ")})`;
+  }
+  const owner = flag.slice(0, 2);
+  if (owner !== scheduler) {
+    return `scheduler flag '${flag}' belongs to the ${owner} scheduler, not ${scheduler} (ipvsadm: "incompatible scheduler flag \`${flag}'")`;
+  }
+  return null;
+}
+
+/** Whether two VIP:port pairs can claim the same packet: same protocol and address, and the same
+ *  port or either one every port (0). */
+export function matchesOverlap(a: ServiceMatch, b: ServiceMatch): boolean {
+  return a.protocol === b.protocol && a.address === b.address && (a.port === b.port || a.port === 0 || b.port === 0);
+}
+
 function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && Math.log2(n) % 1 === 0;
 }
@@ -109,37 +173,20 @@ const unicastAddress = z.string().superRefine((s, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
-const port = intRange(1, 65535);
+const protocol = z.enum(["tcp", "udp"], { errorMap: () => ({ message: "must be \"tcp\" or \"udp\"" }) });
 
-const scheduler = z
-  .string()
-  .optional()
-  .transform((given, ctx): SchedulerName => {
-    const name = given ?? DEFAULT_SCHEDULER;
-    if ((IMPLEMENTED_SCHEDULERS as readonly string[]).includes(name)) return name as SchedulerName;
-    const have = `ringvs has ${IMPLEMENTED_SCHEDULERS.join(" and ")}`;
-    const why = given === undefined ? ` ('${DEFAULT_SCHEDULER}' is the ipvsadm default when none is given)` : "";
-    ctx.addIssue({
-      code: "custom",
-      message: IPVS_SCHEDULERS.includes(name)
-        ? `scheduler '${name}' is not supported yet; ${have}${why}`
-        : `unknown scheduler '${name}' (IPVS knows ${IPVS_SCHEDULERS.join(", ")}; ${have})`,
-    });
-    return z.NEVER;
-  });
+const port = intRange(0, 65535);
 
 const forward = z
   .string()
   .optional()
   .transform((given, ctx): ForwardMethod => {
     const method = given ?? "dr";
-    if (method === "dr") return "dr";
+    if (method === "dr" || method === "tun") return method;
     const message =
-      method === "tun"
-        ? "forward 'tun' (IPIP, ipvsadm -i) is not supported yet"
-        : method === "nat"
-          ? "forward 'nat' (masquerading, ipvsadm -m) is not supported: ringvs does DR (\"dr\") and, later, TUN (\"tun\")"
-          : `unknown forward method '${method}' (ringvs has "dr")`;
+      method === "nat"
+        ? "forward 'nat' (masquerading, ipvsadm -m) is not supported: ringvs does DR (\"dr\") and TUN (\"tun\")"
+        : `unknown forward method '${method}' (ringvs has "dr" and "tun")`;
     ctx.addIssue({ code: "custom", message });
     return z.NEVER;
   });
@@ -162,60 +209,207 @@ const persistenceObject = z
   )
   .strict();
 
+const threshold = intRange(0, MAX_THRESHOLD).default(0);
+
 const realServerObject = z
   .object({
     address: unicastAddress,
     port: port.optional(),
     weight: intRange(0, MAX_WEIGHT).default(DEFAULT_WEIGHT),
     forward,
+    upperThreshold: threshold,
+    lowerThreshold: threshold,
+  })
+  .strict();
+
+const memberObject = z
+  .object({
+    protocol: protocol.default("tcp"),
+    address: unicastAddress,
+    port,
   })
   .strict();
 
 const serviceObject = z
   .object({
-    protocol: z.enum(["tcp", "udp"], { errorMap: () => ({ message: "must be \"tcp\" or \"udp\"" }) }).default("tcp"),
-    address: unicastAddress,
-    port,
-    scheduler,
+    protocol: protocol.optional(),
+    address: unicastAddress.optional(),
+    port: port.optional(),
+    fwmark: intRange(1, MAX_FWMARK).optional(),
+    members: z.array(memberObject).optional(),
+    scheduler: z.string().optional(),
+    schedulerFlags: z.array(z.string()).optional(),
+    mhTableSize: z
+      .number()
+      .refine((n) => MH_TABLE_SIZES.includes(n), `must be one of the kernel's Maglev table sizes: ${MH_TABLE_SIZES.join(", ")}`)
+      .optional(),
     persistence: persistenceObject.nullable().default(null),
     realServers: z.array(realServerObject).default([]),
   })
   .strict();
 
-/** One virtual service. Real-server ports default to the service port; DR cannot change the port,
- *  so any other port is an error (ipvsadm would silently replace it). */
+type ServiceInput = z.output<typeof serviceObject>;
+type Issue = { path: (string | number)[]; message: string };
+
+/** Services that passed their own checks; only these take part in the checks across services,
+ *  which would otherwise trip over half-parsed input. */
+const completeServices = new WeakSet<object>();
+
+/** What a service answers for, as the checks across services compare it. */
+function claimsOf(s: ServiceConfig): ServiceMatch[] {
+  return s.fwmark === null ? [{ protocol: s.protocol, address: s.address, port: s.port }] : s.members;
+}
+
+function showMatch(m: ServiceMatch): string {
+  return `${m.protocol} ${m.address}:${m.port}`;
+}
+
+/** The checks of one service that need more than one field; pushes to `issues`. */
+function checkService(s: ServiceInput, issues: Issue[]): ServiceConfig {
+  const fwmark = s.fwmark ?? null;
+  if (fwmark !== null) {
+    const place = "a firewall-mark service has no";
+    if (s.protocol !== undefined) issues.push({ path: ["protocol"], message: `${place} protocol of its own: each member names its protocol` });
+    if (s.address !== undefined) issues.push({ path: ["address"], message: `${place} address: its VIP:port pairs are its members` });
+    if (s.port !== undefined) issues.push({ path: ["port"], message: `${place} port: its VIP:port pairs are its members` });
+    if (s.members === undefined) {
+      issues.push({ path: ["members"], message: "required for a firewall-mark service: the VIP:port pairs the mark stands for" });
+    } else if (s.members.length === 0) {
+      issues.push({ path: ["members"], message: "a firewall-mark service needs at least one member" });
+    }
+  } else {
+    if (s.members !== undefined) issues.push({ path: ["members"], message: "members belong to a firewall-mark service: give fwmark too" });
+    if (s.address === undefined) issues.push({ path: ["address"], message: "required" });
+    if (s.port === undefined) issues.push({ path: ["port"], message: "required" });
+    else if (s.port === 0 && s.persistence === null) {
+      issues.push({
+        path: ["port"],
+        message: 'port 0 (every port of the VIP) needs persistence (ipvsadm: "Zero port specified for non-persistent service")',
+      });
+    }
+  }
+
+  const scheduler = s.scheduler ?? DEFAULT_SCHEDULER;
+  const problem = schedulerProblem(scheduler, s.scheduler !== undefined, implementedSchedulers());
+  if (problem) issues.push({ path: ["scheduler"], message: problem });
+
+  const flags = { port: false, fallback: false, mhTableSize: s.mhTableSize ?? MH_TABLE_SIZE_DEFAULT };
+  const seen = new Map<string, number>();
+  (s.schedulerFlags ?? []).forEach((flag, k) => {
+    const first = seen.get(flag);
+    if (first !== undefined) {
+      issues.push({ path: ["schedulerFlags", k], message: `listed twice (already schedulerFlags[${first}])` });
+      return;
+    }
+    seen.set(flag, k);
+    const flagProblem = schedulerFlagProblem(flag, scheduler);
+    if (flagProblem) issues.push({ path: ["schedulerFlags", k], message: flagProblem });
+    else if (flag.endsWith("-port")) flags.port = true;
+    else flags.fallback = true;
+  });
+  if (s.mhTableSize !== undefined && scheduler !== "mh") {
+    issues.push({ path: ["mhTableSize"], message: `only the mh scheduler has a lookup table (this service uses ${scheduler})` });
+  }
+
+  // DR and TUN cannot change the port, so a real server's port is the service's (0 for a fwmark
+  // service, whose packets keep whatever port they came to). ipvsadm would silently replace another.
+  const servicePort = fwmark === null ? (s.port ?? 0) : 0;
+  const firstIndex = new Map<string, number>();
+  const realServers = s.realServers.map((rs, j): RealServerConfig => {
+    if (rs.port !== undefined && rs.port !== servicePort) {
+      issues.push({
+        path: ["realServers", j, "port"],
+        message:
+          fwmark === null
+            ? `${rs.forward === "tun" ? "TUN" : "DR"} cannot change the port: a real server's port must equal the service port ${servicePort} (or be omitted)`
+            : `${rs.forward === "tun" ? "TUN" : "DR"} cannot change the port: a firewall-mark service's real servers take the port each packet came to, so give port 0 or none`,
+      });
+    }
+    if (rs.lowerThreshold > rs.upperThreshold) {
+      issues.push({
+        path: ["realServers", j, "lowerThreshold"],
+        message:
+          `is higher than the upper threshold ${rs.upperThreshold} (the kernel refuses it: "lower threshold is higher than upper threshold"` +
+          (rs.upperThreshold === 0 ? "; with no upper threshold the lower one must be 0 too)" : ")"),
+      });
+    }
+    const first = firstIndex.get(rs.address);
+    if (first === undefined) firstIndex.set(rs.address, j);
+    else {
+      issues.push({ path: ["realServers", j, "address"], message: `duplicate real server ${rs.address} (already realServers[${first}])` });
+    }
+    return {
+      address: rs.address,
+      port: servicePort,
+      weight: rs.weight,
+      forward: rs.forward,
+      upperThreshold: rs.upperThreshold,
+      lowerThreshold: rs.lowerThreshold,
+    };
+  });
+
+  return {
+    // ipvsadm gives a -f service protocol TCP "to a sane value, even though it is not used".
+    protocol: fwmark === null ? (s.protocol ?? "tcp") : "tcp",
+    address: fwmark === null ? (s.address ?? "") : "",
+    port: fwmark === null ? (s.port ?? 0) : 0,
+    fwmark,
+    members: fwmark === null ? [] : (s.members ?? []).map((m) => ({ protocol: m.protocol, address: m.address, port: m.port })),
+    scheduler: scheduler as SchedulerName,
+    schedulerFlags: flags,
+    persistence: s.persistence,
+    realServers,
+  };
+}
+
+/** One virtual service: a VIP:port (protocol, address, port) or a firewall mark (fwmark, members).
+ *  Real-server ports default to the service port; DR and TUN cannot change it, so any other port is
+ *  an error (ipvsadm would silently replace it). */
 export const serviceSchema: z.ZodType<ServiceConfig, z.ZodTypeDef, unknown> = serviceObject.transform(
   (s, ctx): ServiceConfig => {
-    const firstIndex = new Map<string, number>();
-    const realServers = s.realServers.map((rs, j): RealServerConfig => {
-      if (rs.port !== undefined && rs.port !== s.port) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["realServers", j, "port"],
-          message: `DR cannot change the port: a real server's port must equal the service port ${s.port} (or be omitted)`,
-        });
-      }
-      const first = firstIndex.get(rs.address);
-      if (first === undefined) firstIndex.set(rs.address, j);
-      else {
-        ctx.addIssue({
-          code: "custom",
-          path: ["realServers", j, "address"],
-          message: `duplicate real server ${rs.address} (already realServers[${first}])`,
-        });
-      }
-      return { address: rs.address, port: s.port, weight: rs.weight, forward: rs.forward };
-    });
-    return {
-      protocol: s.protocol,
-      address: s.address,
-      port: s.port,
-      scheduler: s.scheduler,
-      persistence: s.persistence,
-      realServers,
-    };
+    const issues: Issue[] = [];
+    const service = checkService(s, issues);
+    for (const issue of issues) ctx.addIssue({ code: "custom", ...issue });
+    completeServices.add(service);
+    return service;
   },
 );
+
+/** Issues across services: one service per VIP:port and per mark, and no member sharing a packet
+ *  with another service or member. Paths are relative to the services array. */
+function checkServices(services: readonly ServiceConfig[]): Issue[] {
+  const issues: Issue[] = [];
+  const keyIndex = new Map<string, number>();
+  const claims: { match: ServiceMatch; where: string; member: boolean }[] = [];
+  services.forEach((s, i) => {
+    if (!completeServices.has(s)) return;
+    const key = s.fwmark === null ? showMatch(s) : `fwmark ${s.fwmark}`;
+    const first = keyIndex.get(key);
+    if (first !== undefined) {
+      issues.push({ path: [i], message: `duplicate service ${key} (already services[${first}])` });
+      return;
+    }
+    keyIndex.set(key, i);
+    claimsOf(s).forEach((match, j) => {
+      const member = s.fwmark !== null;
+      const where = member ? `services[${i}].members[${j}]` : `services[${i}]`;
+      // Two VIP:port services never clash here: exact ports were caught as duplicates above, and
+      // VIP:port beside VIP:0 is the kernel's own precedence (exact port first).
+      const clash = claims.find((c) => (member || c.member) && matchesOverlap(c.match, match));
+      if (clash) {
+        const same = member && clash.where.startsWith(`services[${i}].`);
+        issues.push({
+          path: member ? [i, "members", j] : [i],
+          message:
+            `${showMatch(match)} overlaps ${clash.where} (${showMatch(clash.match)})` +
+            (same ? ", a member of the same service" : ": a packet must belong to one service"),
+        });
+      }
+      claims.push({ match, where, member });
+    });
+  });
+  return issues;
+}
 
 const ringObject = z
   .object({
@@ -230,12 +424,25 @@ const ringObject = z
   })
   .strict();
 
+const timeoutSeconds = intRange(1, MAX_CONNECTION_TIMEOUT, `must be 1..${MAX_CONNECTION_TIMEOUT} seconds`);
+
+/** ipvsadm --set tcp tcpfin udp; every value explicit (ipvsadm's 0 = "unchanged" has no meaning in a file). */
+const timeoutsObject = z
+  .object({
+    tcp: timeoutSeconds.default(TIMEOUT_DEFAULTS.tcp),
+    tcpFin: timeoutSeconds.default(TIMEOUT_DEFAULTS.tcpFin),
+    udp: timeoutSeconds.default(TIMEOUT_DEFAULTS.udp),
+  })
+  .strict();
+
 const rootObject = z
   .object({
     interface: z.string().superRefine((s, ctx) => {
       const problem = interfaceNameProblem(s);
       if (problem) ctx.addIssue({ code: "custom", message: problem });
     }),
+    timeouts: timeoutsObject.default({}),
+    tunnelSource: unicastAddress.nullable().default(null),
     vipMode: z
       .enum(["local", "arp", "auto"], { errorMap: () => ({ message: "must be \"local\", \"arp\" or \"auto\"" }) })
       .default("auto"),
@@ -249,13 +456,7 @@ const rootObject = z
       .array(serviceSchema)
       .min(1, "at least one service is required")
       .superRefine((services, ctx) => {
-        const firstIndex = new Map<string, number>();
-        services.forEach((s, i) => {
-          const key = `${s.protocol} ${s.address}:${s.port}`;
-          const first = firstIndex.get(key);
-          if (first === undefined) firstIndex.set(key, i);
-          else ctx.addIssue({ code: "custom", path: [i], message: `duplicate service ${key} (already services[${first}])` });
-        });
+        for (const issue of checkServices(services)) ctx.addIssue({ code: "custom", ...issue });
       }),
   })
   .strict();
@@ -295,9 +496,11 @@ function allowedKeys(path: ConfigPath): string[] {
   const shape = (o: z.AnyZodObject) => Object.keys(o.shape);
   if (path.length === 0) return shape(rootObject);
   if (path.length === 1 && path[0] === "ring") return shape(ringObject);
+  if (path.length === 1 && path[0] === "timeouts") return shape(timeoutsObject);
   if (path.length === 2 && path[0] === "services") return shape(serviceObject);
   if (path.length === 3 && path[2] === "persistence") return shape(persistenceObject);
   if (path.length === 4 && path[2] === "realServers") return shape(realServerObject);
+  if (path.length === 4 && path[2] === "members") return shape(memberObject);
   return [];
 }
 

@@ -13,14 +13,40 @@ import {
   type ConfigError,
   type ConfigResult,
 } from "../../src/config/load.ts";
-import { FLOW_TABLE_DEFAULT_SIZE, RING_DEFAULTS, type DirectorConfig } from "../../src/config/model.ts";
+import {
+  FLOW_TABLE_DEFAULT_SIZE,
+  RING_DEFAULTS,
+  TIMEOUT_DEFAULTS,
+  type DirectorConfig,
+  type RealServerConfig,
+  type ServiceConfig,
+} from "../../src/config/model.ts";
 import {
   formatPath,
   interfaceNameProblem,
+  IPVS_SCHEDULERS,
+  matchesOverlap,
   netmaskProblem,
   parseIPv4,
+  schedulerFlagProblem,
+  schedulerProblem,
   validateDirectorConfig,
 } from "../../src/config/schema.ts";
+import { implementedSchedulers } from "../../src/sched/index.ts";
+
+// Other schedulers land in src/sched/ over time; messages that list them are built from the
+// registry, and tests that need an unimplemented one (or sh/mh) say so through test.if.
+const IMPLEMENTED = implementedSchedulers();
+const HAVE = `ringvs has ${IMPLEMENTED.length > 1 ? `${IMPLEMENTED.slice(0, -1).join(", ")} and ${IMPLEMENTED[IMPLEMENTED.length - 1]}` : IMPLEMENTED[0]}`;
+const MISSING = IPVS_SCHEDULERS.filter((n) => !IMPLEMENTED.includes(n));
+const has = (name: string) => (IMPLEMENTED as string[]).includes(name);
+
+/** A real server as the schema returns it: DR, no thresholds unless given. */
+function rs(address: string, port: number, weight = 1, more: Partial<RealServerConfig> = {}): RealServerConfig {
+  return { address, port, weight, forward: "dr", upperThreshold: 0, lowerThreshold: 0, ...more };
+}
+
+const NO_FLAGS = { port: false, fallback: false, mhTableSize: 4093 };
 
 function errorsOf(r: ConfigResult): ConfigError[] {
   if (r.ok) throw new Error(`expected errors, got a config: ${JSON.stringify(r.config)}`);
@@ -59,6 +85,8 @@ describe("defaults", () => {
     );
     expect(config).toEqual({
       interface: "eth0",
+      timeouts: { tcp: 900, tcpFin: 120, udp: 300 },
+      tunnelSource: null,
       vipMode: "auto",
       ring: { blockSize: 65536, blockCount: 512, blockTimeoutMs: 1 },
       flowTableSize: 1048576,
@@ -67,13 +95,17 @@ describe("defaults", () => {
           protocol: "tcp",
           address: "198.18.0.100",
           port: 80,
+          fwmark: null,
+          members: [],
           scheduler: "rr",
+          schedulerFlags: { port: false, fallback: false, mhTableSize: 4093 },
           persistence: null,
-          realServers: [{ address: "198.18.0.11", port: 80, weight: 1, forward: "dr" }],
+          realServers: [{ address: "198.18.0.11", port: 80, weight: 1, forward: "dr", upperThreshold: 0, lowerThreshold: 0 }],
         },
       ],
     });
     expect(config.ring).toEqual(RING_DEFAULTS);
+    expect(config.timeouts).toEqual(TIMEOUT_DEFAULTS);
     expect(config.flowTableSize).toBe(FLOW_TABLE_DEFAULT_SIZE);
   });
 
@@ -107,51 +139,93 @@ describe("defaults", () => {
         "t.json",
       ),
     );
-    expect(config.services[0].realServers).toEqual([
-      { address: "10.0.0.1", port: 53, weight: 1, forward: "dr" },
-      { address: "10.0.0.2", port: 53, weight: 0, forward: "dr" },
-    ]);
+    expect(config.services[0].realServers).toEqual([rs("10.0.0.1", 53), rs("10.0.0.2", 53, 0)]);
   });
 
-  test("the default scheduler is ipvsadm's wlc, which is refused until it exists", () => {
-    const errors = errorsOf(
-      parseConfigText(JSON.stringify({ interface: "eth0", services: [{ address: "198.18.0.100", port: 80 }] }), "t.json"),
-    );
-    expect(errors).toEqual([
+  const noScheduler = JSON.stringify({ interface: "eth0", services: [{ address: "198.18.0.100", port: 80 }] });
+
+  test.if(has("wlc"))("the default scheduler is ipvsadm's wlc", () => {
+    expect(configOf(parseConfigText(noScheduler, "t.json")).services[0].scheduler).toBe("wlc");
+  });
+
+  test.if(!has("wlc"))("the default scheduler is ipvsadm's wlc, which is refused until it exists", () => {
+    expect(errorsOf(parseConfigText(noScheduler, "t.json"))).toEqual([
       {
         source: "t.json",
         line: 1,
         field: "services[0].scheduler",
-        message: "scheduler 'wlc' is not supported yet; ringvs has rr and wrr ('wlc' is the ipvsadm default when none is given)",
+        message: `scheduler 'wlc' is not supported yet; ${HAVE} ('wlc' is the ipvsadm default when none is given)`,
       },
+    ]);
+  });
+
+  test("forward tun (IPIP) is kept per real server; tunnelSource defaults to null", () => {
+    const config = configOf(
+      parseConfigText(doc({ realServers: [{ address: "203.0.113.7", forward: "tun" }, { address: "10.0.0.2" }] }, { tunnelSource: "198.18.0.2" }), "t.json"),
+    );
+    expect(config.services[0].realServers.map((r) => r.forward)).toEqual(["tun", "dr"]);
+    expect(config.tunnelSource).toBe("198.18.0.2");
+    expect(configOf(parseConfigText(doc(), "t.json")).tunnelSource).toBeNull();
+    expect(problems({}, { tunnelSource: "224.0.0.1" })).toEqual(['t.json:1: tunnelSource: "224.0.0.1": must not be a multicast address']);
+  });
+
+  test("timeouts default to TIMEOUT_DEFAULTS; given ones win", () => {
+    expect(configOf(parseConfigText(doc({}, { timeouts: { tcpFin: 60 } }), "t.json")).timeouts).toEqual({
+      tcp: 900,
+      tcpFin: 60,
+      udp: 300,
+    });
+  });
+
+  test("thresholds default to 0 (no limit) and are kept as given", () => {
+    const config = configOf(
+      parseConfigText(doc({ realServers: [{ address: "10.0.0.1", upperThreshold: 100, lowerThreshold: 75 }, { address: "10.0.0.2", upperThreshold: 5 }] }), "t.json"),
+    );
+    expect(config.services[0].realServers).toEqual([
+      rs("10.0.0.1", 80, 1, { upperThreshold: 100, lowerThreshold: 75 }),
+      rs("10.0.0.2", 80, 1, { upperThreshold: 5 }),
     ]);
   });
 });
 
 describe("refusals", () => {
-  test("every IPVS scheduler ringvs lacks is 'not supported yet'", () => {
-    for (const name of ["lc", "wlc", "sed", "nq", "lblc", "lblcr", "dh", "sh", "mh", "fo", "ovf", "twos"]) {
+  test("every scheduler src/sched/ registers is accepted", () => {
+    for (const name of IMPLEMENTED) {
+      expect(configOf(parseConfigText(doc({ scheduler: name }), "t.json")).services[0].scheduler).toBe(name);
+    }
+  });
+
+  test.if(MISSING.length > 0)("every IPVS scheduler ringvs lacks is 'not supported yet'", () => {
+    for (const name of MISSING) {
       expect(problems({ scheduler: name })).toEqual([
-        `t.json:1: services[0].scheduler: "${name}": scheduler '${name}' is not supported yet; ringvs has rr and wrr`,
+        `t.json:1: services[0].scheduler: "${name}": scheduler '${name}' is not supported yet; ${HAVE}`,
       ]);
     }
   });
 
   test("an unknown scheduler is unknown", () => {
     expect(problems({ scheduler: "fastest" })).toEqual([
-      't.json:1: services[0].scheduler: "fastest": unknown scheduler \'fastest\' (IPVS knows rr, wrr, lc, wlc, sed, nq, lblc, lblcr, dh, sh, mh, fo, ovf, twos; ringvs has rr and wrr)',
+      `t.json:1: services[0].scheduler: "fastest": unknown scheduler 'fastest' (IPVS knows rr, wrr, lc, wlc, sed, nq, lblc, lblcr, dh, sh, mh, fo, ovf, twos; ${HAVE})`,
     ]);
   });
 
-  test("forward tun and nat are refused by name, anything else is unknown", () => {
-    expect(problems({ realServers: [{ address: "10.0.0.1", forward: "tun" }] })).toEqual([
-      "t.json:1: services[0].realServers[0].forward: \"tun\": forward 'tun' (IPIP, ipvsadm -i) is not supported yet",
-    ]);
+  test("schedulerProblem words both cases after the registry it is given", () => {
+    expect(schedulerProblem("rr", true, ["rr", "wrr"])).toBeNull();
+    expect(schedulerProblem("sh", true, ["rr", "wrr", "lc"])).toBe("scheduler 'sh' is not supported yet; ringvs has rr, wrr and lc");
+    expect(schedulerProblem("wlc", false, ["rr"])).toBe(
+      "scheduler 'wlc' is not supported yet; ringvs has rr ('wlc' is the ipvsadm default when none is given)",
+    );
+    expect(schedulerProblem("RR", true, ["rr", "wrr"])).toBe(
+      "unknown scheduler 'RR' (IPVS knows rr, wrr, lc, wlc, sed, nq, lblc, lblcr, dh, sh, mh, fo, ovf, twos; ringvs has rr and wrr)",
+    );
+  });
+
+  test("forward nat is refused by name, anything but dr and tun is unknown", () => {
     expect(problems({ realServers: [{ address: "10.0.0.1", forward: "nat" }] })).toEqual([
-      't.json:1: services[0].realServers[0].forward: "nat": forward \'nat\' (masquerading, ipvsadm -m) is not supported: ringvs does DR ("dr") and, later, TUN ("tun")',
+      't.json:1: services[0].realServers[0].forward: "nat": forward \'nat\' (masquerading, ipvsadm -m) is not supported: ringvs does DR ("dr") and TUN ("tun")',
     ]);
     expect(problems({ realServers: [{ address: "10.0.0.1", forward: "route" }] })).toEqual([
-      't.json:1: services[0].realServers[0].forward: "route": unknown forward method \'route\' (ringvs has "dr")',
+      't.json:1: services[0].realServers[0].forward: "route": unknown forward method \'route\' (ringvs has "dr" and "tun")',
     ]);
   });
 
@@ -183,7 +257,7 @@ describe("refusals", () => {
       "t.json:1: services[0].realServers[0].wieght: 2: unknown key; did you mean 'weight'?",
     ]);
     expect(problems({}, { colour: "blue" })).toEqual([
-      't.json:1: colour: "blue": unknown key (allowed: interface, vipMode, ring, flowTableSize, services)',
+      't.json:1: colour: "blue": unknown key (allowed: interface, timeouts, tunnelSource, vipMode, ring, flowTableSize, services)',
     ]);
     expect(problems({ persistence: { timout: 10 } })).toEqual([
       "t.json:1: services[0].persistence.timout: 10: unknown key; did you mean 'timeout'?",
@@ -204,8 +278,20 @@ describe("ranges", () => {
     ["weight above 65535", { realServers: [{ address: "10.0.0.1", weight: 70000 }] }, {}, "services[0].realServers[0].weight: 70000: must be 0..65535"],
     ["negative weight", { realServers: [{ address: "10.0.0.1", weight: -1 }] }, {}, "services[0].realServers[0].weight: -1: must be 0..65535"],
     ["fractional weight", { realServers: [{ address: "10.0.0.1", weight: 1.5 }] }, {}, "services[0].realServers[0].weight: 1.5: must be an integer"],
-    ["port 0", { port: 0 }, {}, "services[0].port: 0: must be 1..65535"],
-    ["port 65536", { port: 65536 }, {}, "services[0].port: 65536: must be 1..65535"],
+    ["port 0 without persistence", { port: 0 }, {}, 'services[0].port: 0: port 0 (every port of the VIP) needs persistence (ipvsadm: "Zero port specified for non-persistent service")'],
+    ["port 65536", { port: 65536 }, {}, "services[0].port: 65536: must be 0..65535"],
+    ["negative port", { port: -1 }, {}, "services[0].port: -1: must be 0..65535"],
+    ["upperThreshold above 2^31-1", { realServers: [{ address: "10.0.0.1", upperThreshold: 2147483648 }] }, {}, "services[0].realServers[0].upperThreshold: 2147483648: must be 0..2147483647"],
+    ["negative lowerThreshold", { realServers: [{ address: "10.0.0.1", lowerThreshold: -1 }] }, {}, "services[0].realServers[0].lowerThreshold: -1: must be 0..2147483647"],
+    ["lower above upper", { realServers: [{ address: "10.0.0.1", upperThreshold: 10, lowerThreshold: 11 }] }, {}, 'services[0].realServers[0].lowerThreshold: 11: is higher than the upper threshold 10 (the kernel refuses it: "lower threshold is higher than upper threshold")'],
+    ["lower without upper", { realServers: [{ address: "10.0.0.1", lowerThreshold: 5 }] }, {}, 'services[0].realServers[0].lowerThreshold: 5: is higher than the upper threshold 0 (the kernel refuses it: "lower threshold is higher than upper threshold"; with no upper threshold the lower one must be 0 too)'],
+    ["timeouts.tcp 0", {}, { timeouts: { tcp: 0 } }, "timeouts.tcp: 0: must be 1..2147483647 seconds"],
+    ["timeouts.udp above 2^31-1", {}, { timeouts: { udp: 2147483648 } }, "timeouts.udp: 2147483648: must be 1..2147483647 seconds"],
+    ["timeouts.tcpFin fractional", {}, { timeouts: { tcpFin: 1.5 } }, "timeouts.tcpFin: 1.5: must be an integer"],
+    ["timeouts unknown key", {}, { timeouts: { tcpfin: 60 } }, "timeouts.tcpfin: 60: unknown key; did you mean 'tcpFin'?"],
+    ["fwmark 0", { address: undefined, port: undefined, fwmark: 0, members: [{ address: "198.18.0.100", port: 80 }] }, {}, "services[0].fwmark: 0: must be 1..4294967295"],
+    ["fwmark 2^32", { address: undefined, port: undefined, fwmark: 4294967296, members: [{ address: "198.18.0.100", port: 80 }] }, {}, "services[0].fwmark: 4294967296: must be 1..4294967295"],
+    ["mhTableSize not a kernel prime", { mhTableSize: 4096 }, {}, "services[0].mhTableSize: 4096: must be one of the kernel's Maglev table sizes: 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071"],
     ["port as a string", { port: "80" }, {}, 'services[0].port: "80": must be a number'],
     ["protocol", { protocol: "sctp" }, {}, 'services[0].protocol: "sctp": must be "tcp" or "udp"'],
     ["address", { address: "198.18.0" }, {}, 'services[0].address: "198.18.0": must be an IPv4 address in dotted-quad form (e.g. 198.18.0.100)'],
@@ -251,6 +337,14 @@ describe("ranges", () => {
     expect(config.ring).toEqual({ blockSize: 4194304, blockCount: 65536, blockTimeoutMs: 1000 });
     expect(config.flowTableSize).toBe(16777216);
     expect(config.services[0].persistence).toEqual({ timeout: 2678400, netmask: "0.0.0.0" });
+    const thresholds = configOf(
+      parseConfigText(
+        doc({ realServers: [{ address: "10.0.0.1", upperThreshold: 2147483647, lowerThreshold: 2147483647 }] }, { timeouts: { tcp: 1, tcpFin: 2147483647, udp: 1 } }),
+        "t.json",
+      ),
+    );
+    expect(thresholds.services[0].realServers[0]).toMatchObject({ upperThreshold: 2147483647, lowerThreshold: 2147483647 });
+    expect(thresholds.timeouts).toEqual({ tcp: 1, tcpFin: 2147483647, udp: 1 });
     const low = configOf(parseConfigText(doc({ port: 1 }, { ring: { blockSize: 4096, blockCount: 2 }, flowTableSize: 1024 }), "t.json"));
     expect(low.ring).toEqual({ blockSize: 4096, blockCount: 2, blockTimeoutMs: 1 });
     expect(low.flowTableSize).toBe(1024);
@@ -278,7 +372,7 @@ describe("line numbers", () => {
     "    {", //                                                    4
     '      "address": "198.18.0.100",', //                         5
     '      "port": 80,', //                                        6
-    '      "scheduler": "lc",', //                                 7
+    '      "protocol": "sctp",', //                               7
     '      "realServers": [', //                                   8
     '        { "address": "198.18.0.11" },', //                    9
     "        {", //                                               10
@@ -294,7 +388,7 @@ describe("line numbers", () => {
 
   test("each schema error points at the line of its key", () => {
     expect(errorsOf(parseConfigText(text, "ringvs.json")).map(formatConfigError)).toEqual([
-      "ringvs.json:7: services[0].scheduler: \"lc\": scheduler 'lc' is not supported yet; ringvs has rr and wrr",
+      'ringvs.json:7: services[0].protocol: "sctp": must be "tcp" or "udp"',
       "ringvs.json:12: services[0].realServers[1].weight: 70000: must be 0..65535",
       "ringvs.json:16: services[1].realServers[0].wieght: 3: unknown key; did you mean 'weight'?",
     ]);
@@ -411,12 +505,12 @@ describe("loadConfigFile", () => {
       const good = join(dir, "good.json");
       writeFileSync(good, doc({ realServers: [{ address: "10.0.0.1", weight: 2 }] }));
       const r = await loadConfigFile(good);
-      expect(configOf(r).services[0].realServers).toEqual([{ address: "10.0.0.1", port: 80, weight: 2, forward: "dr" }]);
+      expect(configOf(r).services[0].realServers).toEqual([rs("10.0.0.1", 80, 2)]);
 
       const bad = join(dir, "bad.json");
-      writeFileSync(bad, '{\n  "interface": "eth0",\n  "services": [{"address": "1.2.3.4", "port": 80, "scheduler": "sh"}]\n}\n');
+      writeFileSync(bad, '{\n  "interface": "eth0",\n  "services": [{"address": "1.2.3.4", "port": 80, "scheduler": "rr-fast"}]\n}\n');
       expect(errorsOf(await loadConfigFile(bad)).map(formatConfigError)).toEqual([
-        `${bad}:3: services[0].scheduler: "sh": scheduler 'sh' is not supported yet; ringvs has rr and wrr`,
+        `${bad}:3: services[0].scheduler: "rr-fast": unknown scheduler 'rr-fast' (IPVS knows ${IPVS_SCHEDULERS.join(", ")}; ${HAVE})`,
       ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -427,6 +521,225 @@ describe("loadConfigFile", () => {
     const path = join(tmpdir(), "ringvs-no-such-dir", "none.json");
     expect(errorsOf(await loadConfigFile(path))).toEqual([
       { source: path, field: "", message: "cannot read the file: ENOENT" },
+    ]);
+  });
+});
+
+describe("scheduler flags (ipvsadm -b) and the Maglev table size", () => {
+  test("a flag of another scheduler is refused as ipvsadm refuses it", () => {
+    expect(problems({ scheduler: "rr", schedulerFlags: ["sh-port"] })).toEqual([
+      't.json:1: services[0].schedulerFlags[0]: "sh-port": scheduler flag \'sh-port\' belongs to the sh scheduler, not rr (ipvsadm: "incompatible scheduler flag `sh-port\'")',
+    ]);
+    expect(problems({ scheduler: "wrr", schedulerFlags: ["mh-fallback"] })).toEqual([
+      't.json:1: services[0].schedulerFlags[0]: "mh-fallback": scheduler flag \'mh-fallback\' belongs to the mh scheduler, not wrr (ipvsadm: "incompatible scheduler flag `mh-fallback\'")',
+    ]);
+  });
+
+  test("unknown flags, the numbered aliases and repeats", () => {
+    expect(problems({ scheduler: "rr", schedulerFlags: ["sh-ports", "flag-1", "flag-2", "flag-3"] })).toEqual([
+      "t.json:1: services[0].schedulerFlags[0]: \"sh-ports\": unknown scheduler flag 'sh-ports' (ipvsadm knows sh-fallback, sh-port, mh-fallback, mh-port)",
+      't.json:1: services[0].schedulerFlags[1]: "flag-1": \'flag-1\' is ipvsadm\'s numbered alias: write "sh-fallback" or "mh-fallback"',
+      't.json:1: services[0].schedulerFlags[2]: "flag-2": \'flag-2\' is ipvsadm\'s numbered alias: write "sh-port" or "mh-port"',
+      "t.json:1: services[0].schedulerFlags[3]: \"flag-3\": unknown scheduler flag 'flag-3' (ipvsadm knows sh-fallback, sh-port, mh-fallback, mh-port)",
+    ]);
+    expect(problems({ scheduler: "rr", schedulerFlags: "sh-port" })).toEqual([
+      't.json:1: services[0].schedulerFlags: "sh-port": must be an array',
+    ]);
+  });
+
+  test("the flag checks do not wait for the scheduler to exist", () => {
+    // Whether or not sh is implemented yet, the misplaced mh flag is reported.
+    const found = problems({ scheduler: "sh", schedulerFlags: ["sh-port", "sh-port", "mh-port"] }).filter(
+      (p) => !p.includes("is not supported yet"),
+    );
+    expect(found).toEqual([
+      't.json:1: services[0].schedulerFlags[1]: "sh-port": listed twice (already schedulerFlags[0])',
+      't.json:1: services[0].schedulerFlags[2]: "mh-port": scheduler flag \'mh-port\' belongs to the mh scheduler, not sh (ipvsadm: "incompatible scheduler flag `mh-port\'")',
+    ]);
+  });
+
+  test("mhTableSize belongs to mh only", () => {
+    expect(problems({ scheduler: "rr", mhTableSize: 65521 })).toEqual([
+      "t.json:1: services[0].mhTableSize: 65521: only the mh scheduler has a lookup table (this service uses rr)",
+    ]);
+  });
+
+  test("schedulerFlagProblem", () => {
+    expect(schedulerFlagProblem("sh-fallback", "sh")).toBeNull();
+    expect(schedulerFlagProblem("mh-port", "mh")).toBeNull();
+    expect(schedulerFlagProblem("sh-port", "wlc")).toBe(
+      "scheduler flag 'sh-port' belongs to the sh scheduler, not wlc (ipvsadm: \"incompatible scheduler flag `sh-port'\")",
+    );
+  });
+
+  test.if(has("sh"))("sh flags map to the model", () => {
+    const svc = configOf(parseConfigText(doc({ scheduler: "sh", schedulerFlags: ["sh-port", "sh-fallback"] }), "t.json")).services[0];
+    expect(svc.schedulerFlags).toEqual({ port: true, fallback: true, mhTableSize: 4093 });
+  });
+
+  test.if(has("mh"))("mh flags and the table size map to the model", () => {
+    const svc = configOf(
+      parseConfigText(doc({ scheduler: "mh", schedulerFlags: ["mh-fallback"], mhTableSize: 251 }), "t.json"),
+    ).services[0];
+    expect(svc.schedulerFlags).toEqual({ port: false, fallback: true, mhTableSize: 251 });
+  });
+
+  test("no flags: all off, the kernel's default table size", () => {
+    expect(configOf(parseConfigText(doc(), "t.json")).services[0].schedulerFlags).toEqual(NO_FLAGS);
+  });
+});
+
+describe("port-0 services (every port of the VIP)", () => {
+  test("need persistence; real servers take port 0", () => {
+    const svc = configOf(
+      parseConfigText(doc({ port: 0, scheduler: "rr", persistence: { timeout: 600 }, realServers: [{ address: "10.0.0.1" }, { address: "10.0.0.2", port: 0 }] }), "t.json"),
+    ).services[0];
+    expect(svc).toMatchObject({ address: "198.18.0.100", port: 0, fwmark: null, members: [], persistence: { timeout: 600 } });
+    expect(svc.realServers).toEqual([rs("10.0.0.1", 0), rs("10.0.0.2", 0)]);
+  });
+
+  test("a real server port other than 0 is a DR remap", () => {
+    expect(problems({ port: 0, persistence: {}, realServers: [{ address: "10.0.0.1", port: 80 }] })).toEqual([
+      "t.json:1: services[0].realServers[0].port: 80: DR cannot change the port: a real server's port must equal the service port 0 (or be omitted)",
+    ]);
+  });
+
+  test("VIP:0 beside VIP:80 is legal: the kernel tries the exact port first", () => {
+    const text = JSON.stringify({
+      interface: "eth0",
+      services: [
+        { address: "198.18.0.100", port: 0, scheduler: "rr", persistence: {} },
+        { address: "198.18.0.100", port: 80, scheduler: "rr" },
+      ],
+    });
+    expect(configOf(parseConfigText(text, "t.json")).services.map((s) => s.port)).toEqual([0, 80]);
+  });
+});
+
+describe("firewall-mark services", () => {
+  const fw = (more: Record<string, unknown> = {}) => ({
+    fwmark: 1,
+    members: [
+      { protocol: "tcp", address: "198.18.0.100", port: 80 },
+      { protocol: "tcp", address: "198.18.0.100", port: 443 },
+    ],
+    scheduler: "rr",
+    persistence: { timeout: 360 },
+    realServers: [{ address: "198.18.0.11" }],
+    ...more,
+  });
+  const fwDoc = (...services: Record<string, unknown>[]) => JSON.stringify({ interface: "eth0", services });
+  const fwProblems = (...services: Record<string, unknown>[]) =>
+    errorsOf(parseConfigText(fwDoc(...services), "t.json")).map(formatConfigError);
+
+  test("the model: protocol tcp, no address, port 0, members as given, real servers on port 0", () => {
+    const svc: ServiceConfig = configOf(parseConfigText(fwDoc(fw({ members: [{ address: "198.18.0.100", port: 80 }, { protocol: "udp", address: "198.18.0.101", port: 0 }] })), "t.json")).services[0];
+    expect(svc).toEqual({
+      protocol: "tcp",
+      address: "",
+      port: 0,
+      fwmark: 1,
+      members: [
+        { protocol: "tcp", address: "198.18.0.100", port: 80 },
+        { protocol: "udp", address: "198.18.0.101", port: 0 },
+      ],
+      scheduler: "rr",
+      schedulerFlags: NO_FLAGS,
+      persistence: { timeout: 360, netmask: "255.255.255.255" },
+      realServers: [rs("198.18.0.11", 0)],
+    });
+  });
+
+  test("persistence is not required, and the largest mark is accepted", () => {
+    expect(configOf(parseConfigText(fwDoc(fw({ fwmark: 4294967295, persistence: null })), "t.json")).services[0].fwmark).toBe(4294967295);
+  });
+
+  test("no protocol, address or port of its own", () => {
+    expect(fwProblems(fw({ protocol: "udp", address: "198.18.0.100", port: 80 }))).toEqual([
+      't.json:1: services[0].protocol: "udp": a firewall-mark service has no protocol of its own: each member names its protocol',
+      't.json:1: services[0].address: "198.18.0.100": a firewall-mark service has no address: its VIP:port pairs are its members',
+      "t.json:1: services[0].port: 80: a firewall-mark service has no port: its VIP:port pairs are its members",
+    ]);
+  });
+
+  test("members: required, non-empty, only with fwmark", () => {
+    expect(fwProblems(fw({ members: undefined }))).toEqual([
+      "t.json:1: services[0].members: required for a firewall-mark service: the VIP:port pairs the mark stands for",
+    ]);
+    expect(fwProblems(fw({ members: [] }))).toEqual(["t.json:1: services[0].members: []: a firewall-mark service needs at least one member"]);
+    expect(problems({ members: [{ address: "198.18.0.100", port: 80 }] })).toEqual([
+      't.json:1: services[0].members: [{"address":"198.18.0.100","port":80}]: members belong to a firewall-mark service: give fwmark too',
+    ]);
+  });
+
+  test("member fields are checked like a service's", () => {
+    expect(fwProblems(fw({ members: [{ protocol: "sctp", address: "224.0.0.1", port: 65536, weight: 1 }] }))).toEqual([
+      't.json:1: services[0].members[0].protocol: "sctp": must be "tcp" or "udp"',
+      't.json:1: services[0].members[0].address: "224.0.0.1": must not be a multicast address',
+      "t.json:1: services[0].members[0].port: 65536: must be 0..65535",
+      "t.json:1: services[0].members[0].weight: 1: unknown key (allowed: protocol, address, port)",
+    ]);
+    expect(fwProblems(fw({ members: [{ address: "198.18.0.100" }] }))).toEqual(["t.json:1: services[0].members[0].port: required"]);
+  });
+
+  test("real servers: port 0 or none (DR keeps each packet's port)", () => {
+    expect(fwProblems(fw({ realServers: [{ address: "198.18.0.11", port: 80 }] }))).toEqual([
+      "t.json:1: services[0].realServers[0].port: 80: DR cannot change the port: a firewall-mark service's real servers take the port each packet came to, so give port 0 or none",
+    ]);
+    expect(configOf(parseConfigText(fwDoc(fw({ realServers: [{ address: "198.18.0.11", port: 0 }] })), "t.json")).services[0].realServers).toEqual([
+      rs("198.18.0.11", 0),
+    ]);
+  });
+
+  test("one service per mark", () => {
+    expect(fwProblems(fw(), fw({ members: [{ address: "198.18.0.101", port: 80 }] }))).toEqual([
+      expect.stringMatching(/^t\.json:1: services\[1\]: \{.*: duplicate service fwmark 1 \(already services\[0\]\)$/),
+    ]);
+  });
+
+  test("a member may not share a packet with another service or member", () => {
+    const web = { address: "198.18.0.100", port: 443, scheduler: "rr" };
+    expect(fwProblems(web, fw())).toEqual([
+      't.json:1: services[1].members[1]: {"protocol":"tcp","address":"198.18.0.100","port":443}: tcp 198.18.0.100:443 overlaps services[0] (tcp 198.18.0.100:443): a packet must belong to one service',
+    ]);
+    // A VIP:0 member claims every port, so it clashes with a later VIP:port service too.
+    expect(fwProblems(fw({ members: [{ address: "198.18.0.100", port: 0 }] }), web)).toEqual([
+      expect.stringMatching(/^t\.json:1: services\[1\]: .*: tcp 198\.18\.0\.100:443 overlaps services\[0\]\.members\[0\] \(tcp 198\.18\.0\.100:0\): a packet must belong to one service$/),
+    ]);
+    expect(fwProblems(fw(), fw({ fwmark: 2, members: [{ protocol: "udp", address: "198.18.0.100", port: 80 }, { address: "198.18.0.100", port: 0 }] }))).toEqual([
+      't.json:1: services[1].members[1]: {"address":"198.18.0.100","port":0}: tcp 198.18.0.100:0 overlaps services[0].members[0] (tcp 198.18.0.100:80): a packet must belong to one service',
+    ]);
+    expect(fwProblems(fw({ members: [{ address: "198.18.0.100", port: 80 }, { address: "198.18.0.100", port: 80 }] }))).toEqual([
+      't.json:1: services[0].members[1]: {"address":"198.18.0.100","port":80}: tcp 198.18.0.100:80 overlaps services[0].members[0] (tcp 198.18.0.100:80), a member of the same service',
+    ]);
+  });
+
+  test("other protocols and addresses do not overlap", () => {
+    expect(matchesOverlap({ protocol: "tcp", address: "1.2.3.4", port: 0 }, { protocol: "udp", address: "1.2.3.4", port: 80 })).toBe(false);
+    expect(matchesOverlap({ protocol: "tcp", address: "1.2.3.4", port: 0 }, { protocol: "tcp", address: "1.2.3.5", port: 80 })).toBe(false);
+    expect(matchesOverlap({ protocol: "tcp", address: "1.2.3.4", port: 81 }, { protocol: "tcp", address: "1.2.3.4", port: 80 })).toBe(false);
+    expect(matchesOverlap({ protocol: "tcp", address: "1.2.3.4", port: 80 }, { protocol: "tcp", address: "1.2.3.4", port: 0 })).toBe(true);
+  });
+
+  test("errors point at the member's line", () => {
+    const text = [
+      "{", //                                                           1
+      '  "interface": "eth0",', //                                      2
+      '  "services": [', //                                             3
+      '    { "address": "198.18.0.100", "port": 80, "scheduler": "rr" },', // 4
+      "    {", //                                                       5
+      '      "fwmark": 7,', //                                          6
+      '      "members": [', //                                          7
+      '        { "address": "198.18.0.100", "port": 443 },', //         8
+      '        { "address": "198.18.0.100", "port": 80 }', //           9
+      "      ],", //                                                   10
+      '      "scheduler": "rr"', //                                    11
+      "    }", //                                                      12
+      "  ]", //                                                        13
+      "}", //                                                          14
+    ].join("\n");
+    expect(errorsOf(parseConfigText(text, "x.json")).map(formatConfigError)).toEqual([
+      'x.json:9: services[1].members[1]: {"address":"198.18.0.100","port":80}: tcp 198.18.0.100:80 overlaps services[0] (tcp 198.18.0.100:80): a packet must belong to one service',
     ]);
   });
 });
