@@ -1,4 +1,5 @@
-// Scheduling decisions per second for rr and wrr at 10, 100 and 1000 real servers.
+// Scheduling decisions per second for rr, wrr and the hashing, locality and random schedulers at
+// 10, 100 and 1000 real servers.
 // Run: bun bench/sched.bench.ts
 //
 // Each task makes BATCH decisions per call so tinybench's own per-call timing cost does not
@@ -13,7 +14,7 @@ import type { SchedulerName } from "../src/config/model.ts";
 
 const BATCH = 1000;
 const SIZES = [10, 100, 1000] as const;
-const NAMES: readonly SchedulerName[] = ["rr", "wrr"];
+const NAMES: readonly SchedulerName[] = ["rr", "wrr", "dh", "sh", "mh", "lblc", "lblcr", "twos"];
 
 function makeDests(n: number): SchedDest[] {
   const dests: SchedDest[] = [];

@@ -5,17 +5,35 @@ import type { SchedulerName } from "../config/model.ts";
 import { RoundRobinScheduler } from "./rr.ts";
 import { DEFAULT_SCHEDULER_FLAGS, type Scheduler, type SchedulerFlags } from "./scheduler.ts";
 import { WeightedRoundRobinScheduler } from "./wrr.ts";
+import { DestinationHashScheduler } from "./dh.ts";
+import { LblcScheduler } from "./lblc.ts";
+import { LblcrScheduler } from "./lblcr.ts";
+import { MaglevScheduler } from "./mh.ts";
+import { SourceHashScheduler } from "./sh.ts";
+import { TwosScheduler } from "./twos.ts";
 
 export type { SchedDest, Scheduler, SchedulerFlags } from "./scheduler.ts";
 export { DEFAULT_SCHEDULER_FLAGS } from "./scheduler.ts";
 export { RoundRobinScheduler } from "./rr.ts";
 export { WeightedRoundRobinScheduler } from "./wrr.ts";
+export { DestinationHashScheduler } from "./dh.ts";
+export { LblcScheduler } from "./lblc.ts";
+export { LblcrScheduler } from "./lblcr.ts";
+export { MaglevScheduler, maglevTable } from "./mh.ts";
+export { SourceHashScheduler } from "./sh.ts";
+export { TwosScheduler } from "./twos.ts";
 
 const SCHEDULERS: { readonly [N in SchedulerName]?: (flags: SchedulerFlags) => Scheduler } = {
   rr: () => new RoundRobinScheduler(),
   wrr: () => new WeightedRoundRobinScheduler(),
   // connection-count schedulers: lc wlc sed nq fo ovf
   // hashing, locality and random schedulers: dh sh mh lblc lblcr twos
+  dh: () => new DestinationHashScheduler(),
+  sh: (flags) => new SourceHashScheduler(flags),
+  mh: (flags) => new MaglevScheduler(flags),
+  lblc: () => new LblcScheduler(),
+  lblcr: () => new LblcrScheduler(),
+  twos: () => new TwosScheduler(),
 };
 
 /** The schedulers that exist, in the kernel's usual listing order. */
