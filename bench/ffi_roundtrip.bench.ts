@@ -57,7 +57,7 @@ const PLAN: Plan = {
   services: [{
     id: 0, matches: [{ vip: VIP, proto: IPPROTO_TCP, port: PORT }], scheduler: "rr",
     schedulerFlags: DEFAULT_SCHEDULER_FLAGS, persistence: null,
-    dests: [{ slot: 0, rip: ipToU32("198.18.0.11"), weight: 1, forward: "dr", mac: RS_MAC, tunnel: null, upperThreshold: 0, lowerThreshold: 0 }],
+    dests: [{ slot: 0, rip: ipToU32("198.18.0.11"), port: PORT, weight: 1, forward: "dr", mac: RS_MAC, tunnel: null, upperThreshold: 0, lowerThreshold: 0 }],
   }],
   arpVips: [],
   timeouts: DEFAULT_TIMEOUTS,

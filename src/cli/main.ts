@@ -4,7 +4,7 @@
 //
 //   ringvs serve --config FILE                      JSON config (see README)
 //   ringvs serve --interface IF --rules FILE        an `ipvsadm-save -n` file as it is
-//                [--vip-mode auto|local|arp]
+//                [--vip-mode auto|local|arp] [--tunnel-source ADDR]
 //   ringvs check  (same options as serve)           validate only, start nothing
 //   ringvs version
 //
@@ -20,8 +20,8 @@ import pkg from "../../package.json" with { type: "json" };
 
 const USAGE = `usage:
   ringvs serve --config FILE
-  ringvs serve --interface IF --rules FILE [--vip-mode auto|local|arp]
-  ringvs check --config FILE | --interface IF --rules FILE [--vip-mode MODE]
+  ringvs serve --interface IF --rules FILE [--vip-mode auto|local|arp] [--tunnel-source ADDR]
+  ringvs check --config FILE | --interface IF --rules FILE [--vip-mode MODE] [--tunnel-source ADDR]
   ringvs version`;
 
 class UsageError extends Error {}
@@ -31,6 +31,7 @@ interface ServeArgs {
   interface?: string;
   rules?: string;
   vipMode?: VipMode;
+  tunnelSource?: string;
 }
 
 const FLAGS: Record<string, keyof ServeArgs> = {
@@ -38,6 +39,7 @@ const FLAGS: Record<string, keyof ServeArgs> = {
   "--interface": "interface", "-i": "interface",
   "--rules": "rules", "-r": "rules",
   "--vip-mode": "vipMode",
+  "--tunnel-source": "tunnelSource",
 };
 
 function parseServeArgs(argv: string[]): ServeArgs {
@@ -54,8 +56,8 @@ function parseServeArgs(argv: string[]): ServeArgs {
     }
     (a as Record<string, string>)[key] = value;
   }
-  if (a.config && (a.rules || a.interface || a.vipMode)) {
-    throw new UsageError("--config cannot be combined with --interface/--rules/--vip-mode (put them in the file)");
+  if (a.config && (a.rules || a.interface || a.vipMode || a.tunnelSource)) {
+    throw new UsageError("--config cannot be combined with --interface/--rules/--vip-mode/--tunnel-source (put them in the file)");
   }
   if (!a.config && !(a.interface && a.rules)) throw new UsageError("give --config FILE, or --interface IF and --rules FILE");
   return a;
@@ -69,7 +71,7 @@ async function loadRules(a: ServeArgs): Promise<ConfigResult> {
   } catch (e) {
     return { ok: false, errors: [{ source: a.rules!, field: "", message: `cannot read the file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }] };
   }
-  return parseIpvsadmRules(text, a.rules!, { interface: a.interface!, vipMode: a.vipMode });
+  return parseIpvsadmRules(text, a.rules!, { interface: a.interface!, vipMode: a.vipMode, tunnelSource: a.tunnelSource });
 }
 
 function log(msg: string): void {

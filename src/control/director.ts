@@ -279,6 +279,7 @@ export class Director {
           return {
           slot: this.slot(s, r.address),
           rip: ipToU32(r.address),
+          port: r.port,
           weight: r.weight,
           forward: r.forward,
           mac: reach.mac,

@@ -129,7 +129,7 @@ export class Forwarder {
         this.slotUpper[d.slot] = d.upperThreshold;
         this.slotLower[d.slot] = d.lowerThreshold;
         return {
-          slot: d.slot, weight: d.weight, available: d.mac !== null && !this.slotOverloaded[d.slot],
+          slot: d.slot, addr: d.rip, port: d.port, weight: d.weight, available: d.mac !== null && !this.slotOverloaded[d.slot],
           activeConns: prev?.activeConns ?? 0, inactiveConns: prev?.inactiveConns ?? 0,
         };
       });

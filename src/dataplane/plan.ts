@@ -6,8 +6,9 @@ import type { SchedulerFlags } from "../sched/scheduler.ts";
 export interface PlanDest {
   /** Data-plane slot: stable for a (service, real server) pair for the life of the process. */
   slot: number;
-  /** Real server address, host-order u32. */
+  /** Real server address, host-order u32, and port (the service's: DR and TUN keep ports). */
   rip: number;
+  port: number;
   weight: number;
   /** "dr": rewrite the MAC; "tun": IPIP to `rip` via `tunnel`. */
   forward: "dr" | "tun";

@@ -5,6 +5,10 @@
 export interface SchedDest {
   /** Index of the real server in the data plane's slot table. */
   readonly slot: number;
+  /** The real server's address and port (host order): mh hashes its permutation from them, as
+   *  the kernel does; without them mh builds a valid table that is not the kernel's. */
+  readonly addr?: number;
+  readonly port?: number;
   /** Current weight; 0 = never chosen for new connections. */
   weight: number;
   /** False while the real server cannot take new connections: no MAC yet, or over its upper

@@ -20,7 +20,7 @@ const UDP = 17;
 const FULL_SWEEP = 1024 / 256;
 
 function dest(slot: number, weight = 1, o: Partial<PlanDest> = {}): PlanDest {
-  return { slot, rip: ip(`10.0.0.${slot}`), weight, forward: "dr", mac: [2, 0, 0, 0, 1, slot], tunnel: null, upperThreshold: 0, lowerThreshold: 0, ...o };
+  return { slot, rip: ip(`10.0.0.${slot}`), port: 80, weight, forward: "dr", mac: [2, 0, 0, 0, 1, slot], tunnel: null, upperThreshold: 0, lowerThreshold: 0, ...o };
 }
 
 function service(id: number, dests: PlanDest[], o: Partial<PlanService> & { scheduler?: SchedulerName } = {}): PlanService {

@@ -45,7 +45,7 @@ const FLOW_TABLE_SIZE = 1024;
 const FULL_SWEEP_CALLS = FLOW_TABLE_SIZE / 256;
 
 function dest(slot: number, m: Uint8Array | null, weight = 1): PlanDest {
-  return { slot, rip: ip(`10.0.0.${slot}`), weight, forward: "dr", mac: m ? Array.from(m) : null, tunnel: null, upperThreshold: 0, lowerThreshold: 0 };
+  return { slot, rip: ip(`10.0.0.${slot}`), port: 80, weight, forward: "dr", mac: m ? Array.from(m) : null, tunnel: null, upperThreshold: 0, lowerThreshold: 0 };
 }
 
 let nextServiceId = 0;

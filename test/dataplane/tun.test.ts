@@ -22,7 +22,7 @@ const PARAMS: RingParams = { blockSize: 65536, blockCount: 4, blockTimeoutMs: 1,
 
 function tunDest(slot: number, mtu = 1500, txIf = 0): PlanDest {
   return {
-    slot, rip: RIP, weight: 1, forward: "tun", mac: Array.from(NEXT_HOP),
+    slot, rip: RIP, port: 80, weight: 1, forward: "tun", mac: Array.from(NEXT_HOP),
     tunnel: { saddr: DIP, smac: Array.from(EGRESS), mtu, txIf }, upperThreshold: 0, lowerThreshold: 0,
   };
 }
@@ -231,7 +231,7 @@ describe("path MTU: DF packets that no longer fit", () => {
 describe("slots", () => {
   test("DR and TUN real servers mix within one service", () => {
     const dr: PlanDest = {
-      slot: 2, rip: ip("198.18.0.12"), weight: 1, forward: "dr", mac: [2, 0, 0, 0, 1, 2], tunnel: null,
+      slot: 2, rip: ip("198.18.0.12"), port: 80, weight: 1, forward: "dr", mac: [2, 0, 0, 0, 1, 2], tunnel: null,
       upperThreshold: 0, lowerThreshold: 0,
     };
     const h = new Harness(plan([tunDest(1), dr]));
