@@ -5,6 +5,12 @@ import type { SchedulerName } from "../config/model.ts";
 import { RoundRobinScheduler } from "./rr.ts";
 import { DEFAULT_SCHEDULER_FLAGS, type Scheduler, type SchedulerFlags } from "./scheduler.ts";
 import { WeightedRoundRobinScheduler } from "./wrr.ts";
+import { weightedFailoverScheduler } from "./fo.ts";
+import { leastConnectionScheduler } from "./lc.ts";
+import { neverQueueScheduler } from "./nq.ts";
+import { overflowConnectionScheduler } from "./ovf.ts";
+import { shortestExpectedDelayScheduler } from "./sed.ts";
+import { weightedLeastConnectionScheduler } from "./wlc.ts";
 import { DestinationHashScheduler } from "./dh.ts";
 import { LblcScheduler } from "./lblc.ts";
 import { LblcrScheduler } from "./lblcr.ts";
@@ -16,6 +22,7 @@ export type { SchedDest, Scheduler, SchedulerFlags } from "./scheduler.ts";
 export { DEFAULT_SCHEDULER_FLAGS } from "./scheduler.ts";
 export { RoundRobinScheduler } from "./rr.ts";
 export { WeightedRoundRobinScheduler } from "./wrr.ts";
+export { LoadIndexScheduler, type LoadRule } from "./load_index.ts";
 export { DestinationHashScheduler } from "./dh.ts";
 export { LblcScheduler } from "./lblc.ts";
 export { LblcrScheduler } from "./lblcr.ts";
@@ -27,6 +34,12 @@ const SCHEDULERS: { readonly [N in SchedulerName]?: (flags: SchedulerFlags) => S
   rr: () => new RoundRobinScheduler(),
   wrr: () => new WeightedRoundRobinScheduler(),
   // connection-count schedulers: lc wlc sed nq fo ovf
+  lc: leastConnectionScheduler,
+  wlc: weightedLeastConnectionScheduler,
+  sed: shortestExpectedDelayScheduler,
+  nq: neverQueueScheduler,
+  fo: weightedFailoverScheduler,
+  ovf: overflowConnectionScheduler,
   // hashing, locality and random schedulers: dh sh mh lblc lblcr twos
   dh: () => new DestinationHashScheduler(),
   sh: (flags) => new SourceHashScheduler(flags),

@@ -277,3 +277,92 @@ export function runSchedulerSuite(opts: SchedulerSuiteOptions): void {
     }
   });
 }
+
+export interface ReferenceComparisonOptions {
+  newScheduler: () => Scheduler;
+  /** A straightforward transcription of the kernel's walk over `dests`: the index it returns,
+   *  or -1. It must not keep state between calls. */
+  reference: (dests: readonly SchedDest[]) => number;
+  steps?: number;
+  seed?: number;
+  /** Largest weight drawn; small values make ties (the interesting cases) frequent. Default 4;
+   *  one draw in 16 is instead anywhere in 1..65535. */
+  maxWeight?: number;
+}
+
+/** Drives a scheduler through a long random life (fixed seed) and expects, after every step,
+ *  exactly the decision of `reference` on the same list: new connections (active + 1),
+ *  connections going inactive (active - 1, inactive + 1) and expiring (inactive - 1), counts set
+ *  at random (occasionally just below 2^28), availability flips, all reported through `destChanged`
+ *  as a connection tracker would; weight changes, additions at the head and deletions through
+ *  `setDestinations`. Returns how many decisions found a server, so a caller can check that the
+ *  run was not trivially all -1. */
+export function compareWithReference(opts: ReferenceComparisonOptions): number {
+  const { newScheduler, reference } = opts;
+  const steps = opts.steps ?? 5000;
+  const maxWeight = opts.maxWeight ?? 4;
+  const rnd = prng(opts.seed ?? 0xc0ffee);
+  const s = newScheduler();
+  const weight = (): number => (rnd() % 16 === 0 ? 1 + (rnd() % 65535) : rnd() % (maxWeight + 1));
+  const count = (): number => {
+    const r = rnd() % 32;
+    // Near the 2^28 bound, with room for the increments that follow: still exact there.
+    if (r === 0) return 2 ** 28 - 1 - 10_000 - (rnd() % 1000);
+    if (r === 1) return rnd() % 100_000;
+    return rnd() % 6;
+  };
+  let nextSlot = 0;
+  const fresh = (): SchedDest => {
+    const d = dest(nextSlot++, weight(), rnd() % 8 !== 0);
+    d.activeConns = count();
+    d.inactiveConns = count();
+    return d;
+  };
+  let dests: SchedDest[] = [];
+  for (let j = 0; j < 8; j++) dests.push(fresh());
+  s.setDestinations(dests);
+  let found = 0;
+  for (let step = 0; step < steps; step++) {
+    const n = dests.length;
+    const at = n > 0 ? rnd() % n : 0;
+    const op = rnd() % 20;
+    if (n === 0 || op === 0) {
+      dests = [fresh(), ...dests]; // the kernel adds at the head
+      s.setDestinations(dests);
+    } else if (op === 1 && n > 1) {
+      dests = dests.filter((_, j) => j !== at);
+      s.setDestinations(dests);
+    } else if (op === 2) {
+      dests[at].weight = weight();
+      s.setDestinations(dests);
+    } else if (op === 3) {
+      dests[at].available = !dests[at].available;
+      s.destChanged?.(at);
+    } else if (op === 4) {
+      dests[at].activeConns = count();
+      dests[at].inactiveConns = count();
+      s.destChanged?.(at);
+    } else if (op <= 7 && dests[at].activeConns > 0) {
+      dests[at].activeConns--; // ESTABLISHED -> FIN_WAIT etc.: active becomes inactive
+      dests[at].inactiveConns++;
+      s.destChanged?.(at);
+    } else if (op <= 9 && dests[at].inactiveConns > 0) {
+      dests[at].inactiveConns--; // an inactive entry expires
+      s.destChanged?.(at);
+    }
+    const want = reference(dests);
+    const got = s.schedule(0x0a000001 + step, 0xc0a80001, 1024 + (step % 60000), 80, 0);
+    if (got !== want) {
+      // Name the step and the list, so a failure can be replayed by hand.
+      const list = dests.map((d) => `${d.slot}:w${d.weight}${d.available ? "" : "!"}:a${d.activeConns}:i${d.inactiveConns}`);
+      expect({ step, got, list }).toEqual({ step, got: want, list });
+    }
+    // Most decisions open a connection on the chosen server, as in a real service.
+    if (got >= 0 && op >= 10) {
+      found++;
+      dests[got].activeConns++;
+      s.destChanged?.(got);
+    }
+  }
+  return found;
+}
