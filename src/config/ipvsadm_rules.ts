@@ -831,7 +831,6 @@ function schemaIssueToError(
         : (FIELD_SLOT[leaf] ?? FIELD_SLOT[rest[0]]);
   const given = slot ? origin.options.get(slot) : undefined;
   const e: ConfigError = { source, line: origin.line, field: given?.written ?? (slot ? SLOT_OPTION[slot] : field), message };
-  if (slot === "scheduler" && !given) e.message += ` (this line has no -s, and ipvsadm's default is ${DEFAULT_SCHEDULER})`;
   if (slot === "service" && given && given.def.short !== "f" && !given.arg?.includes(":")) {
     e.message = `no port given (ipvsadm takes port 0); ${e.message}`;
   }

@@ -3,8 +3,8 @@
 // disagree about what is legal, what the defaults are, or what is refused.
 //
 // Defaults follow ipvsadm wherever ipvsadm has one (scheduler wlc, persistence 360 s, weight 1,
-// forwarding -g, thresholds 0). A scheduler ringvs has not implemented yet is refused, not silently
-// swapped for another: an operator who wrote nothing expects what IPVS would have done.
+// forwarding -g, thresholds 0). ringvs has every IPVS scheduler (src/sched/), so a scheduler name
+// is either one of them or unknown.
 //
 // Services come in two kinds:
 //   - VIP:port (ipvsadm -t/-u). Port 0 means every port of the VIP and, as in ipvsadm, needs
@@ -16,7 +16,6 @@
 //     ports or either port 0): with real marks the mark decides, here nothing could.
 
 import { z } from "zod";
-import { implementedSchedulers } from "../sched/index.ts";
 import {
   FLOW_TABLE_DEFAULT_SIZE,
   MH_TABLE_SIZE_DEFAULT,
@@ -30,8 +29,8 @@ import {
   type ServiceMatch,
 } from "./model.ts";
 
-/** Every scheduler kernel IPVS ships; a name from this list that ringvs has not implemented
- *  (src/sched/, `implementedSchedulers()`) is "not supported yet", any other is unknown. */
+/** Every scheduler kernel IPVS ships, in the order unknown-scheduler messages list them; ringvs
+ *  has all of them (src/sched/), and any other name is unknown. */
 export const IPVS_SCHEDULERS: readonly SchedulerName[] = [
   "rr", "wrr", "lc", "wlc", "sed", "nq", "lblc", "lblcr", "dh", "sh", "mh", "fo", "ovf", "twos",
 ];
@@ -110,22 +109,10 @@ export function interfaceNameProblem(name: string): string | null {
   return null;
 }
 
-/** "rr", "rr and wrr", "rr, wrr and lc". */
-function wordList(items: readonly string[]): string {
-  if (items.length <= 1) return items.join("");
-  return `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
-}
-
-/** Why `name` cannot be this service's scheduler, or null when it can. `given` is false when the
- *  name is ipvsadm's default rather than the operator's; `implemented` is what src/sched/ has. */
-export function schedulerProblem(name: string, given: boolean, implemented: readonly SchedulerName[]): string | null {
-  if ((implemented as readonly string[]).includes(name)) return null;
-  const have = `ringvs has ${wordList(implemented)}`;
-  if (!(IPVS_SCHEDULERS as readonly string[]).includes(name)) {
-    return `unknown scheduler '${name}' (IPVS knows ${IPVS_SCHEDULERS.join(", ")}; ${have})`;
-  }
-  const why = given ? "" : ` ('${DEFAULT_SCHEDULER}' is the ipvsadm default when none is given)`;
-  return `scheduler '${name}' is not supported yet; ${have}${why}`;
+/** Why `name` cannot be a service's scheduler, or null when it can. */
+export function schedulerProblem(name: string): string | null {
+  if ((IPVS_SCHEDULERS as readonly string[]).includes(name)) return null;
+  return `unknown scheduler '${name}' (IPVS knows ${IPVS_SCHEDULERS.join(", ")})`;
 }
 
 /** Why scheduler flag `flag` cannot go with `scheduler`, or null when it can. Mirrors ipvsadm's
@@ -290,7 +277,7 @@ function checkService(s: ServiceInput, issues: Issue[]): ServiceConfig {
   }
 
   const scheduler = s.scheduler ?? DEFAULT_SCHEDULER;
-  const problem = schedulerProblem(scheduler, s.scheduler !== undefined, implementedSchedulers());
+  const problem = schedulerProblem(scheduler);
   if (problem) issues.push({ path: ["scheduler"], message: problem });
 
   const flags = { port: false, fallback: false, mhTableSize: s.mhTableSize ?? MH_TABLE_SIZE_DEFAULT };

@@ -30,7 +30,7 @@ export { MaglevScheduler, maglevTable } from "./mh.ts";
 export { SourceHashScheduler } from "./sh.ts";
 export { TwosScheduler } from "./twos.ts";
 
-const SCHEDULERS: { readonly [N in SchedulerName]?: (flags: SchedulerFlags) => Scheduler } = {
+const SCHEDULERS: { readonly [N in SchedulerName]: (flags: SchedulerFlags) => Scheduler } = {
   rr: () => new RoundRobinScheduler(),
   wrr: () => new WeightedRoundRobinScheduler(),
   // connection-count schedulers: lc wlc sed nq fo ovf
@@ -48,11 +48,6 @@ const SCHEDULERS: { readonly [N in SchedulerName]?: (flags: SchedulerFlags) => S
   lblcr: () => new LblcrScheduler(),
   twos: () => new TwosScheduler(),
 };
-
-/** The schedulers that exist, in the kernel's usual listing order. */
-export function implementedSchedulers(): SchedulerName[] {
-  return Object.keys(SCHEDULERS) as SchedulerName[];
-}
 
 /** A fresh scheduler with no destinations (it returns -1 until `setDestinations`). Each virtual
  *  service needs its own instance: schedulers keep per-service state (cursor, current weight). */

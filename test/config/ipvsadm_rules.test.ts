@@ -7,14 +7,9 @@ import { parseIpvsadmRules } from "../../src/config/ipvsadm_rules.ts";
 import { formatConfigError, parseConfigText, type ConfigError, type ConfigResult } from "../../src/config/load.ts";
 import type { DirectorConfig, RealServerConfig, ServiceConfig } from "../../src/config/model.ts";
 import { IPVS_SCHEDULERS } from "../../src/config/schema.ts";
-import { implementedSchedulers } from "../../src/sched/index.ts";
 
-// Other schedulers land in src/sched/ over time: messages that list them come from the registry,
-// and tests that need a scheduler implemented (or not) say so through test.if.
-const IMPLEMENTED = implementedSchedulers();
-const HAVE = `ringvs has ${IMPLEMENTED.length > 1 ? `${IMPLEMENTED.slice(0, -1).join(", ")} and ${IMPLEMENTED[IMPLEMENTED.length - 1]}` : IMPLEMENTED[0]}`;
-const MISSING = IPVS_SCHEDULERS.filter((n) => !IMPLEMENTED.includes(n));
-const has = (name: string) => (IMPLEMENTED as string[]).includes(name);
+/** What ipvsadm -s takes, as unknown-scheduler messages list it. */
+const KNOWN = "rr, wrr, lc, wlc, sed, nq, lblc, lblcr, dh, sh, mh, fo, ovf, twos";
 
 /** A real server as the schema returns it. */
 function rs(address: string, port: number, weight = 1, more: Partial<RealServerConfig> = {}): RealServerConfig {
@@ -171,14 +166,8 @@ describe("ipvsadm's defaults", () => {
     });
   });
 
-  test.if(has("wlc"))("-s defaults to wlc", () => {
+  test("-s defaults to wlc", () => {
     expect(services("-A -t 10.0.0.100:80\n")[0].scheduler).toBe("wlc");
-  });
-
-  test.if(!has("wlc"))("-s defaults to wlc, which is refused until it exists", () => {
-    expect(problems("-A -t 10.0.0.100:80\n")).toEqual([
-      `ipvsadm.rules:1: -s: "wlc": scheduler 'wlc' is not supported yet; ${HAVE} (this line has no -s, and ipvsadm's default is wlc)`,
-    ]);
   });
 
   test("real servers keep file order; weight 0 is allowed", () => {
@@ -212,16 +201,10 @@ describe("command forms from LVS how-tos", () => {
     "-a -t 192.168.10.100:80 -r 10.0.0.17:80 -g -w 1",
   ].join("\n");
 
-  test.if(has("wlc"))("a saved /etc/ipvsadm.rules with wlc (seed 002)", () => {
+  test("a saved /etc/ipvsadm.rules with wlc (seed 002)", () => {
     const [svc] = services(seed002);
     expect(svc.scheduler).toBe("wlc");
     expect(svc.realServers.map((r) => r.address)).toEqual(["10.0.0.7", "10.0.0.17"]);
-  });
-
-  test.if(!has("wlc"))("a saved /etc/ipvsadm.rules with wlc (seed 002) is refused on its -A line only", () => {
-    expect(errorsOf(parse(seed002))).toEqual([
-      { source: "ipvsadm.rules", line: 2, field: "-s", value: "wlc", message: `scheduler 'wlc' is not supported yet; ${HAVE}` },
-    ]);
   });
 
   test("values glued to their option (seed 004: -r10.0.10.83, -t10.0.10.100:80, -p600)", () => {
@@ -322,8 +305,8 @@ describe("refusals, each on its line with option and value", () => {
     ["-b on -a is illegal", "-a -t 198.18.0.100:80 -r 10.0.0.1 -b sh-port", ["2: -b: illegal option with the 'add-server' command"]],
     ["port 0 without -p", "-A -t 198.18.0.101:0 -s rr", ['2: -t: "198.18.0.101:0": port 0 (every port of the VIP) needs persistence (ipvsadm: "Zero port specified for non-persistent service")']],
     ["no port, no -p", "-A -t 198.18.0.101 -s rr", ['2: -t: "198.18.0.101": no port given (ipvsadm takes port 0); port 0 (every port of the VIP) needs persistence (ipvsadm: "Zero port specified for non-persistent service")']],
-    ["unknown scheduler", "-A -t 198.18.0.101:80 -s foo", [`2: -s: "foo": unknown scheduler 'foo' (IPVS knows rr, wrr, lc, wlc, sed, nq, lblc, lblcr, dh, sh, mh, fo, ovf, twos; ${HAVE})`]],
-    ["unknown scheduler, long option", "-A -t 198.18.0.101:80 --scheduler=Rr", [`2: --scheduler: "Rr": unknown scheduler 'Rr' (IPVS knows rr, wrr, lc, wlc, sed, nq, lblc, lblcr, dh, sh, mh, fo, ovf, twos; ${HAVE})`]],
+    ["unknown scheduler", "-A -t 198.18.0.101:80 -s foo", [`2: -s: "foo": unknown scheduler 'foo' (IPVS knows ${KNOWN})`]],
+    ["unknown scheduler, long option", "-A -t 198.18.0.101:80 --scheduler=Rr", [`2: --scheduler: "Rr": unknown scheduler 'Rr' (IPVS knows ${KNOWN})`]],
     ["-E", "-E -t 198.18.0.100:80 -s wrr", ["2: -E: -E (edit-service) does not belong in a rules file: ringvs reads the file as the complete desired state, as ipvsadm-save -n writes it (only -A and -a lines, and --set)"]],
     ["-e", "-e -t 198.18.0.100:80 -r 10.0.0.1 -w 3", ["2: -e: -e (edit-server) does not belong in a rules file: ringvs reads the file as the complete desired state, as ipvsadm-save -n writes it (only -A and -a lines, and --set)"]],
     ["-D", "-D -t 198.18.0.100:80", ["2: -D: -D (delete-service) does not belong in a rules file: ringvs reads the file as the complete desired state, as ipvsadm-save -n writes it (only -A and -a lines, and --set)"]],
@@ -398,7 +381,7 @@ describe("errors across a file", () => {
     ].join("\n");
     expect(problems(text)).toEqual([
       "ipvsadm.rules:4: -w: 70000: must be 0..65535",
-      `ipvsadm.rules:5: -s: "lblcx": unknown scheduler 'lblcx' (IPVS knows ${IPVS_SCHEDULERS.join(", ")}; ${HAVE})`,
+      `ipvsadm.rules:5: -s: "lblcx": unknown scheduler 'lblcx' (IPVS knows ${KNOWN})`,
       'ipvsadm.rules:7: -f: "7": firewall mark 7 has no members: the iptables rules that set it are invisible to ringvs, so name the VIP:port pairs it stands for on a line "# ringvs: fwmark 7 = tcp 198.18.0.100:80, tcp 198.18.0.100:443"',
       "ipvsadm.rules:9: -m: NAT forwarding (-m) is not supported: ringvs does DR (-g) and TUN (-i)",
     ]);
@@ -416,16 +399,9 @@ describe("errors across a file", () => {
 });
 
 describe("schedulers", () => {
-  test("every scheduler src/sched/ registers is accepted", () => {
-    for (const name of IMPLEMENTED) expect(services(`-A -t 198.18.0.100:80 -s ${name}\n`)[0].scheduler).toBe(name);
-  });
-
-  test.if(MISSING.length > 0)("an IPVS scheduler ringvs lacks is 'not supported yet' on its line", () => {
-    for (const name of MISSING) {
-      expect(problemsWith(`-A -t 198.18.0.101:80 -s ${name}`)).toEqual([
-        `ipvsadm.rules:2: -s: "${name}": scheduler '${name}' is not supported yet; ${HAVE}`,
-      ]);
-    }
+  test("every IPVS scheduler is accepted", () => {
+    expect(IPVS_SCHEDULERS).toHaveLength(14);
+    for (const name of IPVS_SCHEDULERS) expect(services(`-A -t 198.18.0.100:80 -s ${name}\n`)[0].scheduler).toBe(name);
   });
 });
 
@@ -488,7 +464,6 @@ describe("scheduler flags (-b)", () => {
   const cases: [string, string, string[]][] = [
     ["sh flag on rr", "-A -t 198.18.0.101:80 -s rr -b sh-port", ['2: -b: "sh-port": scheduler flag \'sh-port\' belongs to the sh scheduler, not rr (ipvsadm: "incompatible scheduler flag `sh-port\'")']],
     ["mh flag on the default wlc", "-A -t 198.18.0.101:80 -b mh-fallback,mh-port", [
-      ...(has("wlc") ? [] : [`2: -s: "wlc": scheduler 'wlc' is not supported yet; ${HAVE} (this line has no -s, and ipvsadm's default is wlc)`]),
       '2: -b: "mh-fallback,mh-port": scheduler flag \'mh-fallback\' belongs to the mh scheduler, not wlc (ipvsadm: "incompatible scheduler flag `mh-fallback\'")',
       '2: -b: "mh-fallback,mh-port": scheduler flag \'mh-port\' belongs to the mh scheduler, not wlc (ipvsadm: "incompatible scheduler flag `mh-port\'")',
     ]],
@@ -506,13 +481,13 @@ describe("scheduler flags (-b)", () => {
     expect(services("-A -t 198.18.0.100:80 -s rr -b flag-1,flag-2,flag-3\n")[0].schedulerFlags).toEqual(NO_FLAGS);
   });
 
-  test.if(has("sh"))("sh: named and numbered flags (flag-1 = fallback, flag-2 = port)", () => {
+  test("sh: named and numbered flags (flag-1 = fallback, flag-2 = port)", () => {
     expect(services("-A -t 198.18.0.100:80 -s sh -b sh-fallback,sh-port\n")[0].schedulerFlags).toEqual({ port: true, fallback: true, mhTableSize: 4093 });
     expect(services("-A -t 198.18.0.100:80 -b flag-2 -s sh\n")[0].schedulerFlags).toEqual({ port: true, fallback: false, mhTableSize: 4093 });
     expect(services("-A -t 198.18.0.100:80 -s sh -b flag-1,sh-fallback,flag-3\n")[0].schedulerFlags).toEqual({ port: false, fallback: true, mhTableSize: 4093 });
   });
 
-  test.if(has("mh"))("mh: flags map the same way; the table size is the kernel's default", () => {
+  test("mh: flags map the same way; the table size is the kernel's default", () => {
     expect(services("-A -t 198.18.0.100:80 -s mh -b mh-port,flag-1\n")[0].schedulerFlags).toEqual({ port: true, fallback: true, mhTableSize: 4093 });
   });
 });
