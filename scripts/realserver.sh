@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # realserver.sh — prepare a host to be an LVS real server for ringvs.
 #
-#   realserver.sh start|stop|status [--mode dr] VIP [VIP...]
+#   realserver.sh start|stop|status [--mode dr|tun] VIP [VIP...]
 #
-# DR mode (the only mode so far). The director forwards each frame unchanged
+# DR mode (the default). The director forwards each frame unchanged
 # except for the destination MAC, so the real server receives packets addressed
 # to the VIP and must (a) accept them as local and (b) answer the client
 # directly from the VIP. That needs:
@@ -25,8 +25,37 @@
 #   The kernel uses max(all, <dev>) for both, so "all" is the value that really
 #   governs eth0; lo is set too, as the reference script does.
 #
-# TUN mode (later) will put the VIP on tunl0 and relax rp_filter; the mode table
-# below (mode_* functions) is where it plugs in.
+# TUN mode. The director wraps the client's packet (CIP -> VIP) in an outer
+# IPv4 header (DIP -> RIP, protocol 4) and routes it, possibly across routers.
+# The kernel's ipip module strips the outer header on tunl0 (its catch-all
+# "fallback" tunnel, present in every namespace once the module is loaded), and
+# the inner packet must then be accepted as local and answered from the VIP
+# straight to the client through the normal routes. That needs:
+#
+#   * `modprobe ipip`. Failing is not fatal when a device named tunl0 exists
+#     already: built-in ipip, or the lab's user-space decapsulator
+#     (scripts/lab/ipip-decap.c, a TUN device named tunl0). Otherwise start
+#     fails with exit 1 and names both ways out. If the module loads but this
+#     namespace got no tunl0 (net.core.fb_tunnels_only_for_init_net), start
+#     creates "tunl0 type ipip" (any/any, the same catch-all) and stop deletes it.
+#   * tunl0 up (stop sets it down again if start brought it up) with VIP/32,
+#     label "tunl0:ringvs"; the kernel adds "local VIP dev tunl0" to the local
+#     table, as for lo in DR mode.
+#   * arp_ignore=1, arp_announce=2 on all and tunl0, as the classic LVS-TUN
+#     real-server script does (tunl0 itself is NOARP; "all" is what matters: a
+#     TUN real server on a LAN with clients or a router must not answer ARP for
+#     the VIP on eth0, nor announce it).
+#   * rp_filter=2 (loose) on tunl0. The packet arrives on tunl0 from the CIP,
+#     but the route back to the CIP is via eth0, so strict reverse-path
+#     filtering (1) drops every tunnelled packet. The kernel uses
+#     max(all, tunl0), so the classic script writes 0 to both; that also
+#     switches rp_filter off for eth0 and every other interface. Loose mode (2)
+#     only asks that the source be routable at all, which is always true for a
+#     TUN real server since it must route its answers to the client directly;
+#     and because 2 is the highest value, max(all, tunl0) is 2 whatever "all"
+#     holds, so "all" is left alone and eth0 keeps its own filtering.
+#
+# Every mode shares the state mechanism below (the token lives on lo in both).
 #
 # State. `start` records, before changing anything, the sysctl values and lo's
 # alias it found, plus every VIP and route it added, in
@@ -47,13 +76,15 @@ set -euo pipefail
 
 readonly PROG=${0##*/}
 readonly STATE_DIR=${RINGVS_RS_STATE_DIR:-/run/ringvs-realserver}
-readonly VIP_LABEL="lo:ringvs"
+readonly LABEL_TAG="ringvs" # address label "<dev>:ringvs"
 readonly ALIAS_TAG="ringvs-rs"
 
 usage() {
 	cat >&2 <<EOF
-usage: $PROG start|stop|status [--mode dr] VIP [VIP...]
-  start   put each VIP/32 on lo and set arp_ignore=1, arp_announce=2 (all, lo)
+usage: $PROG start|stop|status [--mode dr|tun] VIP [VIP...]
+  start   dr:  put each VIP/32 on lo and set arp_ignore=1, arp_announce=2 (all, lo)
+          tun: modprobe ipip, bring tunl0 up with each VIP/32, set arp_ignore=1,
+               arp_announce=2 (all, tunl0) and rp_filter=2 (tunl0)
   stop    remove the VIPs start added (all of them if none given); restore the
           sysctls once no VIP is left
   status  show each VIP and the sysctls; exit 0 if fully configured, else 3
@@ -84,11 +115,20 @@ mode_dr_sysctls() {
 		net/ipv4/conf/lo/arp_announce=2
 }
 
+mode_tun_vip_dev() { echo tunl0; }
+mode_tun_sysctls() {
+	printf '%s\n' \
+		net/ipv4/conf/all/arp_ignore=1 \
+		net/ipv4/conf/tunl0/arp_ignore=1 \
+		net/ipv4/conf/all/arp_announce=2 \
+		net/ipv4/conf/tunl0/arp_announce=2 \
+		net/ipv4/conf/tunl0/rp_filter=2
+}
+
 check_mode() {
 	case $1 in
-	dr) ;;
-	tun) die 2 "--mode tun is not supported yet (only dr)" ;;
-	*) die_usage "unknown mode '$1' (expected dr)" ;;
+	dr | tun) ;;
+	*) die_usage "unknown mode '$1' (expected dr or tun)" ;;
 	esac
 }
 
@@ -117,20 +157,58 @@ state_file() {
 	echo "$STATE_DIR/netns-${id%]}.state"
 }
 
-sysctl_get() { cat "/proc/sys/$1"; }
+# A per-device key of a device that does not exist (tunl0 after the user-space
+# decapsulator exited) reads as "missing".
+sysctl_get() {
+	if [[ -e /proc/sys/$1 ]]; then cat "/proc/sys/$1"; else echo missing; fi
+}
 sysctl_set() { echo "$2" >"/proc/sys/$1"; }
 
 lo_alias() { ip link show dev lo | sed -n 's/^    alias //p'; }
 
 # vip_on DEV VIP: is VIP/32 configured on DEV?
 vip_on() {
-	ip -o -4 addr show dev "$1" | grep -q " inet $2/32 "
+	ip -o -4 addr show dev "$1" 2>/dev/null | grep -q " inet $2/32 "
 }
 
 # Devices other than DEV carrying VIP; a DR real server with the VIP on eth0
 # would answer ARP for it even with arp_ignore=1.
 vip_elsewhere() {
 	ip -o -4 addr show to "$2/32" | awk -v dev="$1" '$2 != dev { print $2 }' | sort -u
+}
+
+dev_exists() { ip link show dev "$1" >/dev/null 2>&1; }
+dev_is_up() { ip -o link show dev "$1" 2>/dev/null | grep -q '<[^>]*\bUP\b'; }
+
+# "kernel ipip" or "TUN device" (what provides tunl0), for messages.
+tunl0_kind() {
+	if ip -d -o link show dev tunl0 2>/dev/null | grep -q ' ipip '; then
+		echo "kernel ipip"
+	else
+		echo "$(ip -d -o link show dev tunl0 2>/dev/null | grep -o 'tun type [a-z]*' || echo unknown type), a user-space decapsulator"
+	fi
+}
+
+# Make sure tunl0 exists; sets TUN_CREATED=1 when this call created it.
+tun_prepare() {
+	local out rc=0
+	TUN_CREATED=0
+	if command -v modprobe >/dev/null 2>&1; then
+		out=$(modprobe ipip 2>&1) || rc=$?
+	else
+		out="modprobe: command not found" rc=127
+	fi
+	if ((rc == 0)) && ! dev_exists tunl0; then
+		# The module is there but fallback tunnels exist only in the initial
+		# namespace: an any/any ipip tunnel named tunl0 is the same catch-all.
+		ip link add name tunl0 type ipip && TUN_CREATED=1
+	fi
+	if ! dev_exists tunl0; then
+		die 1 "no tunl0: modprobe ipip failed (${out:-exit $rc}) and no device named tunl0 exists; load ipip, or run a user-space decapsulator that provides tunl0 (scripts/lab/ipip-decap)"
+	fi
+	if ((rc != 0)); then
+		echo "$PROG: modprobe ipip failed (${out:-exit $rc}); using the existing tunl0 ($(tunl0_kind))"
+	fi
 }
 
 local_route_present() {
@@ -141,13 +219,16 @@ local_route_present() {
 # Line format: "key=value"; keys: version token mode alias sysctl:<path> vip route.
 # Loaded into the globals below.
 
-S_PRESENT=0 S_TOKEN="" S_MODE="" S_ALIAS=""
+# devup=<dev>: start brought dev up, stop sets it down; created=<dev>: start
+# created dev, stop deletes it.
+
+S_PRESENT=0 S_TOKEN="" S_MODE="" S_ALIAS="" S_DEVUP="" S_CREATED=""
 S_SYSCTLS=() S_VIPS=() S_ROUTES=()
 
 state_load() {
 	local f line
 	f=$(state_file)
-	S_PRESENT=0 S_TOKEN="" S_MODE="" S_ALIAS="" S_SYSCTLS=() S_VIPS=() S_ROUTES=()
+	S_PRESENT=0 S_TOKEN="" S_MODE="" S_ALIAS="" S_DEVUP="" S_CREATED="" S_SYSCTLS=() S_VIPS=() S_ROUTES=()
 	[[ -f $f ]] || return 0
 	while IFS= read -r line; do
 		case $line in
@@ -157,12 +238,14 @@ state_load() {
 		sysctl:*) S_SYSCTLS+=("${line#sysctl:}") ;;
 		vip=*) S_VIPS+=("${line#vip=}") ;;
 		route=*) S_ROUTES+=("${line#route=}") ;;
+		devup=*) S_DEVUP=${line#devup=} ;;
+		created=*) S_CREATED=${line#created=} ;;
 		esac
 	done <"$f"
 	if [[ -z $S_TOKEN || $(lo_alias) != "$ALIAS_TAG $S_TOKEN" ]]; then
 		echo "$PROG: discarding stale state $f (from a namespace that no longer exists)" >&2
 		rm -f -- "$f" 2>/dev/null || true # status may run unprivileged
-		S_TOKEN="" S_MODE="" S_ALIAS="" S_SYSCTLS=() S_VIPS=() S_ROUTES=()
+		S_TOKEN="" S_MODE="" S_ALIAS="" S_DEVUP="" S_CREATED="" S_SYSCTLS=() S_VIPS=() S_ROUTES=()
 		return 0
 	fi
 	S_PRESENT=1
@@ -182,6 +265,8 @@ state_save() {
 		for x in "${S_SYSCTLS[@]}"; do echo "sysctl:$x"; done
 		for x in "${S_VIPS[@]}"; do echo "vip=$x"; done
 		for x in "${S_ROUTES[@]}"; do echo "route=$x"; done
+		[[ -z $S_DEVUP ]] || echo "devup=$S_DEVUP"
+		[[ -z $S_CREATED ]] || echo "created=$S_CREATED"
 	} >"$tmp"
 	mv -f -- "$tmp" "$f"
 }
@@ -212,6 +297,14 @@ do_start() {
 	state_load
 	if ((S_PRESENT)); then
 		[[ $S_MODE == "$MODE" ]] || die 1 "already started in mode $S_MODE; stop it first"
+	fi
+	TUN_CREATED=0
+	[[ $MODE != tun ]] || tun_prepare
+	if ((S_PRESENT)); then
+		if ((TUN_CREATED)); then
+			S_CREATED=$dev
+			state_save
+		fi
 	else
 		# First start: remember what was there before we touch anything.
 		S_MODE=$MODE
@@ -221,16 +314,25 @@ do_start() {
 			key=${kv%%=*}
 			S_SYSCTLS+=("$key=$(sysctl_get "$key")")
 		done < <(mode_"$MODE"_sysctls)
+		((TUN_CREATED == 0)) || S_CREATED=$dev
 		ip link set dev lo alias "$ALIAS_TAG $S_TOKEN"
 		state_save
 	fi
 
-	ip link set dev lo up
+	if [[ $dev == lo ]]; then
+		ip link set dev lo up
+	elif ! dev_is_up "$dev"; then
+		ip link set dev "$dev" up
+		if [[ -z $S_DEVUP ]]; then
+			S_DEVUP=$dev
+			state_save
+		fi
+	fi
 	for vip in "${VIPS[@]}"; do
 		if vip_on "$dev" "$vip"; then
 			contains "$vip" "${S_VIPS[@]}" || echo "$PROG: $vip already on $dev (not added by $PROG; stop will leave it)"
 		else
-			ip addr add "$vip/32" dev "$dev" label "$VIP_LABEL"
+			ip addr add "$vip/32" dev "$dev" label "$dev:$LABEL_TAG"
 			S_VIPS+=("$vip")
 			state_save
 		fi
@@ -273,8 +375,17 @@ do_stop() {
 
 	if ((${#S_VIPS[@]} == 0)); then
 		for kv in "${S_SYSCTLS[@]}"; do
-			sysctl_set "${kv%%=*}" "${kv#*=}"
+			if [[ -e /proc/sys/${kv%%=*} ]]; then
+				sysctl_set "${kv%%=*}" "${kv#*=}"
+			else
+				echo "$PROG: ${kv%%=*} is gone (its device no longer exists); nothing to restore"
+			fi
 		done
+		if [[ -n $S_CREATED ]]; then
+			ip link del dev "$S_CREATED" 2>/dev/null || true
+		elif [[ -n $S_DEVUP ]] && dev_exists "$S_DEVUP"; then
+			ip link set dev "$S_DEVUP" down
+		fi
 		if [[ -n $S_ALIAS ]]; then
 			ip link set dev lo alias "$S_ALIAS"
 		else
@@ -289,6 +400,17 @@ do_status() {
 	dev=$(mode_"$MODE"_vip_dev)
 	state_load
 	if ((${#VIPS[@]})); then targets=("${VIPS[@]}"); else targets=("${S_VIPS[@]}"); fi
+	if [[ $dev != lo ]]; then
+		if ! dev_exists "$dev"; then
+			echo "dev $dev: MISSING"
+			ok=0
+		elif dev_is_up "$dev"; then
+			echo "dev $dev: up"
+		else
+			echo "dev $dev: DOWN"
+			ok=0
+		fi
+	fi
 	if ((${#targets[@]} == 0)); then
 		echo "no VIPs (none given, none recorded)"
 		ok=0

@@ -8,10 +8,19 @@
 //   const r = await lab.curl(`http://${lab.rsIps[0]}/`);   // from the client ns
 //   await lab.down();
 //
+// With `farServers: N` the lab also gets a router (lab.routerNs, 198.18.0.1 /
+// 198.19.0.1) and N TUN-mode real servers on the routed far network 198.19.0.0/24
+// (lab.farNs, lab.farIps). Their IPIP decapsulation is the kernel's tunl0 when the
+// kernel has ipip, else scripts/lab/ipip-decap.c (built here on demand into
+// scripts/lab/build/), a user-space decapsulator that provides a TUN device named
+// tunl0; `tunDecap` forces one or the other and lab.tunDecap says which runs.
+// rsScript then runs `realserver.sh start --mode tun VIP` on them (after the
+// decapsulator is up), http starts servers named far<i>.
+//
 // Needs root (namespaces); callers should skip loudly with `canRunLab()`.
 
 import type { Subprocess } from "bun";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -19,6 +28,8 @@ export const REPO_ROOT = resolve(import.meta.dir, "../..");
 export const LAB_SCRIPT = join(REPO_ROOT, "scripts/lab/lab.sh");
 export const RS_SCRIPT = join(REPO_ROOT, "scripts/realserver.sh");
 export const HTTP_SERVER = join(REPO_ROOT, "scripts/lab/http-server.ts");
+/** Where lab tools written in C are compiled (git-ignored). */
+export const LAB_BUILD_DIR = join(REPO_ROOT, "scripts/lab/build");
 
 /** Addresses of the lab segment (198.18.0.0/15 is the benchmarking range, RFC 2544). */
 export const LAB_NET = "198.18.0.0/24";
@@ -28,9 +39,20 @@ export const DEFAULT_VIP = "198.18.0.100";
 export const DIRECTOR_IF = "eth0";
 /** Real server i (1-based) has 198.18.0.(10+i). */
 export const rsIp = (i: number): string => `198.18.0.${10 + i}`;
-/** lab.sh gives every host eth0 the MAC 02:72:76:00:00:<last octet in hex>. */
-export const labMac = (ip: string): string =>
-  `02:72:76:00:00:${Number(ip.split(".")[3]).toString(16).padStart(2, "0")}`;
+/** The routed far network (lab.sh up PREFIX NRS NFAR) and its router. */
+export const FAR_NET = "198.19.0.0/24";
+export const ROUTER_IP = "198.18.0.1";
+export const ROUTER_FAR_IP = "198.19.0.1";
+/** Far real server i (1-based) has 198.19.0.(10+i). */
+export const farIp = (i: number): string => `198.19.0.${10 + i}`;
+/** lab.sh gives every host eth0 the MAC 02:72:76:<second octet - 18>:<third>:<fourth>, in hex
+ *  (02:72:76:00:00:XX on 198.18.0.0/24, 02:72:76:01:00:XX on the far network). */
+export const labMac = (ip: string): string => {
+  const o = ip.split(".").map(Number);
+  return `02:72:76:${[o[1] - 18, o[2], o[3]].map((n) => n.toString(16).padStart(2, "0")).join(":")}`;
+};
+
+export type TunDecap = "kernel" | "userspace";
 
 export interface LabOptions {
   /** Number of real servers (1..50). Default 3. */
@@ -43,6 +65,11 @@ export interface LabOptions {
   http?: boolean;
   /** Port of the HTTP servers. Default 80. */
   httpPort?: number;
+  /** Far (routed, TUN-mode) real servers on 198.19.0.0/24 behind a router (0..50). Default 0. */
+  farServers?: number;
+  /** Who strips the IPIP header on far servers: the kernel's ipip (false), the user-space
+   *  decapsulator scripts/lab/ipip-decap.c (true), or the kernel's when it has ipip ("auto"). */
+  tunDecap?: boolean | "auto";
   /** Overall budget for Lab.up. Default 30 s. */
   timeoutMs?: number;
 }
@@ -89,6 +116,125 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   stdout?: "pipe" | "inherit" | "ignore";
   stderr?: "pipe" | "inherit" | "ignore";
+}
+
+/**
+ * Compiles scripts/lab/NAME.c into scripts/lab/build/NAME (gcc -O2) unless the binary is newer
+ * than the source; returns the binary's path. Throws with gcc's messages when it fails.
+ */
+export function buildLabTool(name: string): string {
+  const src = join(REPO_ROOT, "scripts/lab", `${name}.c`);
+  const out = join(LAB_BUILD_DIR, name);
+  if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
+  mkdirSync(LAB_BUILD_DIR, { recursive: true });
+  // Build under a private name and rename: a concurrent run never executes half a binary.
+  const tmp = `${out}.tmp${process.pid}`;
+  const cc = Bun.spawnSync(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", tmp, src], { stdout: "pipe", stderr: "pipe" });
+  if (cc.exitCode !== 0) {
+    rmSync(tmp, { force: true });
+    throw new Error(`gcc ${src} failed: ${cc.stderr.toString().trim()}`);
+  }
+  renameSync(tmp, out);
+  return out;
+}
+
+let kernelIpip: boolean | undefined;
+/** Whether the kernel can make an ipip tunnel: tried in a throwaway namespace (`unshare --net`),
+ *  which vanishes with the process, so the probe cannot leave anything behind. */
+export function kernelHasIpip(): boolean {
+  if (kernelIpip === undefined) {
+    const r = Bun.spawnSync(["unshare", "--net", "ip", "link", "add", "rvprobe0", "type", "ipip"], { stdout: "ignore", stderr: "ignore" });
+    kernelIpip = r.exitCode === 0;
+  }
+  return kernelIpip;
+}
+
+/** Resolves LabOptions.tunDecap against what this kernel has. */
+export function resolveTunDecap(want: boolean | "auto"): TunDecap {
+  if (want === true) return "userspace";
+  const kernel = kernelHasIpip();
+  if (want === false && !kernel) {
+    throw new Error("tunDecap: false asks for the kernel's ipip, but `ip link add ... type ipip` fails here (no ipip module)");
+  }
+  return kernel ? "kernel" : "userspace";
+}
+
+/** One JSON event line of ipip-decap (ready / stats / stopped), counters included. */
+export interface DecapEvent {
+  event: "ready" | "stats" | "stopped";
+  interface?: string;
+  tun?: string;
+  nft?: boolean;
+  addrs?: string[];
+  rx_ipip: number;
+  not_for_us: number;
+  bad_outer: number;
+  fragments: number;
+  reassembled: number;
+  frag_dup: number;
+  frag_overlap: number;
+  frag_bad: number;
+  reasm_timeout: number;
+  reasm_evicted: number;
+  bad_inner: number;
+  ecn_drop: number;
+  delivered: number;
+  tun_errors: number;
+  tun_out_discarded: number;
+}
+
+/** A running ipip-decap: its JSON lines on stdout, stderr collected. */
+export class DecapProcess {
+  private lines: string[] = [];
+  private waiters: (() => void)[] = [];
+  private closed = false;
+  stderr = "";
+
+  constructor(readonly ns: string, readonly proc: Subprocess) {
+    void this.pump();
+    void (async () => {
+      try {
+        for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) this.stderr += decoder.decode(chunk);
+      } catch {}
+    })();
+  }
+
+  private async pump(): Promise<void> {
+    let buf = "";
+    try {
+      for await (const chunk of this.proc.stdout as ReadableStream<Uint8Array>) {
+        buf += decoder.decode(chunk);
+        let nl;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          this.lines.push(buf.slice(0, nl));
+          buf = buf.slice(nl + 1);
+          this.waiters.splice(0).forEach((w) => w());
+        }
+      }
+    } catch {}
+    this.closed = true;
+    this.waiters.splice(0).forEach((w) => w());
+  }
+
+  /** The next event line of this type (consumed), or null on timeout or exit. */
+  async next(event: DecapEvent["event"], timeoutMs = 5_000): Promise<DecapEvent | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.lines.findIndex((l) => l.startsWith(`{"event":"${event}"`));
+      if (i >= 0) return JSON.parse(this.lines.splice(i, 1)[0]) as DecapEvent;
+      const left = deadline - Date.now();
+      if (this.closed || left <= 0) return null;
+      await within(new Promise<void>((r) => this.waiters.push(r)), left);
+    }
+  }
+
+  /** SIGUSR1 and the counters it prints. */
+  async stats(): Promise<DecapEvent> {
+    this.proc.kill("SIGUSR1");
+    const s = await this.next("stats");
+    if (!s) throw new Error(`ipip-decap in ${this.ns} printed no stats: ${this.stderr.trim()}`);
+    return s;
+  }
 }
 
 /** True when the lab can run here (root + iproute2); tests should skip loudly otherwise. */
@@ -148,6 +294,20 @@ export class Lab {
   readonly rsIps: string[];
   readonly rsMacs: string[];
   readonly rsNames: string[];
+  /** Far (TUN) real servers; empty without farServers. */
+  readonly farNs: string[];
+  readonly farIps: string[];
+  readonly farMacs: string[];
+  readonly farNames: string[];
+  /** The router between 198.18.0.0/24 and 198.19.0.0/24; "" without farServers. */
+  readonly routerNs: string;
+  readonly routerIp = ROUTER_IP;
+  readonly routerFarIp = ROUTER_FAR_IP;
+  readonly routerMac = labMac(ROUTER_IP);
+  /** Who decapsulates IPIP on the far servers; null without farServers. */
+  readonly tunDecap: TunDecap | null;
+  /** The user-space decapsulator of each far server, by namespace (tunDecap "userspace"). */
+  readonly decaps = new Map<string, DecapProcess>();
   readonly clientIp = CLIENT_IP;
   readonly directorIp = DIRECTOR_IP;
   readonly directorIf = DIRECTOR_IF;
@@ -162,7 +322,13 @@ export class Lab {
   private readonly procs = new Set<Subprocess>();
   private isDown = false;
 
-  private constructor(prefix: string, env: Record<string, string>, opts: Required<LabOptions>, stateDir: string) {
+  private constructor(
+    prefix: string,
+    env: Record<string, string>,
+    opts: Required<LabOptions>,
+    stateDir: string,
+    tunDecap: TunDecap | null,
+  ) {
     this.prefix = prefix;
     this.env = env;
     this.switchNs = env.LAB_SWITCH_NS;
@@ -172,6 +338,13 @@ export class Lab {
     this.rsIps = env.LAB_RS_IPS.split(" ");
     this.rsMacs = env.LAB_RS_MACS.split(" ");
     this.rsNames = this.rsNs.map((_, i) => `rs${i + 1}`);
+    const list = (v: string | undefined) => (v ? v.split(" ") : []);
+    this.farNs = list(env.LAB_FAR_NS);
+    this.farIps = list(env.LAB_FAR_IPS);
+    this.farMacs = list(env.LAB_FAR_MACS);
+    this.farNames = this.farNs.map((_, i) => `far${i + 1}`);
+    this.routerNs = env.LAB_ROUTER_NS ?? "";
+    this.tunDecap = tunDecap;
     this.vips = Array.isArray(opts.vip) ? opts.vip : [opts.vip];
     this.httpPort = opts.httpPort;
     this.stateDir = stateDir;
@@ -188,14 +361,21 @@ export class Lab {
       rsScript: false,
       http: false,
       httpPort: 80,
+      farServers: 0,
+      tunDecap: "auto",
       timeoutMs: 30_000,
       ...options,
     };
     registerCleanup();
+    // Decided (and the decapsulator built) before anything exists, so these failures leave nothing.
+    const tunDecap = opts.farServers > 0 ? resolveTunDecap(opts.tunDecap) : null;
+    const decapBin = tunDecap === "userspace" ? buildLabTool("ipip-decap") : "";
     const deadline = Date.now() + opts.timeoutMs;
     // pid keeps parallel test processes apart, the counter labs within one.
     const prefix = `rv${process.pid % 100000}x${counter++}`;
-    const up = Bun.spawnSync(["bash", LAB_SCRIPT, "up", prefix, String(opts.realServers)], {
+    const argv = ["bash", LAB_SCRIPT, "up", prefix, String(opts.realServers)];
+    if (opts.farServers > 0) argv.push(String(opts.farServers));
+    const up = Bun.spawnSync(argv, {
       stdout: "pipe",
       stderr: "pipe",
     });
@@ -208,14 +388,23 @@ export class Lab {
       if (m) env[m[1]] = m[2];
     }
     const stateDir = mkdtempSync(join(tmpdir(), `ringvs-${prefix}-`));
-    const lab = new Lab(prefix, env, opts, stateDir);
+    const lab = new Lab(prefix, env, opts, stateDir, tunDecap);
     live.add(lab);
     try {
+      if (tunDecap === "userspace") {
+        await Promise.all(lab.farNs.map((ns) => lab.startDecap(ns, decapBin, deadline)));
+      }
       if (opts.rsScript) {
-        await Promise.all(lab.rsNs.map((ns) => lab.rsScript(ns, "start", lab.vips)));
+        await Promise.all([
+          ...lab.rsNs.map((ns) => lab.rsScript(ns, "start", lab.vips)),
+          ...lab.farNs.map((ns) => lab.rsScript(ns, "start", lab.vips, "tun")),
+        ]);
       }
       if (opts.http) {
-        await Promise.all(lab.rsNs.map((_, i) => lab.startHttp(i, deadline)));
+        await Promise.all([
+          ...lab.rsNs.map((ns, i) => lab.startHttp(ns, lab.rsIps[i], lab.rsNames[i], deadline)),
+          ...lab.farNs.map((ns, i) => lab.startHttp(ns, lab.farIps[i], lab.farNames[i], deadline)),
+        ]);
       }
     } catch (e) {
       await lab.down();
@@ -224,9 +413,9 @@ export class Lab {
     return lab;
   }
 
-  /** Runs `realserver.sh ACTION VIP...` in NS with this lab's state dir; throws unless exit 0. */
-  async rsScript(ns: string, action: "start" | "stop", vips: string[] = this.vips): Promise<ExecResult> {
-    const r = await this.exec(ns, ["bash", RS_SCRIPT, action, ...vips], {
+  /** Runs `realserver.sh ACTION [--mode tun] VIP...` in NS with this lab's state dir; throws unless exit 0. */
+  async rsScript(ns: string, action: "start" | "stop", vips: string[] = this.vips, mode: "dr" | "tun" = "dr"): Promise<ExecResult> {
+    const r = await this.exec(ns, ["bash", RS_SCRIPT, action, ...(mode === "tun" ? ["--mode", "tun"] : []), ...vips], {
       timeoutMs: 15_000,
       env: { RINGVS_RS_STATE_DIR: this.stateDir },
     });
@@ -234,10 +423,29 @@ export class Lab {
     return r;
   }
 
-  private async startHttp(i: number, deadline: number): Promise<void> {
-    const name = this.rsNames[i];
+  /** Starts ipip-decap on NS's eth0 (it creates tunl0 and the nft guard) and waits for "ready". */
+  private async startDecap(ns: string, bin: string, deadline: number): Promise<void> {
+    const proc = this.spawn(ns, [bin, "--interface", "eth0", "--tun", "tunl0"], { stdout: "pipe", stderr: "pipe" });
+    const d = new DecapProcess(ns, proc);
+    this.decaps.set(ns, d);
+    const ready = await d.next("ready", Math.max(0, deadline - Date.now()));
+    if (!ready) {
+      proc.kill("SIGKILL");
+      await proc.exited;
+      throw new Error(`ipip-decap in ${ns} did not become ready (exit ${proc.exitCode}): ${d.stderr.trim()}`);
+    }
+  }
+
+  /** Counters of the user-space decapsulator on far server i (0-based); throws when the kernel decapsulates. */
+  async decapStats(i: number): Promise<DecapEvent> {
+    const d = this.decaps.get(this.farNs[i]);
+    if (!d) throw new Error(`no user-space decapsulator on ${this.farNs[i]} (tunDecap: ${this.tunDecap})`);
+    return d.stats();
+  }
+
+  private async startHttp(ns: string, ip: string, name: string, deadline: number): Promise<void> {
     const proc = this.spawn(
-      this.rsNs[i],
+      ns,
       [process.execPath, HTTP_SERVER, "--name", name, "--port", String(this.httpPort)],
       { stdout: "pipe", stderr: "pipe" },
     );
@@ -262,7 +470,7 @@ export class Lab {
         while (!(await reader.read()).done) {}
       } catch {}
     })();
-    const url = `http://${this.rsIps[i]}:${this.httpPort}/`;
+    const url = `http://${ip}:${this.httpPort}/`;
     for (;;) {
       const r = await this.curl(url, { timeoutMs: 2_000 });
       if (r.status === 200 && r.body === `${name}\n`) return;
@@ -352,7 +560,7 @@ export class Lab {
   /** Namespaces of this lab that currently exist (for leak checks). */
   static existingNamespaces(prefix: string): string[] {
     const out = Bun.spawnSync(["ip", "netns", "list"]).stdout.toString();
-    const re = new RegExp(`^${prefix}(sw|cl|dir|rs\\d+)$`);
+    const re = new RegExp(`^${prefix}(sw|sw2|cl|dir|rt|rs\\d+|far\\d+)$`);
     return out
       .split("\n")
       .map((l) => l.split(" ")[0])

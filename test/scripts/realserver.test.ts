@@ -262,7 +262,7 @@ describe.skipIf(!runnable)("realserver.sh (DR)", () => {
       [[], "missing action"],
       [["frob", VIP], "unknown action 'frob'"],
       [["start"], "start needs at least one VIP"],
-      [["start", "--mode", "tun", VIP], "--mode tun is not supported yet"],
+      [["start", VIP, "--mode"], "--mode needs a value"],
       [["start", "--mode", "nat", VIP], "unknown mode 'nat'"],
       [["start", "--bogus", VIP], "unknown option '--bogus'"],
     ];
