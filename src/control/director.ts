@@ -13,6 +13,7 @@ import { serviceIdentity, serviceLabel, serviceMatches } from "../config/service
 import type { WorkerMessage } from "../dataplane/worker.ts";
 import { runOk } from "../sys/run.ts";
 import { KernelGuard } from "./kernel_guard.ts";
+import { ReceiveOffloads } from "./offloads.ts";
 import { Reachability, type RealServerTarget } from "./reachability.ts";
 
 /** Descriptors per batch: 8 blocks' worth of minimum-size frames at the default 64 KiB block. */
@@ -135,6 +136,7 @@ export class Director {
     private readonly counters: SharedArrayBuffer,
     private readonly destCounters: SharedArrayBuffer,
     private readonly guard: KernelGuard,
+    private readonly offloads: ReceiveOffloads,
     private readonly reach: Reachability,
     private placement: VipPlacement,
     private readonly log: Log,
@@ -148,12 +150,15 @@ export class Director {
     const ring = Ring.open(config.interface, params);
     const guard = new KernelGuard(config.interface);
     const reach = new Reachability(config.interface, ring, config.tunnelSource);
+    const offloads = new ReceiveOffloads(config.interface);
     let worker: Worker | null = null;
     try {
       await guard.install(config.services);
+      const offloadWarning = await offloads.disable();
+      if (offloadWarning) log(offloadWarning);
       if (placement.dip) ring.setIcmp(ipToU32(placement.dip), ICMP_RATE, ICMP_BURST);
       const counters = newPolicyCounterBuffer();
-      const d = new Director(config, ring, counters, newDestCounterBuffer(SLOT_CAPACITY), guard, reach, placement, log);
+      const d = new Director(config, ring, counters, newDestCounterBuffer(SLOT_CAPACITY), guard, offloads, reach, placement, log);
       await d.waitForMacs();
       worker = d.worker = new Worker(workerUrl());
       await d.startWorker();
@@ -163,6 +168,7 @@ export class Director {
     } catch (e) {
       worker?.terminate();
       await guard.remove();
+      await offloads.restore();
       await reach.release();
       ring.close();
       throw e;
@@ -389,6 +395,7 @@ export class Director {
       // the socket may already be unusable if the interface vanished; the counters are still valid
     }
     await this.guard.remove();
+    await this.offloads.restore();
     await this.reach.release();
   }
 
