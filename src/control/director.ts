@@ -50,6 +50,8 @@ export interface DestStats {
   activeConns: number;
   inactiveConns: number;
   persistConns: number;
+  /** Connections scheduled to this real server since it was added (ipvsadm --stats Conns). */
+  conns: number;
 }
 export interface ServiceStats {
   /** ipvsadm's name for it: "TCP 198.18.0.100:80", "FWM 1". */
@@ -236,7 +238,10 @@ export class Director {
   }
 
   private announce(): void {
-    const vips = [...this.placement.arp];
+    this.announceVips([...this.placement.arp]);
+  }
+
+  private announceVips(vips: string[]): void {
     if (vips.length === 0) return;
     let sent = 0;
     const send = () => {
@@ -327,6 +332,40 @@ export class Director {
     }
   }
 
+  /** The configuration running now. */
+  get running(): DirectorConfig {
+    return this.config;
+  }
+
+  /** Switch to a new, already validated configuration without a restart: the kernel guard is
+   *  rewritten, new real servers are resolved, and the worker gets a plan in which everything that
+   *  stays keeps its slot (and so its counters), its service id (so its scheduler state,
+   *  connections and persistence templates) and its connection counts. The interface and the ring
+   *  cannot change this way. Throws (changing nothing in the data plane) when the guard or a
+   *  lookup fails. */
+  async apply(next: DirectorConfig): Promise<void> {
+    if (next.interface !== this.config.interface) {
+      throw new Error(`the interface cannot change while running (${this.config.interface} -> ${next.interface}): restart ringvs`);
+    }
+    const placement = await placeVips(next);
+    await this.guard.install(next.services);
+    const before = this.config;
+    this.config = next;
+    try {
+      await this.reach.refresh(this.targets());
+    } catch (e) {
+      this.config = before;
+      await this.guard.install(before.services);
+      throw e;
+    }
+    const newArp = [...placement.arp].filter((v) => !this.placement.arp.has(v));
+    this.placement = placement;
+    const plan = this.buildPlan();
+    this.lastPlanJson = JSON.stringify(plan);
+    this.post({ type: "plan", plan });
+    if (newArp.length) this.announceVips(newArp);
+  }
+
   /** Real servers that cannot be reached right now (reported, never chosen). */
   unresolved(): string[] {
     return [...new Set(this.targets().filter((t) => !this.reach.get(t).mac).map((t) => t.address))];
@@ -361,6 +400,7 @@ export class Director {
             activeConns: dc[c]!,
             inactiveConns: dc[c + 1]!,
             persistConns: dc[c + 2]!,
+            conns: dc[c + 3]!,
             address: rs.address,
             port: rs.port,
             weight: rs.weight,

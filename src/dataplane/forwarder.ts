@@ -305,6 +305,7 @@ export class Forwarder {
     if (!d) return;
     d.inactiveConns++;
     this.dc[slot * DEST_COUNTER_STRIDE + 1] = d.inactiveConns;
+    this.dc[slot * DEST_COUNTER_STRIDE + 3]!++;
     const up = this.slotUpper[slot]!;
     if (up !== 0 && d.activeConns + d.inactiveConns >= up) this.slotOverloaded[slot] = 1;
     this.destChanged(slot, d);

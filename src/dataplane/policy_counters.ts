@@ -30,8 +30,8 @@ export function newPolicyCounterBuffer(): SharedArrayBuffer {
 }
 
 /** Per real-server slot, written by the packet worker as connections come and go:
- *  [activeConns, inactiveConns, persistent templates]. */
-export const DEST_COUNTER_STRIDE = 3;
+ *  [activeConns, inactiveConns, persistent templates, connections scheduled in all]. */
+export const DEST_COUNTER_STRIDE = 4;
 
 export function newDestCounterBuffer(slots: number): SharedArrayBuffer {
   return new SharedArrayBuffer(slots * DEST_COUNTER_STRIDE * 4);

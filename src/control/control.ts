@@ -1,0 +1,365 @@
+// The control library: the one place that changes the running tables. ipvsadm's commands map onto
+// its operations one to one (-A addService, -E editService, -D deleteService, -C clear, -a/-e/-d
+// on destinations, -Z zero, --set setTimeouts, reload replace), and it answers with snapshots for
+// the listings. It works on a DirectorConfig and hands every accepted change to a runtime (the
+// running director) as a whole new config, which the director applies as a diff; without a
+// runtime (tests, `ringvs check`) it just keeps the tables. Errors are values named after the
+// errno ipvsadm would have got from the kernel, so the CLI can print ipvsadm's messages.
+import type {
+  DirectorConfig, ForwardMethod, PersistenceConfig, Protocol, RealServerConfig, SchedulerName, ServiceConfig,
+  ServiceMatch, TimeoutConfig,
+} from "../config/model.ts";
+import { serviceIdentity } from "../config/service.ts";
+import type { DirectorStats } from "./director.ts";
+
+/** Which service: ipvsadm's -t/-u ADDR:PORT or -f MARK. */
+export type ServiceKey = { fwmark: number } | { protocol: Protocol; address: string; port: number };
+
+/** What -A / -E set. */
+export interface ServiceOptions {
+  scheduler: SchedulerName;
+  schedulerFlags: ServiceConfig["schedulerFlags"];
+  persistence: PersistenceConfig | null;
+}
+
+/** What -a / -e set. */
+export interface DestOptions {
+  address: string;
+  port: number;
+  forward: ForwardMethod;
+  weight: number;
+  upperThreshold: number;
+  lowerThreshold: number;
+}
+
+/** The errno the kernel would have answered with (ipvsadm prints its own text for each). */
+export type ControlErrno = "EEXIST" | "ESRCH" | "ENOENT" | "EINVAL" | "EBUSY";
+export interface ControlError {
+  errno: ControlErrno;
+  message: string;
+}
+export type ControlResult = { ok: true } | { ok: false; error: ControlError };
+
+/** ipvsadm --stats / --rate figures. DR and TUN never see replies, so out* stay 0 as in IPVS. */
+export interface TrafficStats {
+  conns: number;
+  inPkts: number;
+  outPkts: number;
+  inBytes: number;
+  outBytes: number;
+  cps: number;
+  inPps: number;
+  outPps: number;
+  inBps: number;
+  outBps: number;
+}
+
+export interface DestSnapshot extends DestOptions {
+  activeConns: number;
+  inactiveConns: number;
+  persistConns: number;
+  stats: TrafficStats;
+}
+
+export interface ServiceSnapshot {
+  key: ServiceKey;
+  options: ServiceOptions;
+  /** A fwmark service's VIP:port pairs (ringvs's stand-in for the iptables mark rules). */
+  members: ServiceMatch[];
+  /** In the order they were added. */
+  dests: DestSnapshot[];
+  stats: TrafficStats;
+}
+
+export interface RulesSnapshot {
+  services: ServiceSnapshot[];
+  timeouts: TimeoutConfig;
+  /** Flow table capacity: what ipvsadm shows as the connection table size. */
+  connTableSize: number;
+}
+
+/** One tracked connection (ipvsadm -c). */
+export interface ConnectionEntry {
+  protocol: Protocol;
+  client: string;
+  clientPort: number;
+  vip: string;
+  vport: number;
+  dest: string;
+  dport: number;
+  state: string;
+  /** Seconds until it expires. */
+  expiresIn: number;
+}
+
+/** The running data plane, as the control library needs it. */
+export interface ControlRuntime {
+  apply(next: DirectorConfig): Promise<void>;
+  stats(): DirectorStats;
+  connections(): Promise<ConnectionEntry[]>;
+}
+
+const ZERO_STATS: TrafficStats = {
+  conns: 0, inPkts: 0, outPkts: 0, inBytes: 0, outBytes: 0, cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0,
+};
+
+export function keyOf(s: ServiceConfig): ServiceKey {
+  return s.fwmark !== null ? { fwmark: s.fwmark } : { protocol: s.protocol, address: s.address, port: s.port };
+}
+
+function sameKey(s: ServiceConfig, k: ServiceKey): boolean {
+  return "fwmark" in k ? s.fwmark === k.fwmark : s.fwmark === null && s.protocol === k.protocol && s.address === k.address && s.port === k.port;
+}
+
+export function keyLabel(k: ServiceKey): string {
+  return "fwmark" in k ? `fwmark ${k.fwmark}` : `${k.protocol} ${k.address}:${k.port}`;
+}
+
+/** Counters at the last -Z, per (service identity > real server), subtracted from what the data
+ *  plane reports (its counters only ever grow). */
+type Baseline = { conns: number; inPkts: number; inBytes: number };
+
+/** The kernel's rate estimator (ip_vs_est.c): every 2 s, rate += (sample - rate) / 4. */
+const EST_INTERVAL_MS = 2000;
+
+interface Estimate {
+  last: { conns: number; inPkts: number; inBytes: number; at: number } | null;
+  cps: number;
+  inPps: number;
+  inBps: number;
+}
+
+export class Control {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly baselines = new Map<string, Baseline>();
+  private readonly estimates = new Map<string, Estimate>();
+  private estTimer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(private config: DirectorConfig, private readonly runtime: ControlRuntime | null = null) {
+    if (runtime) this.estTimer = setInterval(() => this.estimate(), EST_INTERVAL_MS);
+  }
+
+  /** The tables as they are now. */
+  current(): DirectorConfig {
+    return this.config;
+  }
+
+  stop(): void {
+    if (this.estTimer) clearInterval(this.estTimer);
+  }
+
+  /** Run changes one at a time: each sees the tables the previous one left. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private async commit(next: DirectorConfig): Promise<ControlResult> {
+    if (this.runtime) {
+      try {
+        await this.runtime.apply(next);
+      } catch (e) {
+        return { ok: false, error: { errno: "EINVAL", message: (e as Error).message } };
+      }
+    }
+    this.config = next;
+    return { ok: true };
+  }
+
+  private fail(errno: ControlErrno, message: string): ControlResult {
+    return { ok: false, error: { errno, message } };
+  }
+
+  private withServices(services: ServiceConfig[]): DirectorConfig {
+    return { ...this.config, services };
+  }
+
+  addService(key: ServiceKey, options: ServiceOptions, members: ServiceMatch[] = []): Promise<ControlResult> {
+    return this.serial(async () => {
+      if (this.config.services.some((s) => sameKey(s, key))) return this.fail("EEXIST", `service ${keyLabel(key)} already exists`);
+      const svc: ServiceConfig = "fwmark" in key
+        ? { protocol: "tcp", address: "", port: 0, fwmark: key.fwmark, members, ...options, realServers: [] }
+        : { ...key, fwmark: null, members: [], ...options, realServers: [] };
+      return this.commit(this.withServices([...this.config.services, svc]));
+    });
+  }
+
+  editService(key: ServiceKey, options: ServiceOptions): Promise<ControlResult> {
+    return this.serial(async () => {
+      const i = this.config.services.findIndex((s) => sameKey(s, key));
+      if (i < 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
+      const services = this.config.services.slice();
+      services[i] = { ...services[i]!, ...options };
+      return this.commit(this.withServices(services));
+    });
+  }
+
+  deleteService(key: ServiceKey): Promise<ControlResult> {
+    return this.serial(async () => {
+      if (!this.config.services.some((s) => sameKey(s, key))) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
+      return this.commit(this.withServices(this.config.services.filter((s) => !sameKey(s, key))));
+    });
+  }
+
+  clear(): Promise<ControlResult> {
+    return this.serial(async () => this.commit(this.withServices([])));
+  }
+
+  addDest(key: ServiceKey, dest: DestOptions): Promise<ControlResult> {
+    return this.serial(async () => {
+      const i = this.config.services.findIndex((s) => sameKey(s, key));
+      if (i < 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
+      const svc = this.config.services[i]!;
+      if (svc.realServers.some((r) => r.address === dest.address && r.port === dest.port)) {
+        return this.fail("EEXIST", `real server ${dest.address}:${dest.port} is already in ${keyLabel(key)}`);
+      }
+      const services = this.config.services.slice();
+      services[i] = { ...svc, realServers: [...svc.realServers, dest as RealServerConfig] };
+      return this.commit(this.withServices(services));
+    });
+  }
+
+  editDest(key: ServiceKey, dest: DestOptions): Promise<ControlResult> {
+    return this.serial(async () => {
+      const i = this.config.services.findIndex((s) => sameKey(s, key));
+      if (i < 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
+      const svc = this.config.services[i]!;
+      const j = svc.realServers.findIndex((r) => r.address === dest.address && r.port === dest.port);
+      if (j < 0) return this.fail("ENOENT", `no real server ${dest.address}:${dest.port} in ${keyLabel(key)}`);
+      const realServers = svc.realServers.slice();
+      realServers[j] = dest as RealServerConfig;
+      const services = this.config.services.slice();
+      services[i] = { ...svc, realServers };
+      return this.commit(this.withServices(services));
+    });
+  }
+
+  deleteDest(key: ServiceKey, address: string, port: number): Promise<ControlResult> {
+    return this.serial(async () => {
+      const i = this.config.services.findIndex((s) => sameKey(s, key));
+      if (i < 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
+      const svc = this.config.services[i]!;
+      if (!svc.realServers.some((r) => r.address === address && r.port === port)) {
+        return this.fail("ENOENT", `no real server ${address}:${port} in ${keyLabel(key)}`);
+      }
+      const services = this.config.services.slice();
+      services[i] = { ...svc, realServers: svc.realServers.filter((r) => !(r.address === address && r.port === port)) };
+      return this.commit(this.withServices(services));
+    });
+  }
+
+  /** --set: a 0 keeps the value as it is, as in ipvsadm. */
+  setTimeouts(t: TimeoutConfig): Promise<ControlResult> {
+    return this.serial(async () => {
+      const cur = this.config.timeouts;
+      return this.commit({
+        ...this.config,
+        timeouts: { tcp: t.tcp || cur.tcp, tcpFin: t.tcpFin || cur.tcpFin, udp: t.udp || cur.udp },
+      });
+    });
+  }
+
+  /** Reload: a whole new, validated configuration (the director applies the difference). */
+  replace(next: DirectorConfig): Promise<ControlResult> {
+    return this.serial(async () => this.commit(next));
+  }
+
+  /** -Z: zero the counters of one service (or all). */
+  zero(key?: ServiceKey): Promise<ControlResult> {
+    return this.serial(async () => {
+      const svcs = key ? this.config.services.filter((s) => sameKey(s, key)) : this.config.services;
+      if (key && svcs.length === 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
+      const raw = this.rawDestStats();
+      for (const s of svcs) {
+        for (const r of s.realServers) {
+          const id = destId(s, r);
+          const now = raw.get(id) ?? { conns: 0, inPkts: 0, inBytes: 0 };
+          this.baselines.set(id, { ...now });
+          this.estimates.delete(id);
+        }
+      }
+      return { ok: true };
+    });
+  }
+
+  async connections(): Promise<ConnectionEntry[]> {
+    return this.runtime ? this.runtime.connections() : [];
+  }
+
+  /** Raw per-destination counters from the data plane, keyed by destId. */
+  private rawDestStats(): Map<string, { conns: number; inPkts: number; inBytes: number; active: number; inactive: number; persist: number }> {
+    const out = new Map<string, { conns: number; inPkts: number; inBytes: number; active: number; inactive: number; persist: number }>();
+    if (!this.runtime) return out;
+    const st = this.runtime.stats();
+    st.services.forEach((s, i) => {
+      const svc = this.config.services[i];
+      if (!svc) return;
+      s.dests.forEach((d, j) => {
+        const r = svc.realServers[j];
+        if (!r) return;
+        out.set(destId(svc, r), {
+          conns: d.conns, inPkts: d.packets, inBytes: d.bytes,
+          active: d.activeConns, inactive: d.inactiveConns, persist: d.persistConns,
+        });
+      });
+    });
+    return out;
+  }
+
+  /** One estimator tick (every 2 s while a runtime is attached). */
+  private estimate(): void {
+    const now = performance.now();
+    for (const [id, c] of this.rawDestStats()) {
+      let e = this.estimates.get(id);
+      if (!e) this.estimates.set(id, (e = { last: null, cps: 0, inPps: 0, inBps: 0 }));
+      if (e.last) {
+        const dt = (now - e.last.at) / 1000;
+        e.cps += ((c.conns - e.last.conns) / dt - e.cps) / 4;
+        e.inPps += ((c.inPkts - e.last.inPkts) / dt - e.inPps) / 4;
+        e.inBps += ((c.inBytes - e.last.inBytes) / dt - e.inBps) / 4;
+      }
+      e.last = { conns: c.conns, inPkts: c.inPkts, inBytes: c.inBytes, at: now };
+    }
+  }
+
+  /** Everything the listings need (ipvsadm -L, --stats, --rate, -S, --timeout). */
+  snapshot(): RulesSnapshot {
+    const raw = this.rawDestStats();
+    const services = this.config.services.map((s): ServiceSnapshot => {
+      const dests = s.realServers.map((r): DestSnapshot => {
+        const id = destId(s, r);
+        const c = raw.get(id);
+        const b = this.baselines.get(id) ?? { conns: 0, inPkts: 0, inBytes: 0 };
+        const e = this.estimates.get(id);
+        return {
+          address: r.address, port: r.port, forward: r.forward, weight: r.weight,
+          upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold,
+          activeConns: c?.active ?? 0, inactiveConns: c?.inactive ?? 0, persistConns: c?.persist ?? 0,
+          stats: {
+            ...ZERO_STATS,
+            conns: (c?.conns ?? 0) - b.conns, inPkts: (c?.inPkts ?? 0) - b.inPkts, inBytes: (c?.inBytes ?? 0) - b.inBytes,
+            cps: Math.round(e?.cps ?? 0), inPps: Math.round(e?.inPps ?? 0), inBps: Math.round(e?.inBps ?? 0),
+          },
+        };
+      });
+      const stats = dests.reduce((t, d) => {
+        const r = { ...t };
+        for (const k of Object.keys(r) as (keyof TrafficStats)[]) r[k] += d.stats[k];
+        return r;
+      }, { ...ZERO_STATS });
+      return {
+        key: keyOf(s),
+        options: { scheduler: s.scheduler, schedulerFlags: s.schedulerFlags, persistence: s.persistence },
+        members: s.members,
+        dests,
+        stats,
+      };
+    });
+    return { services, timeouts: this.config.timeouts, connTableSize: this.config.flowTableSize };
+  }
+}
+
+function destId(s: ServiceConfig, r: { address: string; port: number }): string {
+  return `${serviceIdentity(s)}>${r.address}:${r.port}`;
+}
