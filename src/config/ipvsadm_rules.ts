@@ -187,7 +187,7 @@ interface GivenOption {
   arg?: string;
 }
 
-interface LineProblem {
+export interface LineProblem {
   field: string;
   value?: string;
   message: string;
@@ -303,13 +303,13 @@ function parseAddrPort(text: string): AddrPort | string {
 }
 
 /** A firewall mark as ipvsadm's parse_fwmark takes it (1..UINT_MAX), or null. */
-function parseMark(text: string): number | null {
+export function parseMark(text: string): number | null {
   if (!/^[0-9]+$/.test(text)) return null;
   const n = Number(text);
   return n >= 1 && n <= MAX_FWMARK ? n : null;
 }
 
-const BAD_MARK = `invalid fwmark value: must be an integer 1..${MAX_FWMARK}`;
+export const BAD_MARK = `invalid fwmark value: must be an integer 1..${MAX_FWMARK}`;
 
 /** A non-negative integer up to `max` written in decimal, or null. */
 function parseCount(text: string, max: number): number | null {
@@ -322,7 +322,7 @@ function parseCount(text: string, max: number): number | null {
 const DIRECTIVE = /^\s*#\s*ringvs:(.*)$/;
 const DIRECTIVE_FORM = "# ringvs: fwmark MARK = tcp VIP:PORT[, udp VIP:PORT]...";
 
-interface MemberOrigin {
+export interface MemberOrigin {
   line: number;
   /** The member as written ("tcp 198.18.0.100:80"). */
   text: string;
@@ -380,6 +380,20 @@ function parseDirective(text: string, line: number, problems: LineProblem[]): { 
     members.push({ line, text: t, match: { protocol: proto, address: ap.address, port: ap.port } });
   }
   return { mark, members };
+}
+
+/** The directive on one line, for the other front ends (keepalived.ts), or null when the line is
+ *  not a directive. `mark` is null when the mark itself could not be read; any `problems` mean the
+ *  line is broken and its members must not be used. */
+export function readFwmarkDirective(
+  lineText: string,
+  line: number,
+): { mark: number | null; members: MemberOrigin[]; problems: LineProblem[] } | null {
+  const directive = DIRECTIVE.exec(lineText);
+  if (!directive) return null;
+  const problems: LineProblem[] = [];
+  const parsed = parseDirective(directive[1], line, problems);
+  return { mark: parsed?.mark ?? null, members: parsed?.members ?? [], problems };
 }
 
 // ---------------------------------------------------------------------------------------------
