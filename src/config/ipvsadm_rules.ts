@@ -28,16 +28,25 @@ import {
   DEFAULT_PERSISTENCE_TIMEOUT,
   DEFAULT_SCHEDULER,
   DEFAULT_WEIGHT,
-  MAX_FWMARK,
   MAX_PERSISTENCE_TIMEOUT,
   MAX_THRESHOLD,
   SCHEDULER_FLAG_NAMES,
   formatPath,
-  parseIPv4,
   validateDirectorConfig,
   type ConfigPath,
 } from "./schema.ts";
 import { sortConfigErrors, type ConfigError, type ConfigResult } from "./load.ts";
+import {
+  BAD_MARK,
+  IPVSADM_OPTIONS,
+  fwmarkWithoutMembersMessage,
+  optionId,
+  parseAddrPort,
+  parseCount,
+  parseMark,
+  parseMemberList,
+  type ArgKind,
+} from "./ipvsadm_syntax.ts";
 import type { Protocol, RingConfig, ServiceMatch, TimeoutConfig, VipMode } from "./model.ts";
 
 /** What a rules file cannot say: the director's own settings. */
@@ -52,8 +61,6 @@ export interface IpvsadmRulesOptions {
 
 // ---------------------------------------------------------------------------------------------
 // The option table (rules as data, after ipvsadm's popt table and commands_v_options).
-
-type ArgKind = "none" | "required" | "optional";
 
 type Command = "add-service" | "add-server" | "set";
 const BOTH: Command[] = ["add-service", "add-server"];
@@ -97,55 +104,54 @@ const notARule = (what: string) =>
   `${what} does not belong in a rules file: ringvs reads the file as the complete desired state, ` +
   "as ipvsadm-save -n writes it (only -A and -a lines, and --set)";
 
-const OPTIONS: readonly OptionDef[] = [
-  { short: "A", long: "add-service", arg: "none", role: { kind: "command", command: "add-service" } },
-  { short: "a", long: "add-server", arg: "none", role: { kind: "command", command: "add-server" } },
-  { long: "set", arg: "none", role: { kind: "command", command: "set" } },
-  { short: "t", long: "tcp-service", arg: "required", role: { kind: "slot", slot: "service" } },
-  { short: "u", long: "udp-service", arg: "required", role: { kind: "slot", slot: "service" } },
-  { short: "f", long: "fwmark-service", arg: "required", role: { kind: "slot", slot: "service" } },
-  { short: "s", long: "scheduler", arg: "required", role: { kind: "slot", slot: "scheduler" } },
-  { short: "p", long: "persistent", arg: "optional", role: { kind: "slot", slot: "persistent" } },
-  { short: "M", long: "netmask", arg: "required", role: { kind: "slot", slot: "netmask" } },
-  { short: "b", long: "sched-flags", arg: "required", role: { kind: "slot", slot: "sched-flags" } },
-  { short: "r", long: "real-server", arg: "required", role: { kind: "slot", slot: "real-server" } },
-  { short: "g", long: "gatewaying", arg: "none", role: { kind: "slot", slot: "forward" } },
-  { short: "i", long: "ipip", arg: "none", role: { kind: "slot", slot: "forward" } },
-  { long: "tun-type", arg: "required", role: { kind: "slot", slot: "tun-type" } },
-  { short: "w", long: "weight", arg: "required", role: { kind: "slot", slot: "weight" } },
-  { short: "x", long: "u-threshold", arg: "required", role: { kind: "slot", slot: "u-threshold" } },
-  { short: "y", long: "l-threshold", arg: "required", role: { kind: "slot", slot: "l-threshold" } },
+/** What each option of ipvsadm's popt table (ipvsadm_syntax.ts) means in a rules file, by its
+ *  short letter or, without one, its long name. */
+const ROLES: Record<string, Role> = {
+  A: { kind: "command", command: "add-service" },
+  a: { kind: "command", command: "add-server" },
+  set: { kind: "command", command: "set" },
+  t: { kind: "slot", slot: "service" },
+  u: { kind: "slot", slot: "service" },
+  f: { kind: "slot", slot: "service" },
+  s: { kind: "slot", slot: "scheduler" },
+  p: { kind: "slot", slot: "persistent" },
+  M: { kind: "slot", slot: "netmask" },
+  b: { kind: "slot", slot: "sched-flags" },
+  r: { kind: "slot", slot: "real-server" },
+  g: { kind: "slot", slot: "forward" },
+  i: { kind: "slot", slot: "forward" },
+  "tun-type": { kind: "slot", slot: "tun-type" },
+  w: { kind: "slot", slot: "weight" },
+  x: { kind: "slot", slot: "u-threshold" },
+  y: { kind: "slot", slot: "l-threshold" },
 
-  { short: "m", long: "masquerading", arg: "none", role: refuse(SERVER, "NAT forwarding (-m) is not supported: ringvs does DR (-g) and TUN (-i)") },
-  { short: "o", long: "ops", arg: "none", role: refuse(SERVICE, "one-packet scheduling (-o) is not supported yet") },
-  { short: "6", long: "ipv6", arg: "none", role: refuse(BOTH, "IPv6 is not supported yet") },
-  { long: "pe", arg: "required", role: refuse(SERVICE, "persistence engines (--pe) are not supported yet") },
-  { long: "tun-port", arg: "required", role: refuse(SERVER, "tunnel options (--tun-port) are not supported yet: ringvs tunnels with IPIP, which has no port") },
-  ...["tun-nocsum", "tun-csum", "tun-remcsum"].map((long): OptionDef => ({ long, arg: "none", role: refuse(SERVER, `tunnel options (--${long}) are not supported yet`) })),
+  m: refuse(SERVER, "NAT forwarding (-m) is not supported: ringvs does DR (-g) and TUN (-i)"),
+  o: refuse(SERVICE, "one-packet scheduling (-o) is not supported yet"),
+  "6": refuse(BOTH, "IPv6 is not supported yet"),
+  "sctp-service": refuse(BOTH, "SCTP services (--sctp-service) are not supported: ringvs balances TCP and UDP"),
+  pe: refuse(SERVICE, "persistence engines (--pe) are not supported yet"),
+  "tun-port": refuse(SERVER, "tunnel options (--tun-port) are not supported yet: ringvs tunnels with IPIP, which has no port"),
+  ...Object.fromEntries(["tun-nocsum", "tun-csum", "tun-remcsum"].map((long) => [long, refuse(SERVER, `tunnel options (--${long}) are not supported yet`)])),
 
-  { short: "E", long: "edit-service", arg: "none", role: refuseCommand(notARule("-E (edit-service)")) },
-  { short: "e", long: "edit-server", arg: "none", role: refuseCommand(notARule("-e (edit-server)")) },
-  { short: "D", long: "delete-service", arg: "none", role: refuseCommand(notARule("-D (delete-service)")) },
-  { short: "d", long: "delete-server", arg: "none", role: refuseCommand(notARule("-d (delete-server)")) },
-  { short: "C", long: "clear", arg: "none", role: refuseCommand(notARule("-C (clear)")) },
-  { short: "L", long: "list", arg: "none", role: refuseCommand(notARule("-L (list)")) },
-  { short: "l", long: "list", arg: "none", role: refuseCommand(notARule("-l (list)")) },
-  { short: "Z", long: "zero", arg: "none", role: refuseCommand(notARule("-Z (zero)")) },
-  { short: "R", long: "restore", arg: "none", role: refuseCommand(notARule("-R (restore)")) },
-  { short: "S", long: "save", arg: "none", role: refuseCommand(notARule("-S (save)")) },
-  { short: "h", long: "help", arg: "none", role: refuseCommand(notARule("-h (help)")) },
-  { short: "v", long: "version", arg: "none", role: refuseCommand(notARule("-v (version)")) },
-  { long: "start-daemon", arg: "required", role: refuseCommand("the connection sync daemon (--start-daemon) is not supported") },
-  { long: "stop-daemon", arg: "required", role: refuseCommand("the connection sync daemon (--stop-daemon) is not supported") },
+  E: refuseCommand(notARule("-E (edit-service)")),
+  e: refuseCommand(notARule("-e (edit-server)")),
+  D: refuseCommand(notARule("-D (delete-service)")),
+  d: refuseCommand(notARule("-d (delete-server)")),
+  C: refuseCommand(notARule("-C (clear)")),
+  L: refuseCommand(notARule("-L (list)")),
+  l: refuseCommand(notARule("-l (list)")),
+  Z: refuseCommand(notARule("-Z (zero)")),
+  R: refuseCommand(notARule("-R (restore)")),
+  S: refuseCommand(notARule("-S (save)")),
+  h: refuseCommand(notARule("-h (help)")),
+  v: refuseCommand(notARule("-v (version)")),
+  "start-daemon": refuseCommand("the connection sync daemon (--start-daemon) is not supported"),
+  "stop-daemon": refuseCommand("the connection sync daemon (--stop-daemon) is not supported"),
+  // Everything else (-n, -c, --exact, --stats, --timeout, the daemon options...) is legal ipvsadm
+  // but belongs to listings or the sync daemon, never to -A, -a or --set.
+};
 
-  { short: "n", long: "numeric", arg: "none", role: { kind: "illegal" } },
-  { short: "c", long: "connection", arg: "none", role: { kind: "illegal" } },
-  { short: "X", long: "exact", arg: "none", role: { kind: "illegal" } },
-  ...["stats", "rate", "thresholds", "persistent-conn", "nosort", "sort", "timeout", "daemon"].map(
-    (long): OptionDef => ({ long, arg: "none", role: { kind: "illegal" } }),
-  ),
-  ...["mcast-interface", "syncid"].map((long): OptionDef => ({ long, arg: "required", role: { kind: "illegal" } })),
-];
+const OPTIONS: readonly OptionDef[] = IPVSADM_OPTIONS.map((o) => ({ ...o, role: ROLES[optionId(o)] ?? { kind: "illegal" } }));
 
 const BY_SHORT = new Map(OPTIONS.filter((o) => o.short).map((o) => [o.short as string, o]));
 const BY_LONG = new Map<string, OptionDef>();
@@ -278,43 +284,7 @@ function unexpected(word: string): LineProblem {
     : { field: word, message: "unexpected argument" };
 }
 
-interface AddrPort {
-  address: string;
-  /** Absent when the text had no ":port". */
-  port?: number;
-}
-
-/** Parses `ADDR[:PORT]` the numeric way ipvsadm-save -n writes it. */
-function parseAddrPort(text: string): AddrPort | string {
-  if (text.startsWith("[") || (text.match(/:/g) ?? []).length > 1) return "IPv6 is not supported yet";
-  const colon = text.lastIndexOf(":");
-  const host = colon < 0 ? text : text.slice(0, colon);
-  const portText = colon < 0 ? undefined : text.slice(colon + 1);
-  if (parseIPv4(host) === null) {
-    return /^[0-9.]*$/.test(host)
-      ? `'${host}' is not an IPv4 address in dotted-quad form`
-      : `'${host}' is not a numeric IPv4 address; host names are not resolved (write the rules with ipvsadm-save -n)`;
-  }
-  if (portText === undefined) return { address: host };
-  if (/^[0-9]+$/.test(portText) && Number(portText) <= 65535) return { address: host, port: Number(portText) };
-  return /^[A-Za-z]/.test(portText)
-    ? `port '${portText}' is a service name; only numeric ports are accepted (write the rules with ipvsadm-save -n)`
-    : `'${portText}' is not a port (0..65535)`;
-}
-
-/** A firewall mark as ipvsadm's parse_fwmark takes it (1..UINT_MAX), or null. */
-export function parseMark(text: string): number | null {
-  if (!/^[0-9]+$/.test(text)) return null;
-  const n = Number(text);
-  return n >= 1 && n <= MAX_FWMARK ? n : null;
-}
-
-export const BAD_MARK = `invalid fwmark value: must be an integer 1..${MAX_FWMARK}`;
-
-/** A non-negative integer up to `max` written in decimal, or null. */
-function parseCount(text: string, max: number): number | null {
-  return /^[0-9]+$/.test(text) && Number(text) <= max ? Number(text) : null;
-}
+export { BAD_MARK, parseMark };
 
 // ---------------------------------------------------------------------------------------------
 // The ringvs directive: `# ringvs: fwmark MARK = PROTO ADDR:PORT[, PROTO ADDR:PORT]...`.
@@ -351,34 +321,13 @@ function parseDirective(text: string, line: number, problems: LineProblem[]): { 
     return null;
   }
   const field = `fwmark ${mark}`;
-  const members: MemberOrigin[] = [];
-  const texts = d[2].split(",").map((t) => t.trim());
-  if (texts.length === 1 && texts[0] === "") {
+  const parsed = parseMemberList(d[2]);
+  if (parsed.members.length === 0 && parsed.problems.length === 1 && parsed.problems[0]!.value === undefined) {
     problems.push({ field, message: `no members after '=' (expected "${DIRECTIVE_FORM}")` });
     return null;
   }
-  for (const t of texts) {
-    const parts = t.split(/\s+/);
-    if (parts.length !== 2 || parts[0] === "") {
-      problems.push({ field, value: t, message: "a member is PROTOCOL ADDRESS:PORT, e.g. tcp 198.18.0.100:80" });
-      continue;
-    }
-    const [proto, addrPort] = parts;
-    if (proto !== "tcp" && proto !== "udp") {
-      problems.push({ field, value: t, message: `protocol '${proto}' must be tcp or udp` });
-      continue;
-    }
-    const ap = parseAddrPort(addrPort);
-    if (typeof ap === "string") {
-      problems.push({ field, value: t, message: ap });
-      continue;
-    }
-    if (ap.port === undefined) {
-      problems.push({ field, value: t, message: "no port given: write ADDRESS:PORT, or ADDRESS:0 for every port" });
-      continue;
-    }
-    members.push({ line, text: t, match: { protocol: proto, address: ap.address, port: ap.port } });
-  }
+  for (const p of parsed.problems) problems.push({ field, ...(p.value !== undefined ? { value: p.value } : {}), message: p.message });
+  const members: MemberOrigin[] = parsed.members.map((m) => ({ line, text: m.text, match: m.match }));
   return { mark, members };
 }
 
@@ -742,9 +691,7 @@ export function parseIpvsadmRules(text: string, sourceName: string, opts: Ipvsad
       push(entry.origin.line, {
         field: f.written,
         ...(f.arg !== undefined ? { value: f.arg } : {}),
-        message:
-          `firewall mark ${entry.mark} has no members: the iptables rules that set it are invisible to ringvs, so name ` +
-          `the VIP:port pairs it stands for on a line "# ringvs: fwmark ${entry.mark} = tcp 198.18.0.100:80, tcp 198.18.0.100:443"`,
+        message: fwmarkWithoutMembersMessage(entry.mark),
       });
     }
   }
