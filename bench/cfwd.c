@@ -1,7 +1,8 @@
 /*
- * cfwd — the ceiling of ringvs's design: a DR forwarder in plain C with nothing but the ring.
+ * cfwd — the ceiling of ringvs's design: a DR or TUN forwarder in plain C with nothing but the ring.
  *
- *   cfwd -i IF -m DSTMAC -v VIP -t SECONDS [-b BLOCK_SIZE] [-n BLOCK_COUNT] [-o TIMEOUT_MS]
+ *   cfwd -i IF -m DSTMAC -v VIP -t SECONDS [-T SADDR,DADDR [-M MTU]] [-b BLOCK_SIZE] [-n BLOCK_COUNT]
+ *        [-o TIMEOUT_MS]
  *
  * Same mechanism as native/ring.c with ringvs's default geometry (64 KiB blocks x 512, 1 ms block
  * retire timeout): one AF_PACKET socket, TPACKET_V3 RX ring, PACKET_QDISC_BYPASS and
@@ -9,6 +10,17 @@
  * point into the ring, MACs rewritten in place. What it leaves out is everything ringvs adds on
  * top: no descriptor parse, no flow table, no scheduler, no FFI, no checksum completion. Every
  * untagged IPv4 frame to VIP goes to DSTMAC; anything else is left to the kernel.
+ *
+ * -T SADDR,DADDR: IP Tunneling instead of DR, the same encapsulation as native/ring.c's
+ * rv_queue_tun. Each frame leaves as one message of two iovecs: a 34-byte Ethernet (DSTMAC, the
+ * next hop; our MAC) + outer IPv4 header (SADDR -> DADDR, protocol 4, ID from one counter, TOS,
+ * TTL and DF copied from the inner header, header checksum) from per-message scratch, then the
+ * inner IP packet (its total length, Ethernet padding left out) straight from the ring. When
+ * inner + 20 exceeds MTU (-M, default the interface's): an inner packet with DF is dropped and
+ * counted (the shim would answer ICMP "fragmentation needed", rate-limited; cfwd does not), one
+ * without DF is sent as outer fragments of (MTU - 20) & ~7 inner bytes each, one ID per packet,
+ * at most 4 pieces (the shim's limit). "forwarded" counts frames sent (fragments each),
+ * "tunPackets" inner packets encapsulated.
  *
  * Bounded: exits after SECONDS (or on SIGINT/SIGTERM) and prints one JSON line with what it
  * forwarded, the kernel's ring drops and its own CPU time (getrusage), so a runner can compute
@@ -28,6 +40,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -45,6 +59,10 @@
 #define SENDMMSG_MAX 1024
 #define BATCH_MAX 8192
 #define POLL_MS 10
+/* TUN: a packet may become this many outer fragments (native/ring.c RV_MSGS_PER_DESC). */
+#define MSGS_PER_FRAME 4
+#define MSG_MAX (BATCH_MAX * MSGS_PER_FRAME)
+#define HDR_BYTES 64 /* scratch per message: Ethernet + outer IPv4 (34), cache-line spaced */
 
 static volatile sig_atomic_t stop, report;
 
@@ -58,6 +76,7 @@ static void on_signal(int sig)
 
 struct totals {
 	uint64_t rx, fwd, tx_err, blocks, batches, k_packets, k_drops;
+	uint64_t tun_packets, tun_fragmented, tun_too_big, malformed;
 };
 
 /* One JSON line; PACKET_STATISTICS resets on read, so the kernel's numbers are accumulated. */
@@ -75,10 +94,12 @@ static void print_totals(int fd, const char *event, struct totals *t, double wal
 	double sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	printf("{\"event\":\"%s\",\"forwarded\":%llu,\"rxFrames\":%llu,\"txErrors\":%llu,\"blocks\":%llu,"
 	       "\"batches\":%llu,\"kernelPackets\":%llu,\"kernelDrops\":%llu,\"cpuUser\":%.3f,\"cpuSys\":%.3f,"
-	       "\"wall\":%.3f}\n",
+	       "\"tunPackets\":%llu,\"tunFragmented\":%llu,\"tunTooBig\":%llu,\"malformed\":%llu,\"wall\":%.3f}\n",
 	       event, (unsigned long long)t->fwd, (unsigned long long)t->rx, (unsigned long long)t->tx_err,
 	       (unsigned long long)t->blocks, (unsigned long long)t->batches, (unsigned long long)t->k_packets,
-	       (unsigned long long)t->k_drops, user, sys, wall);
+	       (unsigned long long)t->k_drops, user, sys, (unsigned long long)t->tun_packets,
+	       (unsigned long long)t->tun_fragmented, (unsigned long long)t->tun_too_big,
+	       (unsigned long long)t->malformed, wall);
 	fflush(stdout);
 }
 
@@ -91,8 +112,109 @@ static double now_s(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: cfwd -i IF -m DSTMAC -v VIP -t SECONDS [-b BLOCK_SIZE] [-n BLOCK_COUNT] [-o TIMEOUT_MS]\n");
+	fprintf(stderr, "usage: cfwd -i IF -m DSTMAC -v VIP -t SECONDS [-T SADDR,DADDR [-M MTU]] [-b BLOCK_SIZE]\n"
+			"            [-n BLOCK_COUNT] [-o TIMEOUT_MS]\n");
 	exit(2);
+}
+
+static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* The IPv4 header checksum of the 20 bytes at ip (checksum field zero), as the shim sums it. */
+static uint16_t ip_header_csum(const uint8_t *ip)
+{
+	uint32_t sum = 0;
+	for (int i = 0; i < 20; i += 2)
+		sum += rd16(ip + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+struct tunnel {
+	uint8_t dmac[6], smac[6];
+	uint32_t saddr_be, daddr_be;
+	uint32_t mtu;
+	uint16_t id; /* outer identification, one counter (native/ring.c: one per handle) */
+};
+
+/* Ethernet + outer IPv4 into hdr (34 bytes), as native/ring.c rv_outer_header. */
+static void outer_header(const struct tunnel *t, uint8_t *hdr, const uint8_t *inner, uint16_t outer_len,
+			 uint16_t frag_field)
+{
+	memcpy(hdr, t->dmac, 6);
+	memcpy(hdr + 6, t->smac, 6);
+	wr16(hdr + 12, ETH_P_IP);
+	uint8_t *ip = hdr + 14;
+	ip[0] = 0x45;
+	ip[1] = inner[1];           /* TOS copied */
+	wr16(ip + 2, outer_len);
+	wr16(ip + 4, t->id);
+	wr16(ip + 6, frag_field);
+	ip[8] = inner[8];           /* TTL copied */
+	ip[9] = 4;                  /* IPPROTO_IPIP */
+	ip[10] = 0;
+	ip[11] = 0;
+	memcpy(ip + 12, &t->saddr_be, 4);
+	memcpy(ip + 16, &t->daddr_be, 4);
+	wr16(ip + 10, ip_header_csum(ip));
+}
+
+static inline void set_msg(struct mmsghdr *msgs, struct iovec *iovs, uint32_t m, void *a, size_t alen, void *b,
+			   size_t blen)
+{
+	iovs[2 * m].iov_base = a;
+	iovs[2 * m].iov_len = alen;
+	iovs[2 * m + 1].iov_base = b;
+	iovs[2 * m + 1].iov_len = blen;
+	msgs[m].msg_hdr.msg_iovlen = blen ? 2 : 1;
+}
+
+/* Queue frame f (Ethernet + IPv4 at 14, snaplen len) IPIP-encapsulated from message n on; returns
+ * the new message count. Mirrors native/ring.c rv_queue_tun (the ICMP reply aside). */
+static uint32_t queue_tun(struct tunnel *t, struct totals *tot, struct mmsghdr *msgs, struct iovec *iovs,
+			  uint8_t *hdrs, uint32_t n, uint8_t *f, uint32_t len)
+{
+	uint8_t *inner = f + 14;
+	uint32_t ilen = rd16(inner + 2);
+	if ((inner[0] >> 4) != 4 || (inner[0] & 0x0f) < 5 || ilen < (uint32_t)(inner[0] & 0x0f) * 4 || ilen > len - 14) {
+		tot->malformed++;
+		return n;
+	}
+	uint16_t frag = rd16(inner + 6);
+	if (ilen + 20 <= t->mtu) {
+		uint8_t *hdr = hdrs + (size_t)n * HDR_BYTES;
+		outer_header(t, hdr, inner, (uint16_t)(ilen + 20), frag & 0x4000);
+		t->id++;
+		set_msg(msgs, iovs, n, hdr, 34, inner, ilen);
+		tot->tun_packets++;
+		return n + 1;
+	}
+	if (frag & 0x4000) {
+		tot->tun_too_big++;
+		return n;
+	}
+	uint32_t chunk = (t->mtu - 20) & ~7u;
+	if ((ilen + chunk - 1) / chunk > MSGS_PER_FRAME) {
+		tot->tun_too_big++;
+		return n;
+	}
+	for (uint32_t off = 0; off < ilen; off += chunk) {
+		uint32_t piece = ilen - off < chunk ? ilen - off : chunk;
+		uint16_t field = (uint16_t)((off / 8) | (off + piece < ilen ? 0x2000 : 0));
+		uint8_t *hdr = hdrs + (size_t)n * HDR_BYTES;
+		outer_header(t, hdr, inner, (uint16_t)(piece + 20), field);
+		set_msg(msgs, iovs, n, hdr, 34, inner + off, piece);
+		n++;
+	}
+	t->id++;
+	tot->tun_packets++;
+	tot->tun_fragmented++;
+	return n;
 }
 
 int main(int argc, char **argv)
@@ -102,9 +224,12 @@ int main(int argc, char **argv)
 	int have_dmac = 0;
 	struct in_addr vip = { 0 };
 	double seconds = 0;
-	unsigned block_size = 65536, block_count = 512, timeout_ms = 1;
+	unsigned block_size = 65536, block_count = 512, timeout_ms = 1, mtu = 0;
+	int tun = 0;
+	struct tunnel tn;
+	memset(&tn, 0, sizeof(tn));
 	int opt;
-	while ((opt = getopt(argc, argv, "i:m:v:t:b:n:o:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:m:v:t:T:M:b:n:o:")) != -1) {
 		switch (opt) {
 		case 'i': ifname = optarg; break;
 		case 'm':
@@ -117,6 +242,23 @@ int main(int argc, char **argv)
 				usage();
 			break;
 		case 't': seconds = atof(optarg); break;
+		case 'T': {
+			char a[INET_ADDRSTRLEN + 1], b[INET_ADDRSTRLEN + 1];
+			struct in_addr sa4, da4;
+			const char *comma = strchr(optarg, ',');
+			if (!comma || (size_t)(comma - optarg) >= sizeof(a) || strlen(comma + 1) >= sizeof(b))
+				usage();
+			memcpy(a, optarg, (size_t)(comma - optarg));
+			a[comma - optarg] = 0;
+			strcpy(b, comma + 1);
+			if (inet_pton(AF_INET, a, &sa4) != 1 || inet_pton(AF_INET, b, &da4) != 1)
+				usage();
+			tn.saddr_be = sa4.s_addr;
+			tn.daddr_be = da4.s_addr;
+			tun = 1;
+			break;
+		}
+		case 'M': mtu = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'b': block_size = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'n': block_count = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'o': timeout_ms = (unsigned)strtoul(optarg, NULL, 0); break;
@@ -124,13 +266,29 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!ifname || !have_dmac || !vip.s_addr || seconds <= 0 || seconds > 3600 || block_size < 4096 ||
-	    (block_size & (block_size - 1)) || block_count < 2 || !timeout_ms)
+	    (block_size & (block_size - 1)) || block_count < 2 || !timeout_ms || (mtu && (mtu < 68 || mtu > 65535)) ||
+	    (mtu && !tun))
 		usage();
 
 	int ifindex;
 	int fd = bench_packet_socket("cfwd", ifname, &ifindex, smac);
 	if (fd < 0)
 		return 1;
+	if (tun) {
+		memcpy(tn.dmac, dmac, 6);
+		memcpy(tn.smac, smac, 6);
+		if (!mtu) {
+			struct ifreq ifr;
+			memset(&ifr, 0, sizeof(ifr));
+			strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+			if (ioctl(fd, SIOCGIFMTU, &ifr) < 0) {
+				perror("cfwd: SIOCGIFMTU");
+				return 1;
+			}
+			mtu = (unsigned)ifr.ifr_mtu;
+		}
+		tn.mtu = mtu;
+	}
 
 	int one = 1, v3 = TPACKET_V3;
 	if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v3, sizeof(v3)) < 0 ||
@@ -161,10 +319,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	static struct mmsghdr msgs[BATCH_MAX];
-	static struct iovec iovs[BATCH_MAX];
-	for (int i = 0; i < BATCH_MAX; i++) {
-		msgs[i].msg_hdr.msg_iov = &iovs[i];
+	/* Up to MSGS_PER_FRAME messages per frame (TUN fragments), two iovecs each (outer header in
+	 * hdrs, inner packet in the ring); DR uses the first iovec only. */
+	static struct mmsghdr msgs[MSG_MAX];
+	static struct iovec iovs[2 * MSG_MAX];
+	static uint8_t hdrs[(size_t)MSG_MAX * HDR_BYTES] __attribute__((aligned(64)));
+	for (int i = 0; i < MSG_MAX; i++) {
+		msgs[i].msg_hdr.msg_iov = &iovs[2 * i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
 	struct sigaction sa;
@@ -196,8 +357,11 @@ int main(int argc, char **argv)
 			poll(&pfd, 1, POLL_MS);
 			continue;
 		}
-		uint32_t first = next, held = 0, n = 0;
-		while (held < block_count && n + per_block <= BATCH_MAX) {
+		/* n counts messages, queued the frames behind them (equal in DR; in TUN a frame may be
+		 * up to MSGS_PER_FRAME messages, which MSG_MAX leaves room for). A block adds at most
+		 * per_block frames. */
+		uint32_t first = next, held = 0, n = 0, queued = 0;
+		while (held < block_count && queued + per_block <= BATCH_MAX) {
 			bd = (void *)(ring + (size_t)next * block_size);
 			if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
 				break;
@@ -211,11 +375,15 @@ int main(int argc, char **argv)
 				if (len >= 34 && f[12] == 0x08 && f[13] == 0x00) {
 					memcpy(&daddr, f + 30, 4);
 					if (daddr == vip_be) {
-						memcpy(f, dmac, 6);
-						memcpy(f + 6, smac, 6);
-						iovs[n].iov_base = f;
-						iovs[n].iov_len = len;
-						n++;
+						queued++;
+						if (tun) {
+							n = queue_tun(&tn, &tot, msgs, iovs, hdrs, n, f, len);
+						} else {
+							memcpy(f, dmac, 6);
+							memcpy(f + 6, smac, 6);
+							set_msg(msgs, iovs, n, f, len, NULL, 0);
+							n++;
+						}
 					}
 				}
 				ph = (void *)((uint8_t *)ph + ph->tp_next_offset);

@@ -2,7 +2,7 @@
  * pktgen — a bounded frame generator for the forwarding benchmarks.
  *
  *   pktgen -i IF -m DSTMAC -s SRCIP -d VIP -p PORT -c COUNT -t SECONDS
- *          [-l 64|1400] [-f FLOWS] [-P udp|tcp] [-r PPS] [-B BATCH]
+ *          [-l 64..1514] [-f FLOWS] [-P udp|tcp] [-r PPS] [-B BATCH] [-D]
  *
  * Prebuilds one frame per flow (source ports 10000.., complete IPv4 and L4 checksums, so the
  * receiving ring sees no TP_STATUS_CSUMNOTREADY and neither forwarder completes a checksum) and
@@ -16,8 +16,10 @@
  *   ringvs schedules on the SYN and looks the flow up for every ACK, as IPVS would.
  *
  * Stops at COUNT frames or SECONDS, whichever comes first (both required), or on SIGINT/SIGTERM.
- * -r paces to PPS (0 = as fast as the core allows). Prints one JSON line: frames sent, frames the
- * kernel refused, elapsed seconds.
+ * -r paces to PPS (0 = as fast as the core allows). -l is the frame length without FCS (default 64;
+ * 1514 is a full 1500-byte IP packet). Frames carry DF unless -D clears it (an IPIP director then
+ * fragments an inner packet above MTU - 20 instead of refusing it). Prints one JSON line: frames
+ * sent, frames the kernel refused, elapsed seconds.
  *
  * Build: gcc -O2 -Wall -Wextra -o bench/build/pktgen bench/pktgen.c
  */
@@ -80,7 +82,7 @@ static void put16(uint8_t *p, uint16_t v)
 
 /* Ethernet + IPv4 (20) + UDP (8) or TCP (20) + zero payload, padded to len bytes of frame. */
 static void build_frame(uint8_t *f, uint32_t len, const uint8_t dmac[6], const uint8_t smac[6], uint32_t saddr,
-			uint32_t daddr, uint16_t sport, uint16_t dport, int tcp, uint8_t tcp_flags, uint16_t id)
+			uint32_t daddr, uint16_t sport, uint16_t dport, int tcp, uint8_t tcp_flags, uint16_t id, int df)
 {
 	memset(f, 0, len);
 	memcpy(f, dmac, 6);
@@ -91,7 +93,7 @@ static void build_frame(uint8_t *f, uint32_t len, const uint8_t dmac[6], const u
 	ip[0] = 0x45;
 	put16(ip + 2, tot);
 	put16(ip + 4, id);
-	put16(ip + 6, 0x4000); /* DF */
+	put16(ip + 6, df ? 0x4000 : 0);
 	ip[8] = 64;
 	ip[9] = tcp ? IPPROTO_TCP : IPPROTO_UDP;
 	memcpy(ip + 12, &saddr, 4);
@@ -124,8 +126,8 @@ static void build_frame(uint8_t *f, uint32_t len, const uint8_t dmac[6], const u
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: pktgen -i IF -m DSTMAC -s SRCIP -d VIP -p PORT -c COUNT -t SECONDS [-l 64|1400] [-f FLOWS]\n"
-		"              [-P udp|tcp] [-r PPS] [-B BATCH]\n");
+		"usage: pktgen -i IF -m DSTMAC -s SRCIP -d VIP -p PORT -c COUNT -t SECONDS [-l 64..1514] [-f FLOWS]\n"
+		"              [-P udp|tcp] [-r PPS] [-B BATCH] [-D]\n");
 	exit(2);
 }
 
@@ -133,13 +135,13 @@ int main(int argc, char **argv)
 {
 	const char *ifname = NULL;
 	uint8_t dmac[6], smac[6];
-	int have_dmac = 0, tcp = 0;
+	int have_dmac = 0, tcp = 0, df = 1;
 	struct in_addr src = { 0 }, dst = { 0 };
 	unsigned port = 0, frame_len = 64, flows = 1024, batch = 256;
 	unsigned long long count = 0;
 	double seconds = 0, rate = 0;
 	int opt;
-	while ((opt = getopt(argc, argv, "i:m:s:d:p:c:t:l:f:P:r:B:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:m:s:d:p:c:t:l:f:P:r:B:D")) != -1) {
 		switch (opt) {
 		case 'i': ifname = optarg; break;
 		case 'm':
@@ -168,12 +170,13 @@ int main(int argc, char **argv)
 			break;
 		case 'r': rate = atof(optarg); break;
 		case 'B': batch = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'D': df = 0; break;
 		default: usage();
 		}
 	}
 	/* Both bounds are mandatory: a generator left running would flood the lab. */
 	if (!ifname || !have_dmac || !src.s_addr || !dst.s_addr || !port || port > 65535 || !count ||
-	    seconds <= 0 || seconds > 600 || (frame_len != 64 && frame_len != 1400) || !flows ||
+	    seconds <= 0 || seconds > 600 || frame_len < 64 || frame_len > 1514 || !flows ||
 	    flows > FLOWS_MAX || !batch || batch > BATCH_MAX || rate < 0)
 		usage();
 
@@ -202,10 +205,10 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < flows; i++) {
 		uint16_t sport = (uint16_t)(SPORT_BASE + i);
 		build_frame(steady + (size_t)i * frame_len, frame_len, dmac, smac, src.s_addr, dst.s_addr, sport,
-			    (uint16_t)port, tcp, 0x10, (uint16_t)i);
+			    (uint16_t)port, tcp, 0x10, (uint16_t)i, df);
 		if (tcp)
 			build_frame(first + (size_t)i * frame_len, frame_len, dmac, smac, src.s_addr, dst.s_addr,
-				    sport, (uint16_t)port, 1, 0x02, (uint16_t)i);
+				    sport, (uint16_t)port, 1, 0x02, (uint16_t)i, df);
 	}
 	static struct mmsghdr msgs[BATCH_MAX];
 	static struct iovec iovs[BATCH_MAX];
@@ -264,8 +267,8 @@ int main(int argc, char **argv)
 	double elapsed = now_s() - t0;
 	/* "sent" counts frames handed to sendmmsg including refused ones; "frames" excludes them. */
 	printf("{\"event\":\"done\",\"frames\":%llu,\"refused\":%llu,\"calls\":%llu,\"seconds\":%.3f,\"frameLen\":%u,"
-	       "\"flows\":%u,\"proto\":\"%s\"}\n",
-	       sent - errors, errors, calls, elapsed, frame_len, flows, tcp ? "tcp" : "udp");
+	       "\"flows\":%u,\"proto\":\"%s\",\"df\":%s}\n",
+	       sent - errors, errors, calls, elapsed, frame_len, flows, tcp ? "tcp" : "udp", df ? "true" : "false");
 	free(first);
 	free(steady);
 	close(fd);
