@@ -45,7 +45,8 @@ cat >"$work/ringvs.json" <<JSON
 }
 JSON
 echo "== director: ringvs serve --config (wrr, weights rs1=3 rs2=2 rs3=1, DR)"
-ip netns exec "${P}dir" bun src/cli/main.ts serve --config "$work/ringvs.json" >"$work/director.out" 2>"$work/director.err" &
+ip netns exec "${P}dir" bun src/cli/main.ts serve --config "$work/ringvs.json" --socket "$work/ringvs.sock" \
+	>"$work/director.out" 2>"$work/director.err" &
 director_pid=$!
 for _ in $(seq 100); do grep -q '"event":"ready"' "$work/director.out" 2>/dev/null && break; sleep 0.1; done
 grep -q '"event":"ready"' "$work/director.out" || { cat "$work/director.err"; echo "director did not start" >&2; exit 1; }
@@ -58,6 +59,9 @@ for n in $(seq 12); do
 	count[$who]=$(( ${count[$who]:-0} + 1 ))
 done
 echo "== answers per real server: $(for k in "${!count[@]}"; do printf '%s=%s ' "$k" "${count[$k]}"; done)"
+
+echo "== the running tables, as ipvsadm -L -n shows them (ringvs speaks ipvsadm over its control socket)"
+RINGVS_SOCKET="$work/ringvs.sock" ip netns exec "${P}dir" bun src/cli/main.ts -L -n | sed 's/^/  /'
 
 echo "== 20 MB download through the director (replies go straight back from the real server)"
 ip netns exec "${P}cl" curl -s --max-time 30 "http://$VIP/bytes/20000000" | sha256sum | cut -c1-16 | sed 's/^/  sha256 prefix: /'

@@ -5,7 +5,9 @@ import { Ring, type RingParams } from "../dataplane/ffi.ts";
 import { gratuitousArp } from "../dataplane/arp.ts";
 import type { Counters } from "../dataplane/layout.ts";
 import { SLOT, SLOT_SIZE, IPPROTO_TCP, IPPROTO_UDP } from "../dataplane/layout.ts";
-import { ipToU32, macToString, type Plan } from "../dataplane/plan.ts";
+import { ipToU32, macToString, u32ToIp, type Plan } from "../dataplane/plan.ts";
+import { TCP_STATE_NAMES } from "../flow/tcp_state.ts";
+import type { ConnectionEntry } from "./control.ts";
 import {
   DEST_COUNTER_STRIDE, newDestCounterBuffer, newPolicyCounterBuffer, readPolicyCounters, type PolicyCounters,
 } from "../dataplane/policy_counters.ts";
@@ -131,6 +133,9 @@ export class Director {
   private stopped = false;
   /** Created once the MACs are known, right before startWorker() attaches its handlers. */
   private worker!: Worker;
+  private onStopped: (() => void) | null = null;
+  private readonly pendingConnections = new Map<number, (list: number[][]) => void>();
+  private nextRequest = 0;
 
   private constructor(
     private config: DirectorConfig,
@@ -212,7 +217,7 @@ export class Director {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("packet worker did not start within 10 s")), 10_000);
       this.worker.onmessage = (ev: MessageEvent) => {
-        const m = ev.data as { type: string; message?: string };
+        const m = ev.data as { type: string; message?: string; id?: number; list?: number[][] };
         if (m.type === "started") {
           clearTimeout(timer);
           resolve();
@@ -220,6 +225,11 @@ export class Director {
           this.log(`packet worker failed: ${m.message}`);
           clearTimeout(timer);
           reject(new Error(m.message));
+        } else if (m.type === "stopped") {
+          this.onStopped?.();
+        } else if (m.type === "connections") {
+          this.pendingConnections.get(m.id!)?.(m.list!);
+          this.pendingConnections.delete(m.id!);
         }
       };
       this.worker.onerror = (e) => {
@@ -366,6 +376,35 @@ export class Director {
     if (newArp.length) this.announceVips(newArp);
   }
 
+  /** Tracked connections as the worker has them (ipvsadm -c), at most `limit`. */
+  connections(limit = 100_000): Promise<ConnectionEntry[]> {
+    if (this.stopped) return Promise.resolve([]);
+    const id = this.nextRequest++;
+    const bySlot = new Map<number, { svc: ServiceConfig; rs: ServiceConfig["realServers"][number] }>();
+    for (const svc of this.config.services) for (const rs of svc.realServers) bySlot.set(this.slot(svc, rs.address), { svc, rs });
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pendingConnections.delete(id);
+        resolve([]);
+      }, 2000);
+      this.pendingConnections.set(id, (list) => {
+        clearTimeout(timer);
+        resolve(list.flatMap(([proto, saddr, sport, daddr, dport, state, left, slot]) => {
+          const owner = bySlot.get(slot!);
+          if (!owner) return [];
+          const tcp = proto === IPPROTO_TCP;
+          return [{
+            protocol: tcp ? "tcp" : "udp",
+            client: u32ToIp(saddr!), clientPort: sport!, vip: u32ToIp(daddr!), vport: dport!,
+            dest: owner.rs.address, dport: owner.rs.port || dport!,
+            state: tcp ? TCP_STATE_NAMES[state!] ?? "?" : "UDP", expiresIn: left!,
+          } satisfies ConnectionEntry];
+        }));
+      });
+      this.post({ type: "connections", id, limit });
+    });
+  }
+
   /** Real servers that cannot be reached right now (reported, never chosen). */
   unresolved(): string[] {
     return [...new Set(this.targets().filter((t) => !this.reach.get(t).mac).map((t) => t.address))];
@@ -420,11 +459,9 @@ export class Director {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, 2000);
-      this.worker.onmessage = (ev: MessageEvent) => {
-        if ((ev.data as { type: string }).type === "stopped") {
-          clearTimeout(t);
-          resolve();
-        }
+      this.onStopped = () => {
+        clearTimeout(t);
+        resolve();
       };
       this.post({ type: "stop" });
     });

@@ -196,7 +196,7 @@ export class Forwarder {
         }
         pc[PC.vipPackets]!++;
         const saddr = d32[o32]!;
-        const ports = d32[o32 + 2]!; // sport and dport as one word: only compared, never split
+        const ports = d32[o32 + 2]!; // sport and dport as one word (little-endian: sport low): compared, not split
         const hash = d32[o32 + 7]!;
         const flags = d8[o8 + 13]!;
         const isTcp = proto === IPPROTO_TCP;
@@ -266,6 +266,18 @@ export class Forwarder {
     pc[PC.flowsEvicted] = this.flows.evicted;
     pc[PC.templatesActive] = this.templates.size;
     pc[PC.templatesFull] = this.templates.full;
+  }
+
+  /** Live connections for listings (ipvsadm -c), at most `limit`: [proto, saddr, sport, daddr,
+   *  dport, state, seconds left, slot]. Walks the table: a control-path call, not per packet. */
+  connections(now: number, limit: number): number[][] {
+    const out: number[][] = [];
+    this.flows.forEach((saddr, daddr, ports, stateProto, slot, expires) => {
+      if (out.length >= limit || expires <= now) return;
+      // ports is the descriptor's (sport, dport) pair read as one little-endian word.
+      out.push([stateProto & 0xff, saddr, ports & 0xffff, daddr, ports >>> 16, stateProto >>> 8, expires - now, slot]);
+    });
+    return out;
   }
 
   /** Expire persistence templates; about once a second is enough (their timeouts are seconds). */

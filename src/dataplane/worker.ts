@@ -5,7 +5,9 @@
 // Messages in:  {type:"start", handle, simulated, flowTableSize, counters, destCounters, plan}
 //               {type:"plan", plan}     new rules, applied between two batches
 //               {type:"stop"}           leave the loop; answers {type:"stopped"}
+//               {type:"connections", id, limit}  a listing of tracked connections (ipvsadm -c)
 // Messages out: {type:"started"} | {type:"stopped"} | {type:"error", message}
+//               {type:"connections", id, list}  list: [proto, saddr, sport, daddr, dport, state, expiresIn, slot][]
 import { Ring } from "./ffi.ts";
 import { Forwarder } from "./forwarder.ts";
 import type { Plan } from "./plan.ts";
@@ -24,6 +26,7 @@ export type WorkerMessage =
     counters: SharedArrayBuffer; destCounters: SharedArrayBuffer; plan: Plan;
   }
   | { type: "plan"; plan: Plan }
+  | { type: "connections"; id: number; limit: number }
   | { type: "stop" };
 
 let ring: Ring | null = null;
@@ -73,6 +76,8 @@ self.onmessage = (ev: MessageEvent<WorkerMessage>) => {
     setImmediate(loop);
   } else if (m.type === "plan") {
     fwd?.apply(m.plan);
+  } else if (m.type === "connections") {
+    postMessage({ type: "connections", id: m.id, list: fwd ? fwd.connections(nowSeconds(), m.limit) : [] });
   } else if (m.type === "stop") {
     stopping = true;
   }

@@ -1,7 +1,7 @@
 // Runs a real ringvs director process inside a lab's director namespace, the way an operator
 // would (`ringvs serve ...`), and reads its JSON event lines: ready, stats (SIGUSR1), stopped.
 import type { Subprocess } from "bun";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Lab } from "./harness.ts";
@@ -35,8 +35,16 @@ export class DirectorProcess {
   stderr = "";
   /** The ready event the director printed when it started. */
   ready!: ReadyEvent;
+  /** Its control socket (one per process, in a private temp directory). */
+  socket = "";
+  /** The config file it was started with (rewrite it, then reload). */
+  configPath = "";
 
-  private constructor(readonly proc: Subprocess<"ignore", "pipe", "pipe">, private readonly tmp: string) {
+  private constructor(
+    readonly proc: Subprocess<"ignore", "pipe", "pipe">,
+    private readonly tmp: string,
+    private readonly binary: string | undefined,
+  ) {
     void this.pump();
     void (async () => {
       for await (const chunk of proc.stderr) this.stderr += new TextDecoder().decode(chunk);
@@ -45,11 +53,15 @@ export class DirectorProcess {
 
   static async start(lab: Lab, opts: DirectorProcessOptions): Promise<DirectorProcess> {
     const tmp = mkdtempSync(join(tmpdir(), "ringvs-dir-"));
-    const args: string[] = ["serve"];
+    chmodSync(tmp, 0o755); // the socket's own mode (0600), not its directory, must keep others out
+    const socket = join(tmp, "ringvs.sock");
+    let configPath = "";
+    const args: string[] = ["serve", "--socket", socket];
     if (opts.config) {
       const path = join(tmp, "ringvs.json");
       writeFileSync(path, JSON.stringify(opts.config, null, 2));
       args.push("--config", path);
+      configPath = path;
     } else if (opts.rules !== undefined) {
       const path = join(tmp, "ipvsadm.rules");
       writeFileSync(path, opts.rules);
@@ -60,7 +72,7 @@ export class DirectorProcess {
     const proc = Bun.spawn(["ip", "netns", "exec", lab.directorNs, ...argv], {
       stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: opts.cwd,
     });
-    const d = new DirectorProcess(proc, tmp);
+    const d = new DirectorProcess(proc, tmp, opts.binary);
     const ready = await d.next<ReadyEvent>("ready", opts.timeoutMs ?? 15_000);
     if (!ready) {
       proc.kill("SIGKILL");
@@ -69,6 +81,8 @@ export class DirectorProcess {
       throw new Error(`director did not become ready (exit ${proc.exitCode}): ${d.stderr}`);
     }
     d.ready = ready;
+    d.socket = socket;
+    d.configPath = configPath;
     return d;
   }
 
@@ -95,6 +109,14 @@ export class DirectorProcess {
       if (this.proc.exitCode !== null || Date.now() > deadline) return null;
       await Promise.race([new Promise<void>((r) => this.waiters.push(r)), Bun.sleep(50)]);
     }
+  }
+
+  /** Run the ringvs CLI (ipvsadm syntax, reload) against this director's socket, from the
+   *  director's namespace as an operator would. */
+  async cli(lab: Lab, argv: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const cmd = this.binary ? [this.binary, ...argv] : ["bun", CLI, ...argv];
+    const r = await lab.exec(lab.directorNs, cmd, { env: { RINGVS_SOCKET: this.socket }, stdin, timeoutMs: 30_000 });
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr };
   }
 
   async stats(): Promise<DirectorStats> {
