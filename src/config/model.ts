@@ -84,6 +84,13 @@ export interface TimeoutConfig {
   udp: number;
 }
 
+/** The Prometheus text endpoint (src/control/metrics.ts). It has no authentication, so it listens
+ *  on loopback only; a local agent or proxy publishes it further if wanted. */
+export interface MetricsConfig {
+  /** "127.0.0.1:9100" or "[::1]:9100": any 127.0.0.0/8 address or ::1, port 1..65535. */
+  listen: string;
+}
+
 export interface DirectorConfig {
   interface: string;
   timeouts: TimeoutConfig;
@@ -95,6 +102,8 @@ export interface DirectorConfig {
   /** Maximum tracked flows; new flows beyond it are still scheduled but not remembered. */
   flowTableSize: number;
   services: ServiceConfig[];
+  /** null = no metrics endpoint (the default). */
+  metrics: MetricsConfig | null;
 }
 
 export const RING_DEFAULTS: RingConfig = { blockSize: 65536, blockCount: 512, blockTimeoutMs: 1 };

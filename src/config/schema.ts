@@ -132,6 +132,59 @@ export function schedulerFlagProblem(flag: string, scheduler: string): string | 
   return null;
 }
 
+/** A loopback address and port as Bun.serve takes them ("::1", not "[::1]"). */
+export interface LoopbackListen {
+  host: string;
+  port: number;
+}
+
+const LISTEN_EXAMPLE = "e.g. 127.0.0.1:9100 or [::1]:9100";
+
+/** Splits "127.0.0.1:9100" or "[::1]:9100" into host and port, or says why `text` cannot be where
+ *  the metrics endpoint listens. Only loopback is accepted (127.0.0.0/8, and ::1 in any spelling):
+ *  the endpoint has no authentication, and a director's other addresses face the clients it serves.
+ *  Ports are 1..65535; `minPort` 0 lets a caller ask the kernel for an ephemeral port (tests). */
+export function parseLoopbackListen(
+  text: string,
+  minPort = 1,
+): { ok: true; listen: LoopbackListen } | { ok: false; problem: string } {
+  const fail = (problem: string) => ({ ok: false as const, problem });
+  let host: string;
+  let portText: string;
+  let v6: boolean;
+  if (text.startsWith("[")) {
+    const m = /^\[([^\]]*)\]:(.*)$/.exec(text);
+    if (!m) return fail(`must be [IPV6]:PORT or IPV4:PORT (${LISTEN_EXAMPLE})`);
+    [host, portText, v6] = [m[1]!, m[2]!, true];
+  } else {
+    const colon = text.lastIndexOf(":");
+    if (colon < 0) return fail(`must be HOST:PORT with a port (${LISTEN_EXAMPLE})`);
+    [host, portText, v6] = [text.slice(0, colon), text.slice(colon + 1), false];
+    if (host.includes(":")) return fail(`an IPv6 address goes in brackets: [${host}]:${portText}`);
+  }
+  const notLoopback = (shown: string) =>
+    fail(`${shown} is not a loopback address: the metrics endpoint has no authentication, so it listens on 127.0.0.0/8 or [::1] only`);
+  if (v6) {
+    let canonical: string;
+    try {
+      canonical = new URL(`http://[${host}]/`).hostname; // the WHATWG parser writes IPv6 in its shortest form
+    } catch {
+      return fail(`'[${host}]' is not an IPv6 address (${LISTEN_EXAMPLE})`);
+    }
+    if (canonical !== "[::1]") return notLoopback(`[${host}]`);
+    host = "::1";
+  } else {
+    const a = parseIPv4(host);
+    if (a === null) {
+      return fail(`'${host}' is not an IP address: give a loopback address, not a host name (${LISTEN_EXAMPLE})`);
+    }
+    if (a >>> 24 !== 127) return notLoopback(host);
+  }
+  const port = /^[0-9]{1,5}$/.test(portText) ? Number(portText) : NaN;
+  if (!(port >= minPort && port <= 65535)) return fail(`port '${portText}' must be ${minPort}..65535`);
+  return { ok: true, listen: { host, port } };
+}
+
 /** Whether two VIP:port pairs can claim the same packet: same protocol and address, and the same
  *  port or either one every port (0). */
 export function matchesOverlap(a: ServiceMatch, b: ServiceMatch): boolean {
@@ -422,6 +475,19 @@ const timeoutsObject = z
   })
   .strict();
 
+/** null (the default) = no metrics endpoint. */
+const metricsObject = z
+  .object(
+    {
+      listen: z.string().superRefine((s, ctx) => {
+        const parsed = parseLoopbackListen(s);
+        if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.problem });
+      }),
+    },
+    { invalid_type_error: 'must be null or an object {"listen": "127.0.0.1:9100"}' },
+  )
+  .strict();
+
 const rootObject = z
   .object({
     interface: z.string().superRefine((s, ctx) => {
@@ -445,6 +511,7 @@ const rootObject = z
       .superRefine((services, ctx) => {
         for (const issue of checkServices(services)) ctx.addIssue({ code: "custom", ...issue });
       }),
+    metrics: metricsObject.nullable().default(null),
   })
   .strict();
 
@@ -484,6 +551,7 @@ function allowedKeys(path: ConfigPath): string[] {
   if (path.length === 0) return shape(rootObject);
   if (path.length === 1 && path[0] === "ring") return shape(ringObject);
   if (path.length === 1 && path[0] === "timeouts") return shape(timeoutsObject);
+  if (path.length === 1 && path[0] === "metrics") return shape(metricsObject);
   if (path.length === 2 && path[0] === "services") return shape(serviceObject);
   if (path.length === 3 && path[2] === "persistence") return shape(persistenceObject);
   if (path.length === 4 && path[2] === "realServers") return shape(realServerObject);

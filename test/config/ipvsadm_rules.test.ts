@@ -82,6 +82,7 @@ describe("ipvsadm-save -n output", () => {
       vipMode: "auto",
       ring: { blockSize: 65536, blockCount: 512, blockTimeoutMs: 1 },
       flowTableSize: 1048576,
+      metrics: null,
       services: [
         vip("tcp", "198.18.0.100", 80, { scheduler: "wrr", realServers: [rs("198.18.0.11", 80, 3), rs("198.18.0.12", 80, 2)] }),
         vip("udp", "198.18.0.100", 53, {

@@ -28,6 +28,7 @@ import {
   matchesOverlap,
   netmaskProblem,
   parseIPv4,
+  parseLoopbackListen,
   schedulerFlagProblem,
   schedulerProblem,
   validateDirectorConfig,
@@ -82,6 +83,7 @@ describe("defaults", () => {
       vipMode: "auto",
       ring: { blockSize: 65536, blockCount: 512, blockTimeoutMs: 1 },
       flowTableSize: 1048576,
+      metrics: null,
       services: [
         {
           protocol: "tcp",
@@ -225,7 +227,7 @@ describe("refusals", () => {
       "t.json:1: services[0].realServers[0].wieght: 2: unknown key; did you mean 'weight'?",
     ]);
     expect(problems({}, { colour: "blue" })).toEqual([
-      't.json:1: colour: "blue": unknown key (allowed: interface, timeouts, tunnelSource, vipMode, ring, flowTableSize, services)',
+      't.json:1: colour: "blue": unknown key (allowed: interface, timeouts, tunnelSource, vipMode, ring, flowTableSize, services, metrics)',
     ]);
     expect(problems({ persistence: { timout: 10 } })).toEqual([
       "t.json:1: services[0].persistence.timout: 10: unknown key; did you mean 'timeout'?",
@@ -737,5 +739,52 @@ describe("helpers", () => {
   test("validateDirectorConfig takes plain objects too", () => {
     const r = validateDirectorConfig({ interface: "eth0", services: [{ address: "1.2.3.4", port: 80, scheduler: "wrr" }] });
     expect(r.ok).toBe(true);
+  });
+});
+
+describe("metrics", () => {
+  const NOT_LOOPBACK = "is not a loopback address: the metrics endpoint has no authentication, so it listens on 127.0.0.0/8 or [::1] only";
+
+  test("off unless given; null is off too", () => {
+    expect(configOf(parseConfigText(doc(), "t.json")).metrics).toBeNull();
+    expect(configOf(parseConfigText(doc({}, { metrics: null }), "t.json")).metrics).toBeNull();
+  });
+
+  test("a loopback listen address is kept as written", () => {
+    for (const listen of ["127.0.0.1:9100", "127.1.2.3:1", "[::1]:65535", "[0:0:0:0:0:0:0:1]:9100"]) {
+      expect(configOf(parseConfigText(doc({}, { metrics: { listen } }), "t.json")).metrics).toEqual({ listen });
+    }
+  });
+
+  const cases: [string, unknown, string][] = [
+    ["any address", { listen: "0.0.0.0:9100" }, `metrics.listen: "0.0.0.0:9100": 0.0.0.0 ${NOT_LOOPBACK}`],
+    ["a public address", { listen: "198.18.0.1:9100" }, `metrics.listen: "198.18.0.1:9100": 198.18.0.1 ${NOT_LOOPBACK}`],
+    ["IPv6 any", { listen: "[::]:9100" }, `metrics.listen: "[::]:9100": [::] ${NOT_LOOPBACK}`],
+    ["IPv4-mapped loopback", { listen: "[::ffff:127.0.0.1]:9100" }, `metrics.listen: "[::ffff:127.0.0.1]:9100": [::ffff:127.0.0.1] ${NOT_LOOPBACK}`],
+    ["a host name", { listen: "localhost:9100" }, "metrics.listen: \"localhost:9100\": 'localhost' is not an IP address: give a loopback address, not a host name (e.g. 127.0.0.1:9100 or [::1]:9100)"],
+    ["no port", { listen: "127.0.0.1" }, 'metrics.listen: "127.0.0.1": must be HOST:PORT with a port (e.g. 127.0.0.1:9100 or [::1]:9100)'],
+    ["IPv6 without brackets", { listen: "::1:9100" }, 'metrics.listen: "::1:9100": an IPv6 address goes in brackets: [::1]:9100'],
+    ["unclosed bracket", { listen: "[::1:9100" }, 'metrics.listen: "[::1:9100": must be [IPV6]:PORT or IPV4:PORT (e.g. 127.0.0.1:9100 or [::1]:9100)'],
+    ["not IPv6 in brackets", { listen: "[nope]:9100" }, "metrics.listen: \"[nope]:9100\": '[nope]' is not an IPv6 address (e.g. 127.0.0.1:9100 or [::1]:9100)"],
+    ["port 0", { listen: "127.0.0.1:0" }, "metrics.listen: \"127.0.0.1:0\": port '0' must be 1..65535"],
+    ["port 65536", { listen: "127.0.0.1:65536" }, "metrics.listen: \"127.0.0.1:65536\": port '65536' must be 1..65535"],
+    ["port not a number", { listen: "[::1]:http" }, "metrics.listen: \"[::1]:http\": port 'http' must be 1..65535"],
+    ["empty port", { listen: "127.0.0.1:" }, "metrics.listen: \"127.0.0.1:\": port '' must be 1..65535"],
+    ["listen missing", {}, "metrics.listen: required"],
+    ["listen a number", { listen: 9100 }, "metrics.listen: 9100: must be a string"],
+    ["a bare string", "127.0.0.1:9100", 'metrics: "127.0.0.1:9100": must be null or an object {"listen": "127.0.0.1:9100"}'],
+    ["an unknown key", { listen: "127.0.0.1:9100", lisen: "x" }, "metrics.lisen: \"x\": unknown key; did you mean 'listen'?"],
+  ];
+  for (const [name, metrics, expected] of cases) {
+    test(name, () => {
+      expect(problems({}, { metrics })).toEqual([`t.json:1: ${expected}`]);
+    });
+  }
+
+  test("parseLoopbackListen gives the host as Bun.serve takes it, and port 0 only when asked", () => {
+    expect(parseLoopbackListen("127.0.0.1:9100")).toEqual({ ok: true, listen: { host: "127.0.0.1", port: 9100 } });
+    expect(parseLoopbackListen("[0::1]:9100")).toEqual({ ok: true, listen: { host: "::1", port: 9100 } });
+    expect(parseLoopbackListen("127.0.0.1:0")).toEqual({ ok: false, problem: "port '0' must be 1..65535" });
+    expect(parseLoopbackListen("127.0.0.1:0", 0)).toEqual({ ok: true, listen: { host: "127.0.0.1", port: 0 } });
   });
 });
