@@ -12,6 +12,7 @@ import { serviceLabel } from "../config/service.ts";
 import { Control } from "../control/control.ts";
 import { Director } from "../control/director.ts";
 import { ControlServer, DEFAULT_SOCKET, type ControlReply, type ControlRequest } from "../control/socket.ts";
+import { serveMetrics } from "../control/metrics.ts";
 import { ShimError } from "../dataplane/ffi.ts";
 import { runIpvsadm } from "./ipvsadm/index.ts";
 import { UsageError } from "./usage.ts";
@@ -175,6 +176,21 @@ export async function serve(argv: string[], checkOnly: boolean): Promise<number>
     return 1;
   }
 
+  let metrics: { stop(): void; port: number } | null = null;
+  if (config.metrics) {
+    try {
+      metrics = serveMetrics(config.metrics.listen, () => ({ stats: director.stats(), snapshot: control.snapshot() }));
+      log(`metrics on http://${config.metrics.listen}/metrics`);
+    } catch (e) {
+      log(`cannot serve metrics: ${(e as Error).message}`);
+      server.stop();
+      control.stop();
+      await director.stop();
+      director.close();
+      return 1;
+    }
+  }
+
   const unresolved = director.unresolved();
   if (unresolved.length) log(`real servers without a MAC (not chosen until they resolve): ${unresolved.join(", ")}`);
   log(`forwarding on ${config.interface}: ${summary(config)}; control socket ${socketPath}`);
@@ -189,6 +205,7 @@ export async function serve(argv: string[], checkOnly: boolean): Promise<number>
       stopping = true;
       log(`${sig}: stopping`);
       server.stop();
+      metrics?.stop();
       control.stop();
       await director.stop();
       emit("stopped", director.stats());

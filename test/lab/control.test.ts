@@ -151,6 +151,29 @@ if (!LAB) console.warn("SKIPPING control-plane lab tests: they need root (CI run
     }
   }, 90_000);
 
+  test("Prometheus metrics on the director's loopback: per service and per real server figures after real traffic", async () => {
+    const vip = lab.vips[0]!;
+    const d = await DirectorProcess.start(lab, {
+      config: {
+        interface: lab.directorIf, metrics: { listen: "127.0.0.1:9187" },
+        services: [{ protocol: "tcp", address: vip, port: 80, scheduler: "rr", realServers: [{ address: lab.rsIps[0] }] }],
+      },
+    });
+    try {
+      for (let i = 0; i < 3; i++) expect(await who()).toBe("rs1");
+      const r = await lab.exec(lab.directorNs, ["curl", "-s", "http://127.0.0.1:9187/metrics"]);
+      expect(r.code).toBe(0);
+      const labels = `service="TCP ${vip}:80",protocol="tcp",vip="${vip}",port="80",real_server="${lab.rsIps[0]}:80",forward="dr"`;
+      expect(r.stdout).toContain(`ringvs_real_server_connections_total{${labels}} 3`);
+      expect(r.stdout).toMatch(new RegExp(`ringvs_real_server_packets_total\\{${labels.replace(/[.]/g, "\\.")}\\} [1-9]`));
+      expect(r.stdout).toContain("# TYPE ringvs_ring_drops_total counter");
+      expect(r.stdout).toContain("ringvs_parsed_malformed_total");
+      expect((await lab.exec(lab.directorNs, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:9187/other"])).stdout).toBe("404");
+    } finally {
+      await d.stop();
+    }
+  }, 60_000);
+
   test("the control socket refuses other users, and a malformed request gets an error while the daemon keeps running", async () => {
     const d = await DirectorProcess.start(lab, { rules: `-A -t ${lab.vips[0]}:80 -s rr\n-a -t ${lab.vips[0]}:80 -r ${lab.rsIps[0]}:80 -g\n` });
     try {
