@@ -358,6 +358,10 @@ export class Director {
       throw new Error(`the interface cannot change while running (${this.config.interface} -> ${next.interface}): restart ringvs`);
     }
     const placement = await placeVips(next);
+    if (JSON.stringify(next.ring) !== JSON.stringify(this.config.ring) || next.flowTableSize !== this.config.flowTableSize) {
+      this.log("ring geometry and flowTableSize changes take effect at the next restart (the ring and the flow table stay as they are)");
+      next = { ...next, ring: this.config.ring, flowTableSize: this.config.flowTableSize };
+    }
     await this.guard.install(next.services);
     const before = this.config;
     this.config = next;
