@@ -21,6 +21,9 @@ export interface DirectorProcessOptions {
   /** Working directory for the process. */
   cwd?: string;
   timeoutMs?: number;
+  /** Pin the process (every thread it will start: taskset sets the affinity the threads inherit)
+   *  to this CPU, as bench/pps.sh does, so a load test knows which core the director has. */
+  cpu?: number;
 }
 
 export interface ReadyEvent {
@@ -69,7 +72,9 @@ export class DirectorProcess {
       if (opts.vipMode) args.push("--vip-mode", opts.vipMode);
     }
     const argv = opts.binary ? [opts.binary, ...args] : ["bun", CLI, ...args];
-    const proc = Bun.spawn(["ip", "netns", "exec", lab.directorNs, ...argv], {
+    // taskset execs the director, so proc.pid stays the director's own (SIGUSR1, SIGTERM reach it).
+    const pin = opts.cpu === undefined ? [] : ["taskset", "-c", String(opts.cpu)];
+    const proc = Bun.spawn(["ip", "netns", "exec", lab.directorNs, ...pin, ...argv], {
       stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: opts.cwd,
     });
     const d = new DirectorProcess(proc, tmp, opts.binary);
