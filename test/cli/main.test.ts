@@ -84,5 +84,37 @@ describe("ringvs CLI", () => {
     }
   });
 
+  test("import-keepalived prints a JSON config that check accepts, and lists what it does not carry over", () => {
+    const conf = [
+      "global_defs {",
+      "  router_id LVS_DEVEL",
+      "}",
+      "virtual_server 198.18.0.100 80 {",
+      "  delay_loop 6",
+      "  lb_algo wrr",
+      "  lb_kind DR",
+      "  persistence_timeout 50",
+      "  protocol TCP",
+      "  real_server 198.18.0.11 80 {",
+      "    weight 3",
+      "    TCP_CHECK {",
+      "      connect_timeout 3",
+      "    }",
+      "  }",
+      "}",
+      "",
+    ].join("\n");
+    const r = ringvs(["import-keepalived", file("keepalived.conf", conf), "--interface", "eth0"]);
+    expect(r.code).toBe(0);
+    const cfg = JSON.parse(r.stdout);
+    expect(cfg.services[0]).toMatchObject({ address: "198.18.0.100", port: 80, scheduler: "wrr", persistence: { timeout: 50 } });
+    expect(cfg.services[0].realServers[0]).toMatchObject({ address: "198.18.0.11", weight: 3, forward: "dr" });
+    expect(r.stderr).toContain("keepalived.conf:1: global_defs");
+    expect(r.stderr).toContain("keepalived.conf:5: delay_loop");
+    expect(r.stderr).toContain("keepalived.conf:12: TCP_CHECK");
+    const check = ringvs(["check", "--config", file("imported.json", r.stdout)]);
+    expect(check.stdout).toBe("ok: 1 service(s), 1 real server(s)\n");
+  });
+
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 });
