@@ -47,7 +47,17 @@ import {
   parseMemberList,
   type ArgKind,
 } from "./ipvsadm_syntax.ts";
-import type { Protocol, RingConfig, ServiceMatch, TimeoutConfig, VipMode } from "./model.ts";
+import type { Protocol, RingConfig, TimeoutConfig, VipMode } from "./model.ts";
+import {
+  attachFwmarkMembers,
+  memberIssueToError,
+  placesInFile,
+  type MemberOrigin,
+  type RawRealServer,
+  type RawService,
+} from "./raw_service.ts";
+
+export type { MemberOrigin } from "./raw_service.ts";
 
 /** What a rules file cannot say: the director's own settings. */
 export interface IpvsadmRulesOptions {
@@ -292,12 +302,6 @@ export { BAD_MARK, parseMark };
 const DIRECTIVE = /^\s*#\s*ringvs:(.*)$/;
 const DIRECTIVE_FORM = "# ringvs: fwmark MARK = tcp VIP:PORT[, udp VIP:PORT]...";
 
-export interface MemberOrigin {
-  line: number;
-  /** The member as written ("tcp 198.18.0.100:80"). */
-  text: string;
-  match: ServiceMatch;
-}
 
 /** Parses the text after `ringvs:`; problems are reported on the line by the caller. */
 function parseDirective(text: string, line: number, problems: LineProblem[]): { mark: number; members: MemberOrigin[] } | null {
@@ -347,28 +351,6 @@ export function readFwmarkDirective(
 
 // ---------------------------------------------------------------------------------------------
 // Assembling the services.
-
-interface RawRealServer {
-  address: string;
-  port: number;
-  weight: number;
-  forward: "dr" | "tun";
-  upperThreshold: number;
-  lowerThreshold: number;
-}
-
-/** A service in the JSON shape the schema takes: VIP:port fields or fwmark and members. */
-interface RawService {
-  protocol?: Protocol;
-  address?: string;
-  port?: number;
-  fwmark?: number;
-  members?: ServiceMatch[];
-  scheduler: string;
-  schedulerFlags: string[];
-  persistence: { timeout: number; netmask: string } | null;
-  realServers: RawRealServer[];
-}
 
 /** Where each assembled piece came from, to send schema findings back to a line and option. */
 interface Origin {
@@ -675,32 +657,21 @@ export function parseIpvsadmRules(text: string, sourceName: string, opts: Ipvsad
   });
 
   // Firewall-mark services take their members from the directives, wherever in the file they stood.
-  const kept: ServiceEntry[] = [];
-  for (const entry of services) {
-    if (entry.mark === undefined) {
-      kept.push(entry);
-      continue;
-    }
-    const members = directives.get(entry.mark) ?? [];
-    if (members.length > 0) {
-      entry.memberOrigins = members;
-      entry.raw.members = members.map((m) => m.match);
-      kept.push(entry);
-    } else if (!brokenMarks.has(entry.mark)) {
+  const kept = attachFwmarkMembers(
+    services,
+    directives,
+    brokenMarks,
+    (mark) => byKey.has(`fwmark ${mark}`) || failedKeys.has(`fwmark ${mark}`),
+    (entry) => {
       const f = entry.origin.options.get("service") as GivenOption;
       push(entry.origin.line, {
         field: f.written,
         ...(f.arg !== undefined ? { value: f.arg } : {}),
         message: fwmarkWithoutMembersMessage(entry.mark),
       });
-    }
-  }
-  for (const [mark, members] of directives) {
-    if (byKey.has(`fwmark ${mark}`) || failedKeys.has(`fwmark ${mark}`)) continue;
-    for (const line of new Set(members.map((m) => m.line))) {
-      push(line, { field: `fwmark ${mark}`, message: `no "-A -f ${mark}" line defines this firewall-mark service` });
-    }
-  }
+    },
+    (mark, line) => push(line, { field: `fwmark ${mark}`, message: `no "-A -f ${mark}" line defines this firewall-mark service` }),
+  );
 
   const input = {
     interface: opts.interface,
@@ -743,17 +714,6 @@ const FIELD_SLOT: Record<string, Slot> = {
 /** Options whose value is shown as written rather than as the schema saw it. */
 const SHOWN_AS_WRITTEN = new Set<Slot>(["service", "real-server", "sched-flags"]);
 
-/** Rewrites the schema's `services[2]` and `services[2].members[0]` into places in the file. */
-function placesInFile(message: string, services: ServiceEntry[]): string {
-  return message.replace(/services\[(\d+)\](?:\.members\[(\d+)\])?/g, (whole, i: string, j: string | undefined) => {
-    const entry = services[Number(i)];
-    if (!entry) return whole;
-    if (j === undefined) return `the service on line ${entry.origin.line}`;
-    const m = entry.memberOrigins[Number(j)];
-    return m ? `fwmark ${entry.mark} member on line ${m.line}` : whole;
-  });
-}
-
 function schemaIssueToError(
   path: ConfigPath,
   field: string,
@@ -772,13 +732,8 @@ function schemaIssueToError(
     if (value !== undefined) e.value = value;
     return e;
   }
-  message = placesInFile(message, services);
-  if (path[2] === "members" && typeof path[3] === "number") {
-    const m = entry.memberOrigins[path[3]];
-    const e: ConfigError = { source, line: m?.line ?? entry.origin.line, field: `fwmark ${entry.mark}`, message };
-    if (m) e.value = m.text;
-    return e;
-  }
+  message = placesInFile(message, services, (s) => `the service on line ${s.origin.line}`);
+  if (path[2] === "members" && typeof path[3] === "number") return memberIssueToError(entry, path[3], entry.origin.line, source, message);
   const inServer = path[2] === "realServers" && typeof path[3] === "number";
   const origin = inServer ? (entry.serverOrigins[path[3] as number] ?? entry.origin) : entry.origin;
   const rest = path.slice(inServer ? 4 : 2).filter((seg): seg is string => typeof seg === "string");

@@ -37,14 +37,10 @@
 // is the words of one line up to a brace; `{` opens the block of the statement before it (on the
 // same line or, keepalived-style, on the next). Input enters here, so problems are values.
 
-import {
-  BAD_MARK,
-  parseMark,
-  readFwmarkDirective,
-  type MemberOrigin,
-} from "./ipvsadm_rules.ts";
+import { BAD_MARK, parseMark, readFwmarkDirective } from "./ipvsadm_rules.ts";
+import { fwmarkWithoutMembersMessage } from "./ipvsadm_syntax.ts";
 import { sortConfigErrors, type ConfigError } from "./load.ts";
-import type { DirectorConfig, Protocol, ServiceMatch, VipMode } from "./model.ts";
+import type { DirectorConfig, Protocol, VipMode } from "./model.ts";
 import {
   DEFAULT_PERSISTENCE_NETMASK,
   DEFAULT_PERSISTENCE_TIMEOUT,
@@ -54,6 +50,13 @@ import {
   validateDirectorConfig,
   type ConfigPath,
 } from "./schema.ts";
+import {
+  attachFwmarkMembers,
+  memberIssueToError,
+  placesInFile,
+  type MemberOrigin,
+  type RawService,
+} from "./raw_service.ts";
 
 /** A directive ringvs read but does not apply, or does not know. */
 export interface Unsupported {
@@ -218,10 +221,6 @@ const SORRY = new Set(["sorry_server", "sorry_server_inhibit", "sorry_server_lvs
 const NAMED_FLAGS = new Set(["sh-port", "sh-fallback", "mh-port", "mh-fallback"]);
 const NUMBERED_FLAGS = new Set(["flag-1", "flag-2", "flag-3"]);
 
-const NO_MEMBERS = (mark: number) =>
-  `firewall mark ${mark} has no members: the iptables rules that set it are invisible to ringvs, so name ` +
-  `the VIP:port pairs it stands for on a line "# ringvs: fwmark ${mark} = tcp 198.18.0.100:80, tcp 198.18.0.100:443"`;
-
 // ---------------------------------------------------------------------------------------------
 // Assembling the services.
 
@@ -261,19 +260,6 @@ interface VsDraft {
   servers: ServerDraft[];
   /** An lb_kind/lvs_method was given but refused: "no lb_kind" would only echo that error. */
   forwardBroken: boolean;
-}
-
-/** A service in the JSON shape the schema takes. */
-interface RawService {
-  protocol?: Protocol;
-  address?: string;
-  port?: number;
-  fwmark?: number;
-  members?: ServiceMatch[];
-  scheduler: string;
-  schedulerFlags: string[];
-  persistence: { timeout: number; netmask: string } | null;
-  realServers: { address: string; port?: number; weight: number; forward: "dr" | "tun"; upperThreshold: number; lowerThreshold: number }[];
 }
 
 interface ServiceEntry {
@@ -756,29 +742,16 @@ export function parseKeepalived(text: string, sourceName: string, opts: Keepaliv
   }
 
   // Firewall-mark services take their members from the directives.
-  const kept: ServiceEntry[] = [];
-  const marks = new Set<number>();
-  for (const entry of entries) {
-    if (entry.mark === undefined) {
-      kept.push(entry);
-      continue;
-    }
-    marks.add(entry.mark);
-    const members = directives.get(entry.mark) ?? [];
-    if (members.length > 0) {
-      entry.memberOrigins = members;
-      entry.raw.members = members.map((m) => m.match);
-      kept.push(entry);
-    } else if (!brokenMarks.has(entry.mark)) {
-      fail(entry.head.line, entry.head.field, NO_MEMBERS(entry.mark), entry.head.value);
-    }
-  }
-  for (const [mark, members] of directives) {
-    if (marks.has(mark)) continue;
-    for (const line of new Set(members.map((m) => m.line))) {
-      fail(line, `fwmark ${mark}`, `no "virtual_server fwmark ${mark}" (nor a group entry "fwmark ${mark}") defines this firewall-mark service`);
-    }
-  }
+  const marks = new Set(entries.flatMap((e) => (e.mark === undefined ? [] : [e.mark])));
+  const kept = attachFwmarkMembers(
+    entries,
+    directives,
+    brokenMarks,
+    (mark) => marks.has(mark),
+    (entry) => fail(entry.head.line, entry.head.field, fwmarkWithoutMembersMessage(entry.mark), entry.head.value),
+    (mark, line) =>
+      fail(line, `fwmark ${mark}`, `no "virtual_server fwmark ${mark}" (nor a group entry "fwmark ${mark}") defines this firewall-mark service`),
+  );
 
   const checked = validateDirectorConfig({
     interface: opts.interface,
@@ -804,21 +777,6 @@ export function parseKeepalived(text: string, sourceName: string, opts: Keepaliv
   return { ok: false, errors: sortConfigErrors(errors) };
 }
 
-/** Rewrites the schema's `services[2]` and `services[2].members[0]` into places in the file. */
-function placesInFile(message: string, services: ServiceEntry[]): string {
-  return message.replace(/services\[(\d+)\](?:\.members\[(\d+)\])?/g, (whole, i: string, j: string | undefined) => {
-    const entry = services[Number(i)];
-    if (!entry) return whole;
-    if (j === undefined) {
-      return entry.head.field === "virtual_server"
-        ? `the virtual_server on line ${entry.head.line}`
-        : `the ${entry.head.field} entry on line ${entry.head.line}`;
-    }
-    const m = entry.memberOrigins[Number(j)];
-    return m ? `fwmark ${entry.mark} member on line ${m.line}` : whole;
-  });
-}
-
 /** Sends one schema finding back to the keepalived line and keyword it came from. */
 function issueToError(path: ConfigPath, field: string, value: unknown, message: string, services: ServiceEntry[], source: string): ConfigError {
   const entry = path[0] === "services" && typeof path[1] === "number" ? services[path[1]] : undefined;
@@ -828,16 +786,13 @@ function issueToError(path: ConfigPath, field: string, value: unknown, message: 
     if (value !== undefined) e.value = value;
     return e;
   }
-  message = placesInFile(message, services);
+  message = placesInFile(message, services, (s) =>
+    s.head.field === "virtual_server" ? `the virtual_server on line ${s.head.line}` : `the ${s.head.field} entry on line ${s.head.line}`,
+  );
   const vs = entry.vs;
   const rest = path.slice(2);
   let place: Place | undefined;
-  if (rest[0] === "members" && typeof rest[1] === "number") {
-    const m = entry.memberOrigins[rest[1]];
-    const e: ConfigError = { source, line: m?.line ?? entry.head.line, field: `fwmark ${entry.mark}`, message };
-    if (m) e.value = m.text;
-    return e;
-  }
+  if (rest[0] === "members" && typeof rest[1] === "number") return memberIssueToError(entry, rest[1], entry.head.line, source, message);
   if (rest[0] === "realServers" && typeof rest[1] === "number") {
     const rs = vs.servers[rest[1]];
     const leaf = rest[2];
