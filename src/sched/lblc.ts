@@ -20,48 +20,28 @@
 // keeps sending an address to a server over its -x threshold. Here `available === false` also
 // means "no MAC yet", which must never be chosen, so an unavailable cached server is rescheduled.
 
-import { indexBySlot, LocalityTable, DEFAULT_EXPIRATION, overloadedWithSpareServer, weightedLeastConnection, type LocalityEntry } from "./locality.ts";
-import type { SchedDest, Scheduler } from "./scheduler.ts";
+import { LocalityScheduler, overloadedWithSpareServer, weightedLeastConnection, type LocalityEntry } from "./locality.ts";
+
+export type { LocalityOptions } from "./locality.ts";
 
 interface LblcEntry extends LocalityEntry {
   readonly slot: number;
 }
 
-export interface LocalityOptions {
-  /** net.ipv4.vs.lblc_expiration / lblcr_expiration, in seconds (default one day). */
-  expiration?: number;
-}
-
-export class LblcScheduler implements Scheduler {
+export class LblcScheduler extends LocalityScheduler<LblcEntry> {
   readonly name = "lblc";
-
-  private dests: readonly SchedDest[] = [];
-  private where = new Map<number, number>();
-  private readonly table: LocalityTable<LblcEntry>;
-
-  constructor(opts: LocalityOptions = {}) {
-    this.table = new LocalityTable<LblcEntry>(opts.expiration ?? DEFAULT_EXPIRATION);
-  }
 
   /** The destination address -> server table, as (daddr, slot, lastuse), for tests and stats. */
   entries(): { daddr: number; slot: number; lastuse: number }[] {
     return this.table.entries().map((e) => ({ daddr: e.daddr, slot: e.slot, lastuse: e.lastuse }));
   }
 
-  setDestinations(dests: readonly SchedDest[]): void {
-    this.dests = dests;
-    this.where = indexBySlot(dests);
-  }
-
   schedule(_saddr: number, daddr: number, _sport: number, _dport: number, now: number): number {
     const dests = this.dests;
-    const table = this.table;
-    table.tick(now);
-    const en = table.get(daddr);
+    const en = this.lookup(daddr, now);
     if (en !== undefined) {
-      en.lastuse = now;
-      const i = this.where.get(en.slot);
-      if (i !== undefined && i < dests.length) {
+      const i = this.indexOf(en.slot);
+      if (i >= 0) {
         const d = dests[i];
         if (d.available && d.weight > 0 && !overloadedWithSpareServer(d, dests)) return i;
       }
@@ -72,9 +52,9 @@ export class LblcScheduler implements Scheduler {
     const slot = dests[i].slot;
     if (en !== undefined) {
       if (en.slot === slot) return i;
-      table.delete(en);
+      this.table.delete(en);
     }
-    table.add({ daddr: daddr >>> 0, slot, lastuse: now });
+    this.table.add({ daddr: daddr >>> 0, slot, lastuse: now });
     return i;
   }
 }

@@ -18,9 +18,7 @@
 // unlike the kernel, which still knows a trashed server's weight and counts, it is never the
 // most-loaded member either, so it leaves the set only with its entry.
 
-import { DEFAULT_EXPIRATION, connOverhead, indexBySlot, LocalityTable, overloadedWithSpareServer, weightedLeastConnection, type LocalityEntry } from "./locality.ts";
-import type { LocalityOptions } from "./lblc.ts";
-import type { SchedDest, Scheduler } from "./scheduler.ts";
+import { connOverhead, LocalityScheduler, overloadedWithSpareServer, weightedLeastConnection, type LocalityEntry } from "./locality.ts";
 
 interface LblcrEntry extends LocalityEntry {
   /** Member slots, newest first (list_add_rcu adds at the head). */
@@ -28,39 +26,24 @@ interface LblcrEntry extends LocalityEntry {
   lastmod: number;
 }
 
-export class LblcrScheduler implements Scheduler {
+export class LblcrScheduler extends LocalityScheduler<LblcrEntry> {
   readonly name = "lblcr";
-
-  private dests: readonly SchedDest[] = [];
-  private where = new Map<number, number>();
-  private readonly table: LocalityTable<LblcrEntry>;
-
-  constructor(opts: LocalityOptions = {}) {
-    this.table = new LocalityTable<LblcrEntry>(opts.expiration ?? DEFAULT_EXPIRATION);
-  }
 
   /** The destination address -> server set table, for tests and stats. */
   entries(): { daddr: number; set: number[]; lastuse: number; lastmod: number }[] {
     return this.table.entries().map((e) => ({ daddr: e.daddr, set: e.set.slice(), lastuse: e.lastuse, lastmod: e.lastmod }));
   }
 
-  setDestinations(dests: readonly SchedDest[]): void {
-    this.dests = dests;
-    this.where = indexBySlot(dests);
-  }
-
   schedule(_saddr: number, daddr: number, _sport: number, _dport: number, now: number): number {
     const dests = this.dests;
     const table = this.table;
-    table.tick(now);
-    const en = table.get(daddr);
+    const en = this.lookup(daddr, now);
     if (en === undefined) {
       const i = weightedLeastConnection(dests);
       if (i < 0) return -1;
       table.add({ daddr: daddr >>> 0, set: [dests[i].slot], lastuse: now, lastmod: now });
       return i;
     }
-    en.lastuse = now;
     let i = this.setMin(en.set);
     // time_after(jiffies, lastmod + expiration)
     if (en.set.length > 1 && now > en.lastmod + table.expiration) {
@@ -79,12 +62,6 @@ export class LblcrScheduler implements Scheduler {
       en.lastmod = now;
     }
     return i;
-  }
-
-  /** The current index of a member, or -1 if it is not in the service. */
-  private indexOf(slot: number): number {
-    const i = this.where.get(slot);
-    return i !== undefined && i < this.dests.length ? i : -1;
   }
 
   /** ip_vs_dest_set_min: index into `dests` of the set's weighted least-loaded usable member. */

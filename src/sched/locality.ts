@@ -17,7 +17,7 @@
 // created, which this module does not see).
 
 import { hash32 } from "./hash.ts";
-import type { SchedDest } from "./scheduler.ts";
+import type { SchedDest, Scheduler } from "./scheduler.ts";
 
 export const LOCALITY_TAB_BITS = 10;
 export const LOCALITY_TAB_SIZE = 1 << LOCALITY_TAB_BITS;
@@ -178,4 +178,44 @@ export function indexBySlot(dests: readonly SchedDest[]): Map<number, number> {
   const m = new Map<number, number>();
   for (let i = 0; i < dests.length; i++) m.set(dests[i].slot, i);
   return m;
+}
+
+export interface LocalityOptions {
+  /** net.ipv4.vs.lblc_expiration / lblcr_expiration, in seconds (default one day). */
+  expiration?: number;
+}
+
+/** The frame lblc and lblcr share: the server list with its slot index, and the address table
+ *  that ages on every decision. Each adds its own entries and its `schedule`. */
+export abstract class LocalityScheduler<E extends LocalityEntry> implements Scheduler {
+  abstract readonly name: string;
+
+  protected dests: readonly SchedDest[] = [];
+  private where = new Map<number, number>();
+  protected readonly table: LocalityTable<E>;
+
+  constructor(opts: LocalityOptions = {}) {
+    this.table = new LocalityTable<E>(opts.expiration ?? DEFAULT_EXPIRATION);
+  }
+
+  setDestinations(dests: readonly SchedDest[]): void {
+    this.dests = dests;
+    this.where = indexBySlot(dests);
+  }
+
+  abstract schedule(saddr: number, daddr: number, sport: number, dport: number, now: number): number;
+
+  /** Runs the checks due by `now`, then finds the address's entry and refreshes its last use. */
+  protected lookup(daddr: number, now: number): E | undefined {
+    this.table.tick(now);
+    const en = this.table.get(daddr);
+    if (en !== undefined) en.lastuse = now;
+    return en;
+  }
+
+  /** The current index of a server slot, or -1 if it is not in the service. */
+  protected indexOf(slot: number): number {
+    const i = this.where.get(slot);
+    return i !== undefined && i < this.dests.length ? i : -1;
+  }
 }
