@@ -34,6 +34,7 @@
 
 import { hsiphashKey, hsiphashU32 } from "./hash.ts";
 import type { SchedDest, Scheduler, SchedulerFlags } from "./scheduler.ts";
+import { gcd, gcdAndMaxWeight } from "./weights.ts";
 
 /** The kernel's `primes[]`: the table sizes CONFIG_IP_VS_MH_TAB_INDEX 8..17 select. */
 export const MH_PRIMES: readonly number[] = [251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071];
@@ -130,15 +131,6 @@ export function maglevTable(backends: readonly MaglevBackend[], m: number, out: 
   }
 }
 
-function gcd(a: number, b: number): number {
-  while (b !== 0) {
-    const t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
-
 /** fls(): 1-based position of the highest set bit, 0 for 0. */
 function fls(x: number): number {
   return 32 - Math.clz32(x);
@@ -209,13 +201,7 @@ export class MaglevScheduler implements Scheduler {
   private reassign(): void {
     const { addrs, ports, lastWeights } = this.built;
     const n = lastWeights.length;
-    let g = 0;
-    let max = 0;
-    for (let i = 0; i < n; i++) {
-      const w = lastWeights[i];
-      if (w > 0) g = g > 0 ? gcd(w, g) : w;
-      if (w > max) max = w;
-    }
+    const { gcd: g, max } = gcdAndMaxWeight(lastWeights);
     if (g < 1) {
       this.lookup.fill(-1);
       return;

@@ -23,20 +23,12 @@
 // gcd or maximum.
 
 import type { SchedDest, Scheduler } from "./scheduler.ts";
+import { gcdAndMaxWeight } from "./weights.ts";
 
 /** Sentinel for cl: the list head, "before the first server". */
 const HEAD = -1;
 /** Sentinel for stop: no stop point armed (no index equals it). */
 const NO_STOP = -2;
-
-function gcd(a: number, b: number): number {
-  while (b !== 0) {
-    const t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
-}
 
 export class WeightedRoundRobinScheduler implements Scheduler {
   readonly name = "wrr";
@@ -121,14 +113,7 @@ export class WeightedRoundRobinScheduler implements Scheduler {
 
   /** ip_vs_wrr_dest_changed (which, from cw = 0, is also ip_vs_wrr_init_svc). */
   private updateService(): void {
-    const weights = this.weights;
-    let g = 0;
-    let max = 0;
-    for (let i = 0; i < weights.length; i++) {
-      const w = weights[i];
-      if (w > 0) g = g > 0 ? gcd(w, g) : w;
-      if (w > max) max = w;
-    }
+    const { gcd: g, max } = gcdAndMaxWeight(this.weights);
     this.cl = HEAD;
     this.di = g > 0 ? g : 1;
     this.mw = max - (this.di - 1);
