@@ -106,23 +106,22 @@ die_usage() {
 # Each mode declares where the VIP lives and which sysctls it needs ("key=value",
 # key relative to /proc/sys). Everything else is mode independent.
 
-mode_dr_vip_dev() { echo lo; }
-mode_dr_sysctls() {
+# The ARP settings both modes need so that the VIP's device ($1) never answers for it.
+arp_sysctls() {
 	printf '%s\n' \
 		net/ipv4/conf/all/arp_ignore=1 \
-		net/ipv4/conf/lo/arp_ignore=1 \
+		"net/ipv4/conf/$1/arp_ignore=1" \
 		net/ipv4/conf/all/arp_announce=2 \
-		net/ipv4/conf/lo/arp_announce=2
+		"net/ipv4/conf/$1/arp_announce=2"
 }
+
+mode_dr_vip_dev() { echo lo; }
+mode_dr_sysctls() { arp_sysctls lo; }
 
 mode_tun_vip_dev() { echo tunl0; }
 mode_tun_sysctls() {
-	printf '%s\n' \
-		net/ipv4/conf/all/arp_ignore=1 \
-		net/ipv4/conf/tunl0/arp_ignore=1 \
-		net/ipv4/conf/all/arp_announce=2 \
-		net/ipv4/conf/tunl0/arp_announce=2 \
-		net/ipv4/conf/tunl0/rp_filter=2
+	arp_sysctls tunl0
+	echo net/ipv4/conf/tunl0/rp_filter=2
 }
 
 check_mode() {
