@@ -2,13 +2,10 @@
 // its own RINGVS_RS_STATE_DIR, so nothing touches the root namespace.
 
 import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Netns as ScriptNetns, nsPrefix, runnable, SCRIPT, VIP, VIP2, type Run } from "./realserver_helpers.ts";
 
-const SCRIPT = resolve(import.meta.dir, "../../scripts/realserver.sh");
-const VIP = "198.18.0.100";
-const VIP2 = "198.18.1.200";
 const SYSCTLS = [
   "net.ipv4.conf.all.arp_ignore",
   "net.ipv4.conf.lo.arp_ignore",
@@ -16,7 +13,6 @@ const SYSCTLS = [
   "net.ipv4.conf.lo.arp_announce",
 ] as const;
 
-const runnable = process.getuid?.() === 0 && Bun.which("ip") !== null;
 if (!runnable) console.warn("SKIP test/scripts/realserver.test.ts: needs root and iproute2 (network namespaces)");
 
 // Drop to nobody: setpriv (util-linux) if present, else su.
@@ -25,34 +21,9 @@ function asNobody(argv: string[]): string[] {
   return ["su", "nobody", "-s", "/bin/bash", "-c", argv.map((a) => `'${a}'`).join(" ")];
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-let seq = 0;
-const created = new Set<string>();
-process.on("exit", () => {
-  for (const ns of created) Bun.spawnSync(["ip", "netns", "del", ns]);
-});
-
-class Netns {
-  readonly name = `rvt${process.pid % 100000}x${seq++}`;
-  readonly stateDir = mkdtempSync(join(tmpdir(), "ringvs-rs-test-"));
-
+class Netns extends ScriptNetns {
   constructor() {
-    this.sh(["ip", "netns", "add", this.name], true);
-    created.add(this.name);
-  }
-
-  /** Runs argv in the namespace; throws when `check` and the exit code is not 0. */
-  sh(argv: string[], check = false, env: Record<string, string> = {}): Run {
-    const full = argv[0] === "ip" && argv[1] === "netns" ? argv : ["ip", "netns", "exec", this.name, ...argv];
-    const p = Bun.spawnSync(full, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe", timeout: 15_000 });
-    const r = { code: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
-    if (check && r.code !== 0) throw new Error(`${full.join(" ")} -> ${r.code}: ${r.stderr}`);
-    return r;
+    super("rvt", "ringvs-rs-test-", SYSCTLS);
   }
 
   rs(...args: string[]): Run {
@@ -63,36 +34,9 @@ class Netns {
     return this.sh(asNobody(["bash", SCRIPT, ...args]), false, { RINGVS_RS_STATE_DIR: this.stateDir });
   }
 
-  sysctl(key: string): string {
-    return this.sh(["cat", `/proc/sys/${key.replaceAll(".", "/")}`], true).stdout.trim();
-  }
-
-  setSysctl(key: string, value: string): void {
-    this.sh(["sh", "-c", `echo ${value} > /proc/sys/${key.replaceAll(".", "/")}`], true);
-  }
-
-  values(): Record<string, string> {
-    return Object.fromEntries(SYSCTLS.map((k) => [k, this.sysctl(k)]));
-  }
-
   /** "addr/prefix label" of every IPv4 address on lo. */
   loAddrs(): string[] {
-    const j = JSON.parse(this.sh(["ip", "-j", "-4", "addr", "show", "dev", "lo"], true).stdout);
-    return (j[0]?.addr_info ?? []).map((a: { local: string; prefixlen: number; label: string }) => `${a.local}/${a.prefixlen} ${a.label}`);
-  }
-
-  localRoute(vip: string): string {
-    return this.sh(["ip", "-4", "route", "show", "table", "local", "type", "local", "exact", `${vip}/32`], true).stdout.trim();
-  }
-
-  stateFiles(): string[] {
-    return readdirSync(this.stateDir);
-  }
-
-  destroy(): void {
-    this.sh(["ip", "netns", "del", this.name]);
-    created.delete(this.name);
-    rmSync(this.stateDir, { recursive: true, force: true });
+    return this.addrs("lo");
   }
 }
 
@@ -119,7 +63,7 @@ describe.skipIf(!runnable)("realserver.sh (DR)", () => {
   });
   afterAll(() => {
     const left = Bun.spawnSync(["ip", "netns", "list"]).stdout.toString();
-    expect(left).not.toContain(`rvt${process.pid % 100000}x`);
+    expect(left).not.toContain(nsPrefix("rvt"));
   });
 
   test("start puts the VIP on lo and sets arp_ignore/arp_announce", () => {

@@ -3,13 +3,11 @@
 // user-space decapsulator provides) unless the kernel's ipip already put one in every namespace.
 
 import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { Netns as ScriptNetns, nsPrefix, runnable, SCRIPT, VIP, VIP2, type Run } from "./realserver_helpers.ts";
 
-const SCRIPT = resolve(import.meta.dir, "../../scripts/realserver.sh");
-const VIP = "198.18.0.100";
-const VIP2 = "198.18.1.200";
 const SYSCTLS = [
   "net.ipv4.conf.all.arp_ignore",
   "net.ipv4.conf.tunl0.arp_ignore",
@@ -27,36 +25,11 @@ const CONFIGURED = {
   "net.ipv4.conf.tunl0.rp_filter": "2",
 };
 
-const runnable = process.getuid?.() === 0 && Bun.which("ip") !== null;
 if (!runnable) console.warn("SKIP test/scripts/realserver_tun.test.ts: needs root and iproute2 (network namespaces)");
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-let seq = 0;
-const created = new Set<string>();
-process.on("exit", () => {
-  for (const ns of created) Bun.spawnSync(["ip", "netns", "del", ns]);
-});
-
-class Netns {
-  readonly name = `rvtt${process.pid % 100000}x${seq++}`;
-  readonly stateDir = mkdtempSync(join(tmpdir(), "ringvs-rs-tun-test-"));
-
+class Netns extends ScriptNetns {
   constructor() {
-    this.sh(["ip", "netns", "add", this.name], true);
-    created.add(this.name);
-  }
-
-  sh(argv: string[], check = false, env: Record<string, string> = {}): Run {
-    const full = argv[0] === "ip" && argv[1] === "netns" ? argv : ["ip", "netns", "exec", this.name, ...argv];
-    const p = Bun.spawnSync(full, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe", timeout: 15_000 });
-    const r = { code: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
-    if (check && r.code !== 0) throw new Error(`${full.join(" ")} -> ${r.code}: ${r.stderr}`);
-    return r;
+    super("rvtt", "ringvs-rs-tun-test-", SYSCTLS);
   }
 
   rs(args: string[], env: Record<string, string> = {}): Run {
@@ -76,44 +49,13 @@ class Netns {
     if (!this.hasTunl0()) this.sh(["ip", "tuntap", "add", "dev", "tunl0", "mode", "tun"], true);
   }
 
-  sysctl(key: string): string {
-    return this.sh(["cat", `/proc/sys/${key.replaceAll(".", "/")}`], true).stdout.trim();
-  }
-
-  setSysctl(key: string, value: string): void {
-    this.sh(["sh", "-c", `echo ${value} > /proc/sys/${key.replaceAll(".", "/")}`], true);
-  }
-
-  values(): Record<string, string> {
-    return Object.fromEntries(SYSCTLS.map((k) => [k, this.sysctl(k)]));
-  }
-
-  addrs(dev: string): string[] {
-    const j = JSON.parse(this.sh(["ip", "-j", "-4", "addr", "show", "dev", dev], true).stdout);
-    return (j[0]?.addr_info ?? []).map((a: { local: string; prefixlen: number; label: string }) => `${a.local}/${a.prefixlen} ${a.label}`);
-  }
-
   isUp(dev: string): boolean {
     const j = JSON.parse(this.sh(["ip", "-j", "link", "show", "dev", dev], true).stdout);
     return (j[0].flags as string[]).includes("UP");
   }
 
-  localRoute(vip: string): string {
-    return this.sh(["ip", "-4", "route", "show", "table", "local", "type", "local", "exact", `${vip}/32`], true).stdout.trim();
-  }
-
   loAlias(): string {
     return this.sh(["cat", "/sys/class/net/lo/ifalias"], true).stdout;
-  }
-
-  stateFiles(): string[] {
-    return readdirSync(this.stateDir);
-  }
-
-  destroy(): void {
-    this.sh(["ip", "netns", "del", this.name]);
-    created.delete(this.name);
-    rmSync(this.stateDir, { recursive: true, force: true });
   }
 }
 
@@ -136,7 +78,7 @@ describe.skipIf(!runnable)("realserver.sh --mode tun", () => {
   });
   afterAll(() => {
     const left = Bun.spawnSync(["ip", "netns", "list"]).stdout.toString();
-    expect(left).not.toContain(`rvtt${process.pid % 100000}x`);
+    expect(left).not.toContain(nsPrefix("rvtt"));
   });
 
   test("start brings tunl0 up with the VIP and sets arp_ignore/arp_announce/rp_filter", () => {
