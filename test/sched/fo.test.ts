@@ -1,9 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { weightedFailoverScheduler } from "../../src/sched/fo.ts";
-import { createScheduler, listOrder } from "../../src/sched/index.ts";
-import { LoadIndexScheduler } from "../../src/sched/load_index.ts";
+import { listOrder } from "../../src/sched/index.ts";
 import type { SchedDest } from "../../src/sched/scheduler.ts";
-import { compareWithReference, dest, picks, runSchedulerSuite } from "./suite.ts";
+import { A, B, C, D, kernelReferenceTests, names, picks, runSchedulerSuite } from "./suite.ts";
 
 // All new connections go to one server, so neither spread applies.
 runSchedulerSuite({ name: "fo", newScheduler: () => weightedFailoverScheduler(), distribution: "none" });
@@ -21,16 +20,6 @@ function kernelFo(dests: readonly SchedDest[]): number {
     }
   }
   return h;
-}
-
-const LABELS = ["A", "B", "C", "D"];
-const A = (w: number) => dest(0, w);
-const B = (w: number) => dest(1, w);
-const C = (w: number) => dest(2, w);
-const D = (w: number) => dest(3, w);
-
-function names(dests: SchedDest[], is: number[]): string[] {
-  return is.map((i) => (i < 0 ? "-" : LABELS[dests[i].slot]));
 }
 
 describe("fo: kernel ip_vs_fo.c decisions", () => {
@@ -89,14 +78,5 @@ describe("fo: kernel ip_vs_fo.c decisions", () => {
     expect(names(dests, picks(s, dests, 1))).toEqual(["C"]);
   });
 
-  test("matches a linear transcription of ip_vs_fo_schedule over 5000 random steps", () => {
-    const found = compareWithReference({ newScheduler: () => weightedFailoverScheduler(), reference: kernelFo });
-    expect(found).toBeGreaterThan(1000);
-  });
-
-  test("createScheduler('fo') builds it", () => {
-    const s = createScheduler("fo");
-    expect(s).toBeInstanceOf(LoadIndexScheduler);
-    expect(s.name).toBe("fo");
-  });
+  kernelReferenceTests({ name: "fo", newScheduler: () => weightedFailoverScheduler(), reference: kernelFo });
 });

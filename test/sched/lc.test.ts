@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { createScheduler, listOrder } from "../../src/sched/index.ts";
+import { listOrder } from "../../src/sched/index.ts";
 import { leastConnectionScheduler } from "../../src/sched/lc.ts";
-import { LoadIndexScheduler, MAX_COUNT } from "../../src/sched/load_index.ts";
+import { MAX_COUNT } from "../../src/sched/load_index.ts";
 import type { SchedDest } from "../../src/sched/scheduler.ts";
-import { compareWithReference, dest, picks, runSchedulerSuite } from "./suite.ts";
+import { A, B, C, D, kernelReferenceTests, runSchedulerSuite, startScheduler } from "./suite.ts";
 
 runSchedulerSuite({ name: "lc", newScheduler: () => leastConnectionScheduler(), distribution: "equal" });
 
@@ -25,31 +25,7 @@ function kernelLc(dests: readonly SchedDest[]): number {
   return least;
 }
 
-const LABELS = ["A", "B", "C", "D"];
-const A = (w: number) => dest(0, w);
-const B = (w: number) => dest(1, w);
-const C = (w: number) => dest(2, w);
-const D = (w: number) => dest(3, w);
-
-function start(dests: SchedDest[]) {
-  const s = leastConnectionScheduler();
-  s.setDestinations(dests);
-  let k = 0;
-  return {
-    s,
-    /** The next `n` decisions, each opening an active connection on the chosen server. */
-    next(n: number): string[] {
-      const out = picks(s, dests, n, k).map((i) => (i < 0 ? "-" : LABELS[dests[i].slot]));
-      k += n;
-      return out;
-    },
-    /** The current choice, without opening a connection. */
-    now(): string {
-      const i = s.schedule(0x0a000001, 0xc0a80001, 40000, 80, 0);
-      return i < 0 ? "-" : LABELS[dests[i].slot];
-    },
-  };
-}
+const start = (dests: SchedDest[]) => startScheduler(leastConnectionScheduler(), dests);
 
 describe("lc: kernel ip_vs_lc.c decisions", () => {
   test("equal counts: the first server in list order (added A, B, C: list C, B, A)", () => {
@@ -122,14 +98,5 @@ describe("lc: kernel ip_vs_lc.c decisions", () => {
     expect(() => leastConnectionScheduler().setDestinations([A(65536)])).toThrow(RangeError);
   });
 
-  test("matches a linear transcription of ip_vs_lc_schedule over 5000 random steps", () => {
-    const found = compareWithReference({ newScheduler: () => leastConnectionScheduler(), reference: kernelLc });
-    expect(found).toBeGreaterThan(1000);
-  });
-
-  test("createScheduler('lc') builds it", () => {
-    const s = createScheduler("lc");
-    expect(s).toBeInstanceOf(LoadIndexScheduler);
-    expect(s.name).toBe("lc");
-  });
+  kernelReferenceTests({ name: "lc", newScheduler: () => leastConnectionScheduler(), reference: kernelLc });
 });

@@ -1,10 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { createScheduler, listOrder } from "../../src/sched/index.ts";
-import { LoadIndexScheduler } from "../../src/sched/load_index.ts";
+import { listOrder } from "../../src/sched/index.ts";
 import { neverQueueScheduler } from "../../src/sched/nq.ts";
 import type { SchedDest } from "../../src/sched/scheduler.ts";
 import { shortestExpectedDelayScheduler } from "../../src/sched/sed.ts";
-import { compareWithReference, dest, picks, runSchedulerSuite } from "./suite.ts";
+import { A, B, C, dest, kernelReferenceTests, names, now, picks, runSchedulerSuite } from "./suite.ts";
 
 runSchedulerSuite({ name: "nq", newScheduler: () => neverQueueScheduler(), distribution: "weighted" });
 
@@ -25,20 +24,6 @@ function kernelNq(dests: readonly SchedDest[]): number {
     }
   }
   return least;
-}
-
-const LABELS = ["A", "B", "C", "D"];
-const A = (w: number) => dest(0, w);
-const B = (w: number) => dest(1, w);
-const C = (w: number) => dest(2, w);
-const D = (w: number) => dest(3, w);
-
-function names(dests: SchedDest[], is: number[]): string[] {
-  return is.map((i) => (i < 0 ? "-" : LABELS[dests[i].slot]));
-}
-
-function now(s: LoadIndexScheduler, dests: SchedDest[]): string {
-  return names(dests, [s.schedule(0x0a000001, 0xc0a80001, 40000, 80, 0)])[0];
 }
 
 function withCounts(weights: readonly number[], active: readonly number[]): SchedDest[] {
@@ -122,24 +107,5 @@ describe("nq: kernel ip_vs_nq.c decisions", () => {
     expect(now(s, dests)).toBe("C");
   });
 
-  test("matches a linear transcription of ip_vs_nq_schedule over 5000 random steps", () => {
-    const found = compareWithReference({ newScheduler: () => neverQueueScheduler(), reference: kernelNq });
-    expect(found).toBeGreaterThan(1000);
-  });
-
-  test("and again with weights up to 65535 drawn often", () => {
-    const found = compareWithReference({
-      newScheduler: () => neverQueueScheduler(),
-      reference: kernelNq,
-      seed: 0x2a,
-      maxWeight: 65535,
-    });
-    expect(found).toBeGreaterThan(1000);
-  });
-
-  test("createScheduler('nq') builds it", () => {
-    const s = createScheduler("nq");
-    expect(s).toBeInstanceOf(LoadIndexScheduler);
-    expect(s.name).toBe("nq");
-  });
+  kernelReferenceTests({ name: "nq", newScheduler: () => neverQueueScheduler(), reference: kernelNq, wideSeed: 0x2a });
 });

@@ -1,9 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { createScheduler, listOrder } from "../../src/sched/index.ts";
-import { LoadIndexScheduler } from "../../src/sched/load_index.ts";
+import { listOrder } from "../../src/sched/index.ts";
 import { overflowConnectionScheduler } from "../../src/sched/ovf.ts";
 import type { SchedDest } from "../../src/sched/scheduler.ts";
-import { compareWithReference, dest, picks, runSchedulerSuite } from "./suite.ts";
+import { A, B, C, kernelReferenceTests, names, picks, runSchedulerSuite } from "./suite.ts";
 
 // ovf answers -1 once every eligible server has more active connections than its weight, which
 // the suite's model (connections never close) reaches quickly: it may legitimately not find.
@@ -29,15 +28,6 @@ function kernelOvf(dests: readonly SchedDest[]): number {
     }
   }
   return h;
-}
-
-const LABELS = ["A", "B", "C", "D"];
-const A = (w: number) => dest(0, w);
-const B = (w: number) => dest(1, w);
-const C = (w: number) => dest(2, w);
-
-function names(dests: SchedDest[], is: number[]): string[] {
-  return is.map((i) => (i < 0 ? "-" : LABELS[dests[i].slot]));
 }
 
 describe("ovf: kernel ip_vs_ovf.c decisions", () => {
@@ -78,14 +68,5 @@ describe("ovf: kernel ip_vs_ovf.c decisions", () => {
     expect(names(dests, picks(s, dests, 4))).toEqual(["A", "A", "A", "-"]);
   });
 
-  test("matches a linear transcription of ip_vs_ovf_schedule over 5000 random steps", () => {
-    const found = compareWithReference({ newScheduler: () => overflowConnectionScheduler(), reference: kernelOvf });
-    expect(found).toBeGreaterThan(1000);
-  });
-
-  test("createScheduler('ovf') builds it", () => {
-    const s = createScheduler("ovf");
-    expect(s).toBeInstanceOf(LoadIndexScheduler);
-    expect(s.name).toBe("ovf");
-  });
+  kernelReferenceTests({ name: "ovf", newScheduler: () => overflowConnectionScheduler(), reference: kernelOvf });
 });

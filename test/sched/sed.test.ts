@@ -1,10 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { createScheduler, listOrder } from "../../src/sched/index.ts";
-import { LoadIndexScheduler } from "../../src/sched/load_index.ts";
+import { listOrder } from "../../src/sched/index.ts";
 import type { SchedDest } from "../../src/sched/scheduler.ts";
 import { shortestExpectedDelayScheduler } from "../../src/sched/sed.ts";
 import { weightedLeastConnectionScheduler } from "../../src/sched/wlc.ts";
-import { compareWithReference, dest, picks, runSchedulerSuite } from "./suite.ts";
+import { A, B, C, kernelReferenceTests, names, now, picks, runSchedulerSuite } from "./suite.ts";
 
 runSchedulerSuite({ name: "sed", newScheduler: () => shortestExpectedDelayScheduler(), distribution: "weighted" });
 
@@ -26,19 +25,6 @@ function kernelSed(dests: readonly SchedDest[]): number {
     }
   }
   return least;
-}
-
-const LABELS = ["A", "B", "C"];
-const A = (w: number) => dest(0, w);
-const B = (w: number) => dest(1, w);
-const C = (w: number) => dest(2, w);
-
-function names(dests: SchedDest[], is: number[]): string[] {
-  return is.map((i) => (i < 0 ? "-" : LABELS[dests[i].slot]));
-}
-
-function now(s: { schedule: LoadIndexScheduler["schedule"] }, dests: SchedDest[]): string {
-  return names(dests, [s.schedule(0x0a000001, 0xc0a80001, 40000, 80, 0)])[0];
 }
 
 describe("sed: kernel ip_vs_sed.c decisions", () => {
@@ -94,24 +80,5 @@ describe("sed: kernel ip_vs_sed.c decisions", () => {
     expect(now(s, dests)).toBe("A");
   });
 
-  test("matches a linear transcription of ip_vs_sed_schedule over 5000 random steps", () => {
-    const found = compareWithReference({ newScheduler: () => shortestExpectedDelayScheduler(), reference: kernelSed });
-    expect(found).toBeGreaterThan(1000);
-  });
-
-  test("and again with weights up to 65535 drawn often", () => {
-    const found = compareWithReference({
-      newScheduler: () => shortestExpectedDelayScheduler(),
-      reference: kernelSed,
-      seed: 0x5ed,
-      maxWeight: 65535,
-    });
-    expect(found).toBeGreaterThan(1000);
-  });
-
-  test("createScheduler('sed') builds it", () => {
-    const s = createScheduler("sed");
-    expect(s).toBeInstanceOf(LoadIndexScheduler);
-    expect(s.name).toBe("sed");
-  });
+  kernelReferenceTests({ name: "sed", newScheduler: () => shortestExpectedDelayScheduler(), reference: kernelSed, wideSeed: 0x5ed });
 });

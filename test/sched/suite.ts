@@ -6,6 +6,9 @@
 // the load they produced, and round-robin ones ignore it.
 
 import { describe, expect, test } from "bun:test";
+import type { SchedulerName } from "../../src/config/model.ts";
+import { createScheduler } from "../../src/sched/index.ts";
+import { LoadIndexScheduler } from "../../src/sched/load_index.ts";
 import type { SchedDest, Scheduler } from "../../src/sched/scheduler.ts";
 
 export interface SchedulerSuiteOptions {
@@ -365,4 +368,70 @@ export function compareWithReference(opts: ReferenceComparisonOptions): number {
     }
   }
   return found;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the kernel-decision tests of the load-index schedulers (lc, wlc, sed, nq, fo, ovf) share.
+
+/** Servers named by slot: A is slot 0, B slot 1, ... */
+export const LABELS = ["A", "B", "C", "D"];
+export const A = (w: number) => dest(0, w);
+export const B = (w: number) => dest(1, w);
+export const C = (w: number) => dest(2, w);
+export const D = (w: number) => dest(3, w);
+
+/** Decisions as server names ("-" for none). */
+export function names(dests: readonly SchedDest[], is: number[]): string[] {
+  return is.map((i) => (i < 0 ? "-" : LABELS[dests[i].slot]));
+}
+
+/** The current choice, without opening a connection. */
+export function now(s: Pick<Scheduler, "schedule">, dests: readonly SchedDest[]): string {
+  return names(dests, [s.schedule(0x0a000001, 0xc0a80001, 40000, 80, 0)])[0];
+}
+
+/** A scheduler over `dests` whose decisions are read by name, continuing one connection count. */
+export function startScheduler<S extends Scheduler>(s: S, dests: SchedDest[]) {
+  s.setDestinations(dests);
+  let k = 0;
+  return {
+    s,
+    /** The next `n` decisions, each opening an active connection on the chosen server. */
+    next(n: number): string[] {
+      const out = names(dests, picks(s, dests, n, k));
+      k += n;
+      return out;
+    },
+    /** The current choice, without opening a connection. */
+    now: () => now(s, dests),
+  };
+}
+
+/** The tests that close a load-index scheduler's kernel-decision block: its decisions match
+ *  `reference` (ip_vs_NAME_schedule transcribed) over a long random life, again with weights up
+ *  to 65535 when `wideSeed` is given, and createScheduler(NAME) builds it. */
+export function kernelReferenceTests(opts: {
+  name: SchedulerName;
+  newScheduler: () => Scheduler;
+  reference: (dests: readonly SchedDest[]) => number;
+  wideSeed?: number;
+}): void {
+  const { name, newScheduler, reference, wideSeed } = opts;
+  test(`matches a linear transcription of ip_vs_${name}_schedule over 5000 random steps`, () => {
+    const found = compareWithReference({ newScheduler, reference });
+    expect(found).toBeGreaterThan(1000);
+  });
+
+  if (wideSeed !== undefined) {
+    test("and again with weights up to 65535 drawn often", () => {
+      const found = compareWithReference({ newScheduler, reference, seed: wideSeed, maxWeight: 65535 });
+      expect(found).toBeGreaterThan(1000);
+    });
+  }
+
+  test(`createScheduler('${name}') builds it`, () => {
+    const s = createScheduler(name);
+    expect(s).toBeInstanceOf(LoadIndexScheduler);
+    expect(s.name).toBe(name);
+  });
 }

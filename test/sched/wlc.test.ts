@@ -1,9 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { createScheduler, listOrder } from "../../src/sched/index.ts";
-import { LoadIndexScheduler } from "../../src/sched/load_index.ts";
+import { listOrder } from "../../src/sched/index.ts";
 import type { SchedDest } from "../../src/sched/scheduler.ts";
 import { weightedLeastConnectionScheduler } from "../../src/sched/wlc.ts";
-import { compareWithReference, dest, picks, runSchedulerSuite } from "./suite.ts";
+import { A, B, C, kernelReferenceTests, runSchedulerSuite, startScheduler } from "./suite.ts";
 
 runSchedulerSuite({ name: "wlc", newScheduler: () => weightedLeastConnectionScheduler(), distribution: "weighted" });
 
@@ -29,28 +28,7 @@ function kernelWlc(dests: readonly SchedDest[]): number {
   return least;
 }
 
-const LABELS = ["A", "B", "C", "D"];
-const A = (w: number) => dest(0, w);
-const B = (w: number) => dest(1, w);
-const C = (w: number) => dest(2, w);
-
-function start(dests: SchedDest[]) {
-  const s = weightedLeastConnectionScheduler();
-  s.setDestinations(dests);
-  let k = 0;
-  return {
-    s,
-    next(n: number): string[] {
-      const out = picks(s, dests, n, k).map((i) => (i < 0 ? "-" : LABELS[dests[i].slot]));
-      k += n;
-      return out;
-    },
-    now(): string {
-      const i = s.schedule(0x0a000001, 0xc0a80001, 40000, 80, 0);
-      return i < 0 ? "-" : LABELS[dests[i].slot];
-    },
-  };
-}
+const start = (dests: SchedDest[]) => startScheduler(weightedLeastConnectionScheduler(), dests);
 
 describe("wlc: kernel ip_vs_wlc.c decisions", () => {
   test("weight 1 and 3: B takes three for each of A's, A winning each tie", () => {
@@ -138,24 +116,5 @@ describe("wlc: kernel ip_vs_wlc.c decisions", () => {
     expect(now()).toBe("A");
   });
 
-  test("matches a linear transcription of ip_vs_wlc_schedule over 5000 random steps", () => {
-    const found = compareWithReference({ newScheduler: () => weightedLeastConnectionScheduler(), reference: kernelWlc });
-    expect(found).toBeGreaterThan(1000);
-  });
-
-  test("and again with weights up to 65535 drawn often", () => {
-    const found = compareWithReference({
-      newScheduler: () => weightedLeastConnectionScheduler(),
-      reference: kernelWlc,
-      seed: 0xbadcafe,
-      maxWeight: 65535,
-    });
-    expect(found).toBeGreaterThan(1000);
-  });
-
-  test("createScheduler('wlc') builds it", () => {
-    const s = createScheduler("wlc");
-    expect(s).toBeInstanceOf(LoadIndexScheduler);
-    expect(s.name).toBe("wlc");
-  });
+  kernelReferenceTests({ name: "wlc", newScheduler: () => weightedLeastConnectionScheduler(), reference: kernelWlc, wideSeed: 0xbadcafe });
 });
