@@ -238,8 +238,14 @@ export class DecapProcess {
 }
 
 /** True when the lab can run here (root + iproute2); tests should skip loudly otherwise. */
-export function canRunLab(): boolean {
-  return process.getuid?.() === 0 && Bun.which("ip") !== null && Bun.which("curl") !== null;
+/** In CI (CI=true) the lab must run: a missing privilege or tool is an error there, not a skip. */
+export function canRunLab(...tools: string[]): boolean {
+  const missing = ["ip", "curl", ...tools].filter((t) => Bun.which(t) === null);
+  const ok = process.getuid?.() === 0 && missing.length === 0;
+  if (!ok && process.env.CI) {
+    throw new Error(`lab tests must run in CI, but ${process.getuid?.() !== 0 ? "this is not root" : `${missing.join(", ")} missing`}`);
+  }
+  return ok;
 }
 
 const live = new Set<Lab>();

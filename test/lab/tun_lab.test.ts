@@ -25,7 +25,7 @@ import {
   labMac,
 } from "./harness.ts";
 
-const runnable = canRunLab() && Bun.which("tcpdump") !== null && Bun.which("gcc") !== null && Bun.which("nft") !== null;
+const runnable = canRunLab("tcpdump", "gcc", "nft");
 if (!runnable) console.warn("SKIP test/lab/tun_lab.test.ts: needs root, ip, curl, tcpdump, gcc and nft (network namespaces)");
 
 const esc = (s: string) => s.replaceAll(".", "\\.");
