@@ -2,7 +2,7 @@
  * pktgen — a bounded frame generator for the forwarding benchmarks.
  *
  *   pktgen -i IF -m DSTMAC -s SRCIP -d VIP -p PORT -c COUNT -t SECONDS
- *          [-l 64..1514] [-f FLOWS] [-P udp|tcp] [-r PPS] [-B BATCH] [-D]
+ *          [-l 64..1514] [-f FLOWS] [-o FIRST_FLOW] [-n | -e] [-P udp|tcp] [-r PPS] [-B BATCH] [-D]
  *
  * Prebuilds one frame per flow (source ports 10000.., complete IPv4 and L4 checksums, so the
  * receiving ring sees no TP_STATUS_CSUMNOTREADY and neither forwarder completes a checksum) and
@@ -15,11 +15,21 @@
  * -P tcp: the first round sends one SYN per flow, every later frame is an ACK of that flow, so
  *   ringvs schedules on the SYN and looks the flow up for every ACK, as IPVS would.
  *
+ * Flows: flow f (FIRST_FLOW <= f < FIRST_FLOW + FLOWS) has source port 10000 + f % 50000 and
+ *   source address SRCIP + f / 50000, so FLOWS may exceed the 50000 ports of one address (up to
+ *   FLOWS_MAX tuples; pick an SRCIP with room above it, nothing answers these sources). -o moves
+ *   the window, so consecutive runs can each send never-seen tuples. Up to PREBUILT_MAX bytes of
+ *   frames are prebuilt; beyond that each frame is built as it is sent (slower generator: fine
+ *   for filling a flow table or a paused forwarder's ring, not for a steady-rate figure).
+ * -n: every frame is its flow's first packet (TCP: a SYN). With FLOWS >= COUNT every frame is a
+ *   new flow to the forwarder: lookup miss, scheduling, insert.
+ * -e: never send the first packets (TCP: ACKs only), for flows a previous run already opened.
+ *
  * Stops at COUNT frames or SECONDS, whichever comes first (both required), or on SIGINT/SIGTERM.
  * -r paces to PPS (0 = as fast as the core allows). -l is the frame length without FCS (default 64;
  * 1514 is a full 1500-byte IP packet). Frames carry DF unless -D clears it (an IPIP director then
  * fragments an inner packet above MTU - 20 instead of refusing it). Prints one JSON line: frames
- * sent, frames the kernel refused, elapsed seconds.
+ * sent, frames the kernel refused, elapsed seconds, own CPU seconds (getrusage).
  *
  * Build: gcc -O2 -Wall -Wextra -o bench/build/pktgen bench/pktgen.c
  */
@@ -33,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,8 +51,10 @@
 #include "afpacket.h"
 
 #define BATCH_MAX 1024 /* UIO_MAXIOV: the kernel caps sendmmsg's vlen there */
-#define FLOWS_MAX 50000 /* source ports 10000..59999 */
+#define PORTS_PER_ADDR 50000 /* source ports 10000..59999 per source address */
+#define FLOWS_MAX (PORTS_PER_ADDR * 256u) /* FIRST_FLOW + FLOWS: at most 256 source addresses */
 #define SPORT_BASE 10000
+#define PREBUILT_MAX (64u << 20) /* bytes of prebuilt frames; more flows are built per send */
 
 static volatile sig_atomic_t stop;
 
@@ -123,11 +136,20 @@ static void build_frame(uint8_t *f, uint32_t len, const uint8_t dmac[6], const u
 	put16(l4 + (tcp ? 16 : 6), c);
 }
 
+/* Flow f: source port SPORT_BASE + f % PORTS_PER_ADDR, source address saddr + f / PORTS_PER_ADDR. */
+static void build_flow(uint8_t *f, uint32_t len, const uint8_t dmac[6], const uint8_t smac[6], uint32_t saddr_be,
+		       uint32_t daddr_be, unsigned flow, uint16_t dport, int tcp, uint8_t tcp_flags, int df)
+{
+	uint32_t saddr = htonl(ntohl(saddr_be) + flow / PORTS_PER_ADDR);
+	build_frame(f, len, dmac, smac, saddr, daddr_be, (uint16_t)(SPORT_BASE + flow % PORTS_PER_ADDR), dport, tcp,
+		    tcp_flags, (uint16_t)flow, df);
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: pktgen -i IF -m DSTMAC -s SRCIP -d VIP -p PORT -c COUNT -t SECONDS [-l 64..1514] [-f FLOWS]\n"
-		"              [-P udp|tcp] [-r PPS] [-B BATCH] [-D]\n");
+		"              [-o FIRST_FLOW] [-n | -e] [-P udp|tcp] [-r PPS] [-B BATCH] [-D]\n");
 	exit(2);
 }
 
@@ -137,11 +159,12 @@ int main(int argc, char **argv)
 	uint8_t dmac[6], smac[6];
 	int have_dmac = 0, tcp = 0, df = 1;
 	struct in_addr src = { 0 }, dst = { 0 };
-	unsigned port = 0, frame_len = 64, flows = 1024, batch = 256;
+	unsigned port = 0, frame_len = 64, flows = 1024, batch = 256, first_flow = 0;
+	int all_first = 0, no_first = 0;
 	unsigned long long count = 0;
 	double seconds = 0, rate = 0;
 	int opt;
-	while ((opt = getopt(argc, argv, "i:m:s:d:p:c:t:l:f:P:r:B:D")) != -1) {
+	while ((opt = getopt(argc, argv, "i:m:s:d:p:c:t:l:f:o:neP:r:B:D")) != -1) {
 		switch (opt) {
 		case 'i': ifname = optarg; break;
 		case 'm':
@@ -162,6 +185,9 @@ int main(int argc, char **argv)
 		case 't': seconds = atof(optarg); break;
 		case 'l': frame_len = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'f': flows = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'o': first_flow = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'n': all_first = 1; break;
+		case 'e': no_first = 1; break;
 		case 'P':
 			if (strcmp(optarg, "tcp") == 0)
 				tcp = 1;
@@ -177,7 +203,7 @@ int main(int argc, char **argv)
 	/* Both bounds are mandatory: a generator left running would flood the lab. */
 	if (!ifname || !have_dmac || !src.s_addr || !dst.s_addr || !port || port > 65535 || !count ||
 	    seconds <= 0 || seconds > 600 || frame_len < 64 || frame_len > 1514 || !flows ||
-	    flows > FLOWS_MAX || !batch || batch > BATCH_MAX || rate < 0)
+	    flows > FLOWS_MAX || first_flow > FLOWS_MAX - flows || (all_first && no_first) || !batch || batch > BATCH_MAX || rate < 0)
 		usage();
 
 	int ifindex;
@@ -195,20 +221,27 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	/* steady[i]: UDP datagram or TCP ACK of flow i; first[i]: the TCP SYN sent once per flow. */
-	uint8_t *steady = malloc((size_t)flows * frame_len);
-	uint8_t *first = tcp ? malloc((size_t)flows * frame_len) : NULL;
-	if (!steady || (tcp && !first)) {
+	/* steady[i]: UDP datagram or TCP ACK of flow i; first[i]: the TCP SYN sent once per flow.
+	 * Prebuilt while they fit in PREBUILT_MAX; otherwise built per send into scratch[]. */
+	int prebuilt = (uint64_t)flows * frame_len * (tcp ? 2 : 1) <= PREBUILT_MAX;
+	uint8_t *steady = NULL, *first = NULL, *scratch = NULL;
+	if (prebuilt) {
+		steady = malloc((size_t)flows * frame_len);
+		first = tcp ? malloc((size_t)flows * frame_len) : NULL;
+		if (!steady || (tcp && !first)) {
+			fprintf(stderr, "pktgen: out of memory\n");
+			return 1;
+		}
+		for (unsigned i = 0; i < flows; i++) {
+			build_flow(steady + (size_t)i * frame_len, frame_len, dmac, smac, src.s_addr, dst.s_addr,
+				   first_flow + i, (uint16_t)port, tcp, 0x10, df);
+			if (tcp)
+				build_flow(first + (size_t)i * frame_len, frame_len, dmac, smac, src.s_addr,
+					   dst.s_addr, first_flow + i, (uint16_t)port, 1, 0x02, df);
+		}
+	} else if (!(scratch = malloc((size_t)BATCH_MAX * frame_len))) {
 		fprintf(stderr, "pktgen: out of memory\n");
 		return 1;
-	}
-	for (unsigned i = 0; i < flows; i++) {
-		uint16_t sport = (uint16_t)(SPORT_BASE + i);
-		build_frame(steady + (size_t)i * frame_len, frame_len, dmac, smac, src.s_addr, dst.s_addr, sport,
-			    (uint16_t)port, tcp, 0x10, (uint16_t)i, df);
-		if (tcp)
-			build_frame(first + (size_t)i * frame_len, frame_len, dmac, smac, src.s_addr, dst.s_addr,
-				    sport, (uint16_t)port, 1, 0x02, (uint16_t)i, df);
 	}
 	static struct mmsghdr msgs[BATCH_MAX];
 	static struct iovec iovs[BATCH_MAX];
@@ -244,8 +277,15 @@ int main(int argc, char **argv)
 		for (unsigned k = 0; k < n; k++) {
 			unsigned long long seq = sent + k;
 			unsigned flow = (unsigned)(seq % flows);
-			uint8_t *base = tcp && seq < flows ? first : steady;
-			iovs[k].iov_base = base + (size_t)flow * frame_len;
+			int is_first = tcp && !no_first && (all_first || seq < flows);
+			if (prebuilt) {
+				uint8_t *base = is_first ? first : steady;
+				iovs[k].iov_base = base + (size_t)flow * frame_len;
+			} else {
+				iovs[k].iov_base = scratch + (size_t)k * frame_len;
+				build_flow(iovs[k].iov_base, frame_len, dmac, smac, src.s_addr, dst.s_addr,
+					   first_flow + flow, (uint16_t)port, tcp, is_first ? 0x02 : 0x10, df);
+			}
 		}
 		calls++;
 		int r = sendmmsg(fd, msgs, n, 0);
@@ -265,10 +305,17 @@ int main(int argc, char **argv)
 		sent += (unsigned long long)r;
 	}
 	double elapsed = now_s() - t0;
+	/* Our own CPU time; without IRQ_TIME_ACCOUNTING it includes the softirq work our sends run
+	 * inline (a veth delivers in the sender's context: bridge, director ingress, its ring tap). */
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+		     (double)ru.ru_stime.tv_usec / 1e6;
 	/* "sent" counts frames handed to sendmmsg including refused ones; "frames" excludes them. */
-	printf("{\"event\":\"done\",\"frames\":%llu,\"refused\":%llu,\"calls\":%llu,\"seconds\":%.3f,\"frameLen\":%u,"
-	       "\"flows\":%u,\"proto\":\"%s\",\"df\":%s}\n",
-	       sent - errors, errors, calls, elapsed, frame_len, flows, tcp ? "tcp" : "udp", df ? "true" : "false");
+	printf("{\"event\":\"done\",\"frames\":%llu,\"refused\":%llu,\"calls\":%llu,\"seconds\":%.3f,\"cpu\":%.3f,\"frameLen\":%u,"
+	       "\"flows\":%u,\"firstFlow\":%u,\"prebuilt\":%s,\"proto\":\"%s\",\"df\":%s}\n",
+	       sent - errors, errors, calls, elapsed, cpu, frame_len, flows, first_flow, prebuilt ? "true" : "false", tcp ? "tcp" : "udp", df ? "true" : "false");
+	free(scratch);
 	free(first);
 	free(steady);
 	close(fd);

@@ -1,0 +1,395 @@
+#!/usr/bin/env bash
+# drain.sh — the director's capacity on its own core (drain runs), and the same lab's steady
+# unpaced figures next to the kernel's stateless DR fast path (nft netdev `fwd`), in one run.
+#
+#   bench/drain.sh                                  DR and TUN, 64 and 1400 bytes, 3 drains each
+#   REPS=5 SIZES=64 MODES=dr bench/drain.sh
+#   STEADY=0 bench/drain.sh                         drains only (no steady/kernel section)
+#
+# Why drain: unpaced, the generator's core is the limit at 64 bytes (a veth delivers in the
+# sender's context, so that core also pays for the bridge and the tap that copies each frame into
+# the forwarder's ring; bench/README.md), so pps.sh cannot show the forwarder's ceiling. Here the
+# forwarder is paused (SIGSTOP, every thread), the generator fills its RX ring with N frames
+# (fewer than the ring holds), and drainwatch, in the real server's namespace on the generator's
+# (now idle) core, sends SIGCONT and polls rs1's eth0 rx counter until all N have arrived:
+# pps = N / (SIGCONT -> last frame). Nothing else runs meanwhile, so that is the forwarder alone
+# on its core, kernel send path and the real server's ingress included (both run inline in its
+# sendmmsg).
+#
+# Per (mode, forwarder): one forwarder process (`ringvs serve`, TCP service 198.18.0.100:5000,
+# rr, rs1 DR or TUN; or cfwd with the same nft ingress guard), warmed up (TCP flows opened, JIT
+# warm, new-flow path warm), then for every size and kind REPS drains of
+#   est   N ACKs of FLOWS (1024) flows opened before (pktgen -P tcp -e): established lookups
+#   syn   N SYNs of N never-seen tuples (pktgen -P tcp -n -o, fresh per drain, source addresses
+#         from 198.18.64.0): lookup miss, scheduling, insert for every packet
+# N = NFRAMES_64 / NFRAMES_1400 (ring: 64 KiB x 512 blocks; a 64-byte frame takes 160 bytes of a
+# block, a 1400-byte one 1488, so ~209k and ~22.5k frames fit). A drain is valid when director
+# eth0 counted N frames while paused and rs1 counted N after it (no ring drop, no loss); the ring
+# drop counter (PACKET_STATISTICS) is read before and after each group of drains.
+#
+# Steady section (DR only, STEADY=1): STEADY_S seconds of unpaced established ACKs with a
+# SCHED_IDLE soaker on the forwarder's core (bench/soak.c: busy = 1 - rate / idle rate, which
+# also catches softirq time that no process is charged with), for ringvs, cfwd, and the kernel:
+# an nft netdev ingress rule in the director namespace, `ip daddr VIP tcp dport 5000 ether daddr
+# set <rs1 MAC> fwd to "eth0"`, with no user-space forwarder at all.
+#   kernel      the rule alone: the whole path runs in softirq in the generator's context, on
+#               the generator's core (a veth has no queue of its own to defer to)
+#   kernel-rps  the same rule with RPS on the director's eth0 steering its receive processing
+#               to FWD_CPU (rps_cpus, a setting of our namespace's device): the kernel forwards
+#               on its own core, like the user-space forwarders, and the soaker shows how busy
+#               that core is; kernel capacity estimate = fwd pps / busy fraction.
+# Columns: fwd pps (rs1 rx / generator seconds), loss%, fwd core busy% (soaker), forwarder CPU
+# (process utime+stime, user-space forwarders), generator CPU/Mp (pktgen's own CPU incl. the
+# softirq its sends run inline, per million generated).
+#
+# Everything lives in namespaces named drn<pid>*, built by scripts/lab/lab.sh, removed by the
+# EXIT trap; every process is bounded in time, the generator also in count.
+set -euo pipefail
+
+readonly REPO=$(cd "$(dirname "$0")/.." && pwd)
+readonly LAB_SH=$REPO/scripts/lab/lab.sh
+readonly B=$REPO/bench/build
+readonly VIP=198.18.0.100
+readonly PORT=5000
+readonly SYN_SRC=198.18.64.0 # new-flow tuples: 50000 ports per address from here up
+
+SIZES=${SIZES:-"64 1400"}
+MODES=${MODES:-"dr tun"}
+KINDS=${KINDS:-"est syn"}
+REPS=${REPS:-3}
+FLOWS=${FLOWS:-1024}
+NFRAMES_64=${NFRAMES_64:-150000}
+NFRAMES_1400=${NFRAMES_1400:-18000}
+STEADY=${STEADY:-1}
+# 2^22, not the default 2^20: the SYN drains leave every tuple they insert in the table (SYN_RECV
+# outlives the run), ~1.6M over a full run; at the default size the last drains would measure an
+# almost full table (linear probing near its 7/8 fill limit) rather than the new-flow path.
+FLOW_TABLE=${FLOW_TABLE:-4194304}
+STEADY_S=${STEADY_S:-3}
+GEN_CPU=${GEN_CPU:-0}
+FWD_CPU=${FWD_CPU:-1}
+
+die() {
+	echo "drain.sh: $*" >&2
+	exit 1
+}
+[[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
+[[ $REPS =~ ^[0-9]+$ ]] && ((REPS >= 1 && REPS <= 10)) || die "REPS must be 1..10"
+[[ $STEADY_S =~ ^[0-9]+$ ]] && ((STEADY_S >= 1 && STEADY_S <= 10)) || die "STEADY_S must be 1..10"
+((NFRAMES_64 <= 200000 && NFRAMES_1400 <= 22000)) || die "NFRAMES_* must stay below what the ring holds"
+for s in $SIZES; do [[ $s == 64 || $s == 1400 ]] || die "SIZES: 64 and/or 1400"; done
+for m in $MODES; do [[ $m == dr || $m == tun ]] || die "MODES: dr and/or tun"; done
+for k in $KINDS; do [[ $k == est || $k == syn ]] || die "KINDS: est and/or syn"; done
+for t in jq taskset timeout bun gcc nft bridge; do command -v "$t" >/dev/null || die "missing $t"; done
+
+make -s -C "$REPO/native" >/dev/null
+make -s -C "$REPO/bench" >/dev/null
+
+readonly PREFIX=drn$$
+TMP=$(mktemp -d /tmp/ringvs-drain.XXXXXX)
+readonly TMP
+FWD_JOB="" FWD_PID=""
+
+cleanup() {
+	local rc=$?
+	# A forwarder left stopped would ignore SIGTERM until continued.
+	[[ -z $FWD_PID ]] || kill -CONT "$FWD_PID" 2>/dev/null || true
+	[[ -z $FWD_JOB ]] || kill -TERM "$FWD_JOB" 2>/dev/null || true
+	bash "$LAB_SH" down "$PREFIX" || true
+	rm -rf "$TMP"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+eval "$(bash "$LAB_SH" up "$PREFIX" 1)"
+readonly CL=$LAB_CLIENT_NS DIR=$LAB_DIRECTOR_NS RS=$LAB_RS_NS RS_IP=$LAB_RS_IPS RS_MAC=$LAB_RS_MACS
+readonly CLK_TCK=$(getconf CLK_TCK)
+
+for mode in $MODES; do
+	cat >"$TMP/ringvs-$mode.json" <<-EOF
+		{
+		  "interface": "$LAB_DIRECTOR_IF",
+		  "vipMode": "arp",
+		  "flowTableSize": $FLOW_TABLE,
+		  "services": [{
+		    "protocol": "tcp", "address": "$VIP", "port": $PORT, "scheduler": "rr",
+		    "realServers": [{ "address": "$RS_IP", "forward": "$mode" }]
+		  }]
+		}
+	EOF
+done
+
+# rs1 drops every IPv4 frame at ingress, after eth0 has counted it (as in pps.sh).
+ip netns exec "$RS" nft -f - <<-EOF
+	table netdev drn_rs {
+		chain drop_ip {
+			type filter hook ingress device "eth0" priority -500; policy accept;
+			meta protocol ip counter drop
+		}
+	}
+EOF
+
+rx_packets() { ip -n "$1" -s -j link show dev eth0 | jq '.[0].stats64.rx.packets'; }
+tx_packets() { ip -n "$1" -s -j link show dev eth0 | jq '.[0].stats64.tx.packets'; }
+proc_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+proc_state() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $1 }'; }
+wait_event() {
+	local file=$1 event=$2 n=$3 i
+	for ((i = 0; i < $4 * 20; i++)); do
+		(($(grep -c "\"event\":\"$event\"" "$file" 2>/dev/null || true) >= n)) && return 0
+		sleep 0.05
+	done
+	return 1
+}
+nth_event() { grep "\"event\":\"$2\"" "$1" | sed -n "${3}p"; }
+
+teach_bridge() {
+	local i fdb
+	for ((i = 0; i < 20; i++)); do
+		ip netns exec "$DIR" bash -c "echo > /dev/udp/$RS_IP/9" 2>/dev/null || true
+		ip netns exec "$CL" bash -c "echo > /dev/udp/$LAB_DIRECTOR_IP/9" 2>/dev/null || true
+		sleep 0.05
+		fdb=$(bridge -n "$LAB_SWITCH_NS" fdb show br br0)
+		grep -q "$RS_MAC dev rs1 " <<<"$fdb" && grep -q "$LAB_DIRECTOR_MAC dev dir " <<<"$fdb" &&
+			grep -q "$LAB_CLIENT_MAC dev cl " <<<"$fdb" && return 0
+	done
+	die "the bridge did not learn the lab's MACs: $fdb"
+}
+
+# gen COUNT SECONDS SIZE [pktgen options...]: TCP frames to the VIP from the client namespace,
+# pinned to GEN_CPU; prints pktgen's JSON line.
+gen() {
+	local count=$1 secs=$2 size=$3
+	shift 3
+	ip netns exec "$CL" taskset -c "$GEN_CPU" timeout -k 2 $((secs + 10)) \
+		"$B/pktgen" -i eth0 -m "$LAB_DIRECTOR_MAC" -d "$VIP" -p "$PORT" -P tcp \
+		-c "$count" -t "$secs" -l "$size" "$@"
+}
+
+# The nft ingress guard ringvs installs (src/control/kernel_guard.ts), for cfwd: the director's
+# own stack then handles its copy of each frame identically in both forwarders' runs.
+guard_on() {
+	ip netns exec "$DIR" nft -f - <<-EOF
+		table netdev drn_guard {}
+		delete table netdev drn_guard
+		table netdev drn_guard {
+			chain vip_ingress {
+				type filter hook ingress device "$LAB_DIRECTOR_IF" priority -500; policy accept;
+				ip daddr $VIP tcp dport $PORT counter drop
+			}
+		}
+	EOF
+}
+guard_off() { ip netns exec "$DIR" nft delete table netdev drn_guard 2>/dev/null || true; }
+
+# start_fwd NAME MODE: starts the forwarder pinned to FWD_CPU, sets FWD_JOB, FWD_PID, FWD_OUT.
+start_fwd() {
+	local name=$1 mode=$2 tun=()
+	FWD_OUT=$TMP/$name-$mode.out
+	local err=$TMP/$name-$mode.err
+	: >"$FWD_OUT"
+	[[ $mode == tun ]] && tun=(-T "$LAB_DIRECTOR_IP,$RS_IP")
+	case $name in
+	ringvs)
+		(cd "$REPO" && exec ip netns exec "$DIR" taskset -c "$FWD_CPU" timeout -k 5 600 \
+			bun src/cli/main.ts serve --config "$TMP/ringvs-$mode.json") >"$FWD_OUT" 2>"$err" &
+		;;
+	cfwd)
+		guard_on
+		ip netns exec "$DIR" taskset -c "$FWD_CPU" "$B/cfwd" -i eth0 -m "$RS_MAC" -v "$VIP" -t 600 "${tun[@]}" \
+			>"$FWD_OUT" 2>"$err" &
+		;;
+	esac
+	FWD_JOB=$!
+	wait_event "$FWD_OUT" ready 1 30 || die "$name $mode did not become ready: $(cat "$err")"
+	FWD_PID=$(nth_event "$FWD_OUT" ready 1 | jq -r .pid)
+	[[ $(nth_event "$FWD_OUT" ready 1 | jq -r '.unresolved // [] | length') == 0 ]] ||
+		die "$name $mode: unresolved real servers: $(nth_event "$FWD_OUT" ready 1)"
+}
+
+stop_fwd() {
+	kill -TERM "$FWD_PID"
+	wait_event "$FWD_OUT" stopped 1 15 || die "forwarder did not stop"
+	wait "$FWD_JOB" || true
+	FWD_JOB="" FWD_PID=""
+	guard_off
+}
+
+# stats_now FIELD: ring drops (or another shim counter) as of now, via SIGUSR1.
+NSTATS=0
+ring_drops() {
+	NSTATS=$((NSTATS + 1))
+	kill -USR1 "$FWD_PID"
+	wait_event "$FWD_OUT" stats "$NSTATS" 10 || die "no stats after SIGUSR1"
+	nth_event "$FWD_OUT" stats "$NSTATS" | jq '.shim.kernelDrops // .kernelDrops'
+}
+
+SYN_OFF=0 # next never-seen tuple index
+# drain_one NAME MODE SIZE KIND REP: one paused fill + timed drain; appends a row.
+drain_one() {
+	local name=$1 mode=$2 size=$3 kind=$4 rep=$5 n i d0 d1 x0 x1 w flows=()
+	n=$([[ $size == 64 ]] && echo "$NFRAMES_64" || echo "$NFRAMES_1400")
+	if [[ $kind == est ]]; then
+		flows=(-s "$LAB_CLIENT_IP" -f "$FLOWS" -e)
+	else
+		flows=(-s "$SYN_SRC" -f "$n" -o "$SYN_OFF" -n)
+		SYN_OFF=$((SYN_OFF + n))
+	fi
+	kill -STOP "$FWD_PID"
+	for ((i = 0; i < 100; i++)); do [[ $(proc_state "$FWD_PID") == T ]] && break; sleep 0.01; done
+	[[ $(proc_state "$FWD_PID") == T ]] || die "$name did not stop"
+	d0=$(rx_packets "$DIR")
+	gen "$n" 5 "$size" "${flows[@]}" >/dev/null
+	# The last, partly filled block is handed over by the ring's retire timer (1 ms, in jiffies).
+	sleep 0.05
+	d1=$(rx_packets "$DIR") x0=$(tx_packets "$DIR")
+	w=$(ip netns exec "$RS" taskset -c "$GEN_CPU" "$B/drainwatch" -p "$FWD_PID" -n "$n" -t 10)
+	x1=$(tx_packets "$DIR")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$mode" "$size" "$kind" "$rep" "$n" \
+		$((d1 - d0)) "$(jq .frames <<<"$w")" "$(jq .lastUs <<<"$w")" "$(jq .firstUs <<<"$w")" \
+		"$(jq .ppsSteady <<<"$w")" >>"$TMP/drains"
+	echo "  $name $mode ${size}B $kind #$rep: $(jq -c '{frames,lastUs,firstUs,pps,ppsSteady}' <<<"$w"), director rx $((d1 - d0)) tx $((x1 - x0))" >&2
+}
+
+# soak_calibrate: idle rate of the soaker on FWD_CPU (nothing else there).
+soak_calibrate() {
+	taskset -c "$FWD_CPU" "$B/soak" -t 1 | jq .rate
+}
+
+# steady NAME SIZE: STEADY_S s of unpaced established ACKs with the soaker on FWD_CPU; a row.
+steady() {
+	local name=$1 size=$2 r0 r1 g soak t0=0 t1=0
+	r0=$(rx_packets "$RS")
+	[[ -z $FWD_PID ]] || t0=$(proc_ticks "$FWD_PID")
+	taskset -c "$FWD_CPU" "$B/soak" -t $((STEADY_S + 1)) >"$TMP/soak" &
+	local sj=$!
+	sleep 0.5
+	g=$(gen $((STEADY_S * 5000000)) "$STEADY_S" "$size" -s "$LAB_CLIENT_IP" -f "$FLOWS" -e)
+	wait "$sj"
+	sleep 0.2
+	r1=$(rx_packets "$RS")
+	[[ -z $FWD_PID ]] || t1=$(proc_ticks "$FWD_PID")
+	soak=$(jq .rate "$TMP/soak")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$size" "$(jq .frames <<<"$g")" "$(jq .seconds <<<"$g")" \
+		$((r1 - r0)) "$soak" $((t1 - t0)) "$(jq .cpu <<<"$g")" "$(jq .seconds "$TMP/soak")" >>"$TMP/steady"
+	echo "  steady $name ${size}B: generated $(jq .frames <<<"$g") in $(jq .seconds <<<"$g") s, rs1 $((r1 - r0)), soak $soak" >&2
+}
+
+echo "drain.sh: lab $PREFIX, modes ${MODES// /+}, ${SIZES// /+} B, kinds ${KINDS// /+}, $REPS drains each" \
+	"(N = $NFRAMES_64 / $NFRAMES_1400 frames), generator CPU $GEN_CPU, forwarder CPU $FWD_CPU, $(date -u +%FT%TZ)," \
+	"loadavg $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+: >"$TMP/drains"
+: >"$TMP/steady"
+((STEADY)) && SOAK_IDLE=$(soak_calibrate)
+
+for mode in $MODES; do
+	for name in ringvs cfwd; do
+		start_fwd "$name" "$mode"
+		NSTATS=0
+		teach_bridge
+		# Warm-up: FLOWS TCP flows opened (SYN, then ACKs: established in ringvs) and the new-flow
+		# path exercised with never-seen tuples, so the JIT has compiled both.
+		gen 300000 5 64 -s "$LAB_CLIENT_IP" -f "$FLOWS" >/dev/null
+		gen 100000 5 64 -s "$SYN_SRC" -f 100000 -o "$SYN_OFF" -n >/dev/null
+		SYN_OFF=$((SYN_OFF + 100000))
+		sleep 0.3
+		for size in $SIZES; do
+			for kind in $KINDS; do
+				k0=$(ring_drops)
+				for ((rep = 1; rep <= REPS; rep++)); do drain_one "$name" "$mode" "$size" "$kind" "$rep"; done
+				k1=$(ring_drops)
+				printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$mode" "$size" "$kind" $((k1 - k0)) >>"$TMP/ringdrops"
+			done
+		done
+		if ((STEADY)) && [[ $mode == dr ]]; then
+			for size in $SIZES; do steady "$name" "$size"; done
+		fi
+		stop_fwd
+	done
+done
+
+if ((STEADY)) && [[ " $MODES " == *" dr "* ]]; then
+	RPS=/sys/class/net/eth0/queues/rx-0/rps_cpus
+	for size in $SIZES; do
+		for variant in kernel kernel-rps; do
+			ip netns exec "$DIR" nft -f - <<-EOF
+				table netdev drn_kfwd {
+					chain vip_ingress {
+						type filter hook ingress device "$LAB_DIRECTOR_IF" priority -500; policy accept;
+						ip daddr $VIP tcp dport $PORT ether daddr set $RS_MAC fwd to "$LAB_DIRECTOR_IF"
+					}
+				}
+			EOF
+			if [[ $variant == kernel-rps ]]; then
+				ip netns exec "$DIR" sh -c "printf '%x' $((1 << FWD_CPU)) > $RPS"
+			fi
+			teach_bridge
+			FWD_PID=""
+			steady "$variant" "$size"
+			ip netns exec "$DIR" sh -c "echo 0 > $RPS"
+			ip netns exec "$DIR" nft delete table netdev drn_kfwd
+		done
+	done
+fi
+
+echo >&2
+# ---- tables
+awk -F'\t' '
+function med(arr, n,    i, j, t) { for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t } return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2 }
+FNR == NR { drops[$2 SUBSEP $3 SUBSEP $4 SUBSEP $1] = $5; next }
+{
+	k = $2 SUBSEP $3 SUBSEP $4 SUBSEP $1
+	n[k]++; pps[k, n[k]] = $6 / ($9 / 1e6); lost[k] += $6 - $8; short[k] += $6 - $7
+	if (!(($2 SUBSEP $3 SUBSEP $4) in seen)) { seen[$2 SUBSEP $3 SUBSEP $4] = 1; order[++no] = $2 SUBSEP $3 SUBSEP $4 }
+}
+END {
+	print "Drain: forwarder alone on its core, pps = N / (SIGCONT -> last frame at rs1); median and best of the drains"
+	printf "%-4s %5s %-3s | %8s %8s %8s %4s %5s | %8s %8s %8s %4s %5s | %5s %5s\n", "mode", "bytes", "kind",
+		"ringvs", "best", "worst", "lost", "drops", "cfwd", "best", "worst", "lost", "drops", "r/c", "best"
+	for (i = 1; i <= no; i++) {
+		split(order[i], p, SUBSEP)
+		for (f = 1; f <= 2; f++) {
+			name = f == 1 ? "ringvs" : "cfwd"; k = order[i] SUBSEP name
+			delete a; lo = 1e18; hi = 0
+			for (j = 1; j <= n[k]; j++) { a[j] = pps[k, j]; if (a[j] < lo) lo = a[j]; if (a[j] > hi) hi = a[j] }
+			m[f] = n[k] ? med(a, n[k]) : 0; best[f] = hi; worst[f] = lo
+			ls[f] = lost[k]; dr[f] = drops[p[1] SUBSEP p[2] SUBSEP p[3] SUBSEP name] + short[k]
+			MED[order[i] SUBSEP name] = m[f]; BEST[order[i] SUBSEP name] = hi
+		}
+		printf "%-4s %5s %-3s | %8.0f %8.0f %8.0f %4d %5s | %8.0f %8.0f %8.0f %4d %5s | %5.3f %5.3f\n", p[1], p[2], p[3],
+			m[1], best[1], worst[1], ls[1], dr[1], m[2], best[2], worst[2], ls[2], dr[2], m[2] ? m[1] / m[2] : 0,
+			best[2] ? best[1] / best[2] : 0
+	}
+	print ""
+	print "SYN / established (drain medians; best in brackets)"
+	printf "%-4s %5s | %15s %15s\n", "mode", "bytes", "ringvs", "cfwd"
+	for (i = 1; i <= no; i++) {
+		split(order[i], p, SUBSEP); if (p[3] != "syn") continue
+		e = p[1] SUBSEP p[2] SUBSEP "est"
+		if (!((e SUBSEP "ringvs") in MED)) continue
+		printf "%-4s %5s | %7.3f (%5.3f) %7.3f (%5.3f)\n", p[1], p[2], MED[order[i] SUBSEP "ringvs"] / MED[e SUBSEP "ringvs"],
+			BEST[order[i] SUBSEP "ringvs"] / BEST[e SUBSEP "ringvs"],
+			MED[order[i] SUBSEP "cfwd"] / MED[e SUBSEP "cfwd"], BEST[order[i] SUBSEP "cfwd"] / BEST[e SUBSEP "cfwd"]
+	}
+	print "(lost = N - frames rs1 counted, summed over the drains (sendmmsg refusals, ENOBUFS); drops = ring drops"
+	print " over the group plus frames director eth0 did not count while paused: 0 = every backlog was complete)"
+}' "$TMP/ringdrops" "$TMP/drains"
+
+if [[ -s $TMP/steady ]]; then
+	echo
+	awk -F'\t' -v idle="$SOAK_IDLE" -v tck="$(getconf CLK_TCK)" '
+	BEGIN {
+		print "Steady, unpaced established ACKs, DR (fwd core busy from the SCHED_IDLE soaker; capacity = fwd pps / busy)"
+		printf "%-10s %5s %9s %9s %6s %6s %9s %7s %7s\n", "forwarder", "bytes", "gen pps", "fwd pps", "loss%",
+			"busy%", "capacity", "fwdCPU%", "genCPU/Mp"
+	}
+	{
+		# The soaker runs ~1 s longer than the generator (idle before and after): scale its lost
+		# share of the soak window to the generator seconds.
+		gp = $3 / $4; fp = $5 / $4; busy = (1 - $6 / idle) * $9 / $4; if (busy < 0) busy = 0
+		printf "%-10s %5s %9.0f %9.0f %6.2f %6.1f %9.0f %7s %9.3f\n", $1, $2, gp, fp, 100 * ($3 - $5) / $3,
+			100 * busy, (busy > 0.02 ? fp / busy : 0), ($7 ? sprintf("%.1f", 100 * $7 / tck / $4) : "-"), $8 / ($3 / 1e6)
+	}' "$TMP/steady"
+fi

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# latency.sh — the latency the director adds: TCP connect time client -> VIP (through ringvs, DR)
+# minus client -> RIP (straight to the real server), at idle and under a background load, for
+# each ring block timeout (ring.blockTimeoutMs).
+#
+#   bench/latency.sh                                   timeouts 1 2 4, idle and 500 kpps, 2000 connects
+#   TIMEOUTS="1 4" LOAD_PPS=550000 COUNT=1000 bench/latency.sh
+#   TIMEOUTS="1 2 4 1/16384" bench/latency.sh          MS/BYTES also sets ring.blockSize (default 65536)
+#
+# Lab: client, director, rs1 (scripts/lab/lab.sh). rs1 is a DR real server (VIP/32 on lo,
+# arp_ignore=1, arp_announce=2, all inside its namespace) running `connlat -s 80` (accept, close).
+# ringvs serves TCP VIP:80 and UDP VIP:5000, rr, rs1 "dr", vipMode arp (it answers the client's
+# ARP for the VIP), pinned to FWD_CPU, ring.blockTimeoutMs = each of TIMEOUTS.
+# bench/build/connlat in the client namespace, pinned to GEN_CPU, does COUNT rounds of one
+# connect to VIP:80 and one to RIP:80 (interleaved, so both see the same conditions; connect()
+# alone is timed: SYN out, SYN-ACK in; the SYN goes through the director, the SYN-ACK comes back
+# straight from rs1), closing each with RST, 200 us apart.
+# Added latency = percentile(VIP) - percentile(RIP), p50 and p99.
+# Load: idle, and pktgen UDP to VIP:5000 at LOAD_PPS (default 500000, about half of ringvs's
+# measured DR capacity at 64 bytes, bench/drain.sh) on GEN_CPU for the whole connect loop; rs1
+# drops UDP port 5000 at ingress. Batching under load is read from ringvs's shim counters:
+# frames per ring block and per sendmmsg call over the loaded run.
+#
+# Namespaces lat<pid>*, removed by the EXIT trap; every process bounded in time (and count).
+set -euo pipefail
+
+readonly REPO=$(cd "$(dirname "$0")/.." && pwd)
+readonly LAB_SH=$REPO/scripts/lab/lab.sh
+readonly B=$REPO/bench/build
+readonly VIP=198.18.0.100
+
+TIMEOUTS=${TIMEOUTS:-"1 2 4"}
+LOADS=${LOADS:-"0 ${LOAD_PPS:-500000}"}
+COUNT=${COUNT:-2000}
+GEN_CPU=${GEN_CPU:-0}
+FWD_CPU=${FWD_CPU:-1}
+
+die() {
+	echo "latency.sh: $*" >&2
+	exit 1
+}
+[[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
+[[ $COUNT =~ ^[0-9]+$ ]] && ((COUNT >= 100 && COUNT <= 20000)) || die "COUNT must be 100..20000"
+for t in $TIMEOUTS; do [[ $t =~ ^([0-9]+)(/[0-9]+)?$ ]] && ((${t%/*} >= 1 && ${t%/*} <= 100)) || die "TIMEOUTS: MS[/BLOCK_BYTES], 1..100 ms"; done
+for l in $LOADS; do [[ $l =~ ^[0-9]+$ ]] && ((l <= 2000000)) || die "LOADS: 0..2000000 pps"; done
+for t in jq taskset timeout bun gcc nft; do command -v "$t" >/dev/null || die "missing $t"; done
+
+make -s -C "$REPO/native" >/dev/null
+make -s -C "$REPO/bench" >/dev/null
+
+readonly PREFIX=lat$$
+TMP=$(mktemp -d /tmp/ringvs-latency.XXXXXX)
+readonly TMP
+FWD_JOB="" GEN_JOB=""
+cleanup() {
+	local rc=$?
+	[[ -z $GEN_JOB ]] || kill -TERM "$GEN_JOB" 2>/dev/null || true
+	[[ -z $FWD_JOB ]] || kill -TERM "$FWD_JOB" 2>/dev/null || true
+	bash "$LAB_SH" down "$PREFIX" || true
+	rm -rf "$TMP"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+eval "$(bash "$LAB_SH" up "$PREFIX" 1)"
+readonly CL=$LAB_CLIENT_NS DIR=$LAB_DIRECTOR_NS RS=$LAB_RS_NS RS_IP=$LAB_RS_IPS
+
+# rs1: a DR real server for the VIP, and a sink for the UDP background load.
+ip netns exec "$RS" sh -c '
+	ip addr add '"$VIP"'/32 dev lo
+	for k in all lo; do
+		echo 1 > /proc/sys/net/ipv4/conf/$k/arp_ignore
+		echo 2 > /proc/sys/net/ipv4/conf/$k/arp_announce
+	done'
+ip netns exec "$RS" nft -f - <<-EOF
+	table netdev lat_rs {
+		chain sink {
+			type filter hook ingress device "eth0" priority -500; policy accept;
+			meta l4proto udp udp dport 5000 counter drop
+		}
+	}
+EOF
+ip netns exec "$RS" taskset -c "$GEN_CPU" "$B/connlat" -s 80 -t 600 >/dev/null 2>&1 &
+
+wait_event() {
+	local file=$1 event=$2 n=$3 i
+	for ((i = 0; i < $4 * 20; i++)); do
+		(($(grep -c "\"event\":\"$event\"" "$file" 2>/dev/null || true) >= n)) && return 0
+		sleep 0.05
+	done
+	return 1
+}
+nth_event() { grep "\"event\":\"$2\"" "$1" | sed -n "${3}p"; }
+
+echo "latency.sh: lab $PREFIX, block timeouts ${TIMEOUTS// /+} ms, loads ${LOADS// /+} pps, $COUNT connects per target," \
+	"$(date -u +%FT%TZ), loadavg $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+: >"$TMP/rows"
+for spec in $TIMEOUTS; do
+	tmo=${spec%/*} bs=65536
+	[[ $spec != */* ]] || bs=${spec#*/}
+	cat >"$TMP/ringvs.json" <<-EOF
+		{
+		  "interface": "$LAB_DIRECTOR_IF", "vipMode": "arp", "ring": { "blockTimeoutMs": $tmo, "blockSize": $bs },
+		  "services": [
+		    { "protocol": "tcp", "address": "$VIP", "port": 80, "scheduler": "rr",
+		      "realServers": [{ "address": "$RS_IP", "forward": "dr" }] },
+		    { "protocol": "udp", "address": "$VIP", "port": 5000, "scheduler": "rr",
+		      "realServers": [{ "address": "$RS_IP", "forward": "dr" }] }
+		  ]
+		}
+	EOF
+	out=$TMP/ringvs-$tmo.out
+	(cd "$REPO" && exec ip netns exec "$DIR" taskset -c "$FWD_CPU" timeout -k 5 300 \
+		bun src/cli/main.ts serve --config "$TMP/ringvs.json") >"$out" 2>"$TMP/ringvs-$tmo.err" &
+	FWD_JOB=$!
+	wait_event "$out" ready 1 30 || die "ringvs did not become ready: $(cat "$TMP/ringvs-$tmo.err")"
+	pid=$(nth_event "$out" ready 1 | jq -r .pid)
+	nstats=0
+	# Warm-up: ARP for the VIP and the RIP, JIT, neighbour entries.
+	ip netns exec "$CL" taskset -c "$GEN_CPU" "$B/connlat" -n 300 -t 20 -g 100 "$VIP:80" "$RS_IP:80" >/dev/null
+	for load in $LOADS; do
+		if ((load)); then
+			ip netns exec "$CL" taskset -c "$GEN_CPU" timeout -k 2 70 "$B/pktgen" -i eth0 -m "$LAB_DIRECTOR_MAC" \
+				-s "$LAB_CLIENT_IP" -d "$VIP" -p 5000 -c $((load * 60)) -t 60 -l 64 -f 1024 -r "$load" >"$TMP/gen" &
+			GEN_JOB=$!
+			sleep 0.5
+		fi
+		nstats=$((nstats + 1))
+		kill -USR1 "$pid"
+		wait_event "$out" stats "$nstats" 10 || die "no stats"
+		s0=$(nth_event "$out" stats "$nstats")
+		r=$(ip netns exec "$CL" taskset -c "$GEN_CPU" "$B/connlat" -n "$COUNT" -t 60 -g 200 "$VIP:80" "$RS_IP:80")
+		nstats=$((nstats + 1))
+		kill -USR1 "$pid"
+		wait_event "$out" stats "$nstats" 10 || die "no stats"
+		s1=$(nth_event "$out" stats "$nstats")
+		if ((load)); then
+			kill -TERM "$GEN_JOB"
+			wait "$GEN_JOB" || true
+			GEN_JOB=""
+		fi
+		vip=$(sed -n 1p <<<"$r") rip=$(sed -n 2p <<<"$r")
+		fpb=$(jq -n --argjson a "$s0" --argjson b "$s1" \
+			'(($b.shim.rxFrames - $a.shim.rxFrames) / ([($b.shim.rxBlocks - $a.shim.rxBlocks), 1] | max))')
+		fpc=$(jq -n --argjson a "$s0" --argjson b "$s1" \
+			'(($b.shim.txFrames - $a.shim.txFrames) / ([($b.shim.txCalls - $a.shim.txCalls), 1] | max))')
+		drops=$(jq -n --argjson a "$s0" --argjson b "$s1" '$b.shim.kernelDrops - $a.shim.kernelDrops')
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tmo/$((bs / 1024))K" "$load" "$(jq -c . <<<"$vip")" "$(jq -c . <<<"$rip")" \
+			"$fpb" "$fpc" "$drops" >>"$TMP/rows"
+		echo "  timeout ${tmo} ms, blocks $bs B, load $load pps: VIP $(jq -c '{n,failures,p50Us,p99Us,maxUs}' <<<"$vip")" \
+			"RIP $(jq -c '{n,failures,p50Us,p99Us,maxUs}' <<<"$rip"), frames/block $fpb, frames/sendmmsg $fpc, ring drops $drops" >&2
+	done
+	kill -TERM "$pid"
+	wait_event "$out" stopped 1 15 || die "ringvs did not stop"
+	wait "$FWD_JOB" || true
+	FWD_JOB=""
+done
+
+echo
+echo "Added connect latency through ringvs (DR): VIP - RIP, microseconds"
+printf '%7s %8s | %8s %8s %8s | %8s %8s | %8s %8s | %7s %7s %5s\n' "ms/blk" "load" "VIP p50" "VIP p99" "VIP max" \
+	"RIP p50" "RIP p99" "add p50" "add p99" "fr/blk" "fr/call" "drops"
+while IFS=$'\t' read -r tmo load vip rip fpb fpc drops; do
+	jq -rn --argjson v "$vip" --argjson r "$rip" --arg t "$tmo" --arg l "$load" --arg b "$fpb" --arg c "$fpc" --arg d "$drops" \
+		'[$t + "", (if $l == "0" then "idle" else $l end), $v.p50Us, $v.p99Us, $v.maxUs, $r.p50Us, $r.p99Us,
+		  ($v.p50Us - $r.p50Us), ($v.p99Us - $r.p99Us), ($b | tonumber), ($c | tonumber), $d,
+		  ($v.failures + $r.failures)] |
+		 "\(.[0]) \(.[1]) | \(.[2]) \(.[3]) \(.[4]) | \(.[5]) \(.[6]) | \(.[7]) \(.[8]) | \(.[9]) \(.[10]) \(.[11]) fail \(.[12])"' |
+		awk '{ printf "%7s %8s | %8.0f %8.0f %8.0f | %8.0f %8.0f | %8.0f %8.0f | %7.1f %7.1f %5s %s %s\n",
+			$1, $2, $4, $5, $6, $8, $9, $11, $12, $14, $15, $16, $17, $18 }'
+done <"$TMP/rows"
