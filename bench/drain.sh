@@ -389,7 +389,7 @@ if [[ -s $TMP/steady ]]; then
 		# The soaker runs ~1 s longer than the generator (idle before and after): scale its lost
 		# share of the soak window to the generator seconds.
 		gp = $3 / $4; fp = $5 / $4; busy = (1 - $6 / idle) * $9 / $4; if (busy < 0) busy = 0
-		# "kernel" forwards on the generator's core: the soaker on FWD_CPU says nothing about its cost.
+		# "kernel" forwards on the generator core: the soaker on FWD_CPU says nothing about its cost.
 		printf "%-10s %5s %9.0f %9.0f %6.2f %6.1f %9s %7s %9.3f\n", $1, $2, gp, fp, 100 * ($3 - $5) / $3,
 			100 * busy, ($1 == "kernel" || busy <= 0.02 ? "-" : sprintf("%.0f", fp / busy)), ($7 ? sprintf("%.1f", 100 * $7 / tck / $4) : "-"), $8 / ($3 / 1e6)
 	}' "$TMP/steady"
