@@ -4,45 +4,15 @@
 
 import { describe, expect, test } from "bun:test";
 import { parseIpvsadmRules } from "../../src/config/ipvsadm_rules.ts";
-import { formatConfigError, parseConfigText, type ConfigError, type ConfigResult } from "../../src/config/load.ts";
-import type { DirectorConfig, RealServerConfig, ServiceConfig } from "../../src/config/model.ts";
+import { formatConfigError, parseConfigText, type ConfigResult } from "../../src/config/load.ts";
+import type { ServiceConfig } from "../../src/config/model.ts";
 import { IPVS_SCHEDULERS } from "../../src/config/schema.ts";
+import { configOf, DIRECTOR_DEFAULTS, errorsOf, fwService, NO_FLAGS, rs, vipWith, WEB_MEMBERS } from "./helpers.ts";
 
 /** What ipvsadm -s takes, as unknown-scheduler messages list it. */
 const KNOWN = "rr, wrr, lc, wlc, sed, nq, lblc, lblcr, dh, sh, mh, fo, ovf, twos";
 
-/** A real server as the schema returns it. */
-function rs(address: string, port: number, weight = 1, more: Partial<RealServerConfig> = {}): RealServerConfig {
-  return { address, port, weight, forward: "dr", upperThreshold: 0, lowerThreshold: 0, ...more };
-}
-
-const NO_FLAGS = { port: false, fallback: false, mhTableSize: 4093 };
-
-/** A VIP:port service as the schema returns it. */
-function vip(protocol: "tcp" | "udp", address: string, port: number, rest: Partial<ServiceConfig>): ServiceConfig {
-  return {
-    protocol,
-    address,
-    port,
-    fwmark: null,
-    members: [],
-    scheduler: "rr",
-    schedulerFlags: NO_FLAGS,
-    persistence: null,
-    realServers: [],
-    ...rest,
-  };
-}
-
-function configOf(r: ConfigResult): DirectorConfig {
-  if (!r.ok) throw new Error(`expected a config, got:\n${r.errors.map(formatConfigError).join("\n")}`);
-  return r.config;
-}
-
-function errorsOf(r: ConfigResult): ConfigError[] {
-  if (r.ok) throw new Error(`expected errors, got a config: ${JSON.stringify(r.config)}`);
-  return r.errors;
-}
+const vip = vipWith("rr");
 
 const OPTS = { interface: "eth0" };
 
@@ -76,13 +46,7 @@ describe("ipvsadm-save -n output", () => {
 
   test("parses to the whole config", () => {
     expect(configOf(parse(saved))).toEqual({
-      interface: "eth0",
-      timeouts: { tcp: 900, tcpFin: 120, udp: 300 },
-      tunnelSource: null,
-      vipMode: "auto",
-      ring: { blockSize: 65536, blockCount: 512, blockTimeoutMs: 1 },
-      flowTableSize: 1048576,
-      metrics: null,
+      ...DIRECTOR_DEFAULTS,
       services: [
         vip("tcp", "198.18.0.100", 80, { scheduler: "wrr", realServers: [rs("198.18.0.11", 80, 3), rs("198.18.0.12", 80, 2)] }),
         vip("udp", "198.18.0.100", 53, {
@@ -529,20 +493,10 @@ describe("firewall-mark services (-f) and the ringvs directive", () => {
 
   test("ipvsadm-save's -f lines plus the directive", () => {
     expect(services(saved)).toEqual([
-      {
-        protocol: "tcp",
-        address: "",
-        port: 0,
-        fwmark: 1,
-        members: [
-          { protocol: "tcp", address: "198.18.0.100", port: 80 },
-          { protocol: "tcp", address: "198.18.0.100", port: 443 },
-        ],
-        scheduler: "rr",
-        schedulerFlags: NO_FLAGS,
+      fwService(1, WEB_MEMBERS, {
         persistence: { timeout: 360, netmask: "255.255.255.255" },
         realServers: [rs("198.18.0.11", 0), rs("198.18.0.12", 0, 2)],
-      },
+      }),
     ]);
   });
 

@@ -3,21 +3,14 @@
 // line; NAT and syntax errors are refused on their line.
 
 import { describe, expect, test } from "bun:test";
-import { keepalivedToJson, parseKeepalived, UNSUPPORTED_REASONS, type KeepalivedResult, type Unsupported } from "../../src/config/keepalived.ts";
+import { keepalivedToJson, parseKeepalived, UNSUPPORTED_REASONS, type KeepalivedResult } from "../../src/config/keepalived.ts";
 import { formatConfigError, parseConfigText } from "../../src/config/load.ts";
-import type { DirectorConfig, RealServerConfig, ServiceConfig } from "../../src/config/model.ts";
+import type { ServiceConfig } from "../../src/config/model.ts";
+import { errorsOf, fwService, NO_FLAGS, okOf, rs, vipWith, WEB_MEMBERS } from "./helpers.ts";
 
 const { health: HEALTH, outside: OUTSIDE, sorry: SORRY, unknown: UNKNOWN } = UNSUPPORTED_REASONS;
 
-function rs(address: string, port: number, weight = 1, more: Partial<RealServerConfig> = {}): RealServerConfig {
-  return { address, port, weight, forward: "dr", upperThreshold: 0, lowerThreshold: 0, ...more };
-}
-
-const NO_FLAGS = { port: false, fallback: false, mhTableSize: 4093 };
-
-function vip(protocol: "tcp" | "udp", address: string, port: number, rest: Partial<ServiceConfig>): ServiceConfig {
-  return { protocol, address, port, fwmark: null, members: [], scheduler: "wlc", schedulerFlags: NO_FLAGS, persistence: null, realServers: [], ...rest };
-}
+const vip = vipWith("wlc");
 
 /** The director settings the JSON config file gets by default: the import gives the same. */
 const JSON_DEFAULTS = (() => {
@@ -42,19 +35,14 @@ function parse(text: string, opts: { interface: string; vipMode?: "local" | "arp
   return parseKeepalived(text, "keepalived.conf", opts);
 }
 
-function ok(r: KeepalivedResult): { config: DirectorConfig; unsupported: Unsupported[] } {
-  if (!r.ok) throw new Error(`expected a config, got:\n${r.errors.map(formatConfigError).join("\n")}`);
-  return r;
-}
+const ok = okOf<Extract<KeepalivedResult, { ok: true }>>;
 
 function services(text: string): ServiceConfig[] {
   return ok(parse(text)).config.services;
 }
 
 function problems(text: string): string[] {
-  const r = parse(text);
-  if (r.ok) throw new Error(`expected errors, got a config: ${JSON.stringify(r.config)}`);
-  return r.errors.map(formatConfigError);
+  return errorsOf(parse(text)).map(formatConfigError);
 }
 
 /** A virtual_server block around `body` (line 1 is the virtual_server line). */
@@ -342,20 +330,10 @@ describe("firewall marks and groups", () => {
     ].join("\n");
     const r = ok(parse(text));
     expect(r.config.services).toEqual([
-      {
-        protocol: "tcp",
-        address: "",
-        port: 0,
-        fwmark: 1,
-        members: [
-          { protocol: "tcp", address: "198.18.0.100", port: 80 },
-          { protocol: "tcp", address: "198.18.0.100", port: 443 },
-        ],
-        scheduler: "rr",
-        schedulerFlags: NO_FLAGS,
+      fwService(1, WEB_MEMBERS, {
         persistence: { timeout: 300, netmask: "255.255.255.255" },
         realServers: [rs("198.18.0.11", 0, 2), rs("198.18.0.12", 0, 1)],
-      },
+      }),
     ]);
     expect(r.unsupported).toEqual([
       {
@@ -411,17 +389,7 @@ describe("firewall marks and groups", () => {
       vip("tcp", "198.18.0.100", 80, { scheduler: "lc", realServers: servers }),
       vip("tcp", "198.18.0.101", 80, { scheduler: "lc", realServers: servers }),
       vip("tcp", "198.18.0.102", 80, { scheduler: "lc", realServers: servers }),
-      {
-        protocol: "tcp",
-        address: "",
-        port: 0,
-        fwmark: 9,
-        members: [{ protocol: "udp", address: "198.18.0.110", port: 53 }],
-        scheduler: "lc",
-        schedulerFlags: NO_FLAGS,
-        persistence: null,
-        realServers: [rs("198.18.1.11", 0, 2, { forward: "tun" })],
-      },
+      fwService(9, [{ protocol: "udp", address: "198.18.0.110", port: 53 }], { scheduler: "lc", realServers: [rs("198.18.1.11", 0, 2, { forward: "tun" })] }),
     ]);
     expect(r.unsupported).toEqual([
       { line: 11, directive: "real_server", reason: expect.stringContaining("port 80 is not applied to a firewall-mark service") },

@@ -10,15 +10,11 @@ import {
   loadConfigFile,
   parseConfigText,
   parseJsonWithPositions,
-  type ConfigError,
-  type ConfigResult,
 } from "../../src/config/load.ts";
 import {
   FLOW_TABLE_DEFAULT_SIZE,
   RING_DEFAULTS,
   TIMEOUT_DEFAULTS,
-  type DirectorConfig,
-  type RealServerConfig,
   type ServiceConfig,
 } from "../../src/config/model.ts";
 import {
@@ -33,23 +29,7 @@ import {
   schedulerProblem,
   validateDirectorConfig,
 } from "../../src/config/schema.ts";
-
-/** A real server as the schema returns it: DR, no thresholds unless given. */
-function rs(address: string, port: number, weight = 1, more: Partial<RealServerConfig> = {}): RealServerConfig {
-  return { address, port, weight, forward: "dr", upperThreshold: 0, lowerThreshold: 0, ...more };
-}
-
-const NO_FLAGS = { port: false, fallback: false, mhTableSize: 4093 };
-
-function errorsOf(r: ConfigResult): ConfigError[] {
-  if (r.ok) throw new Error(`expected errors, got a config: ${JSON.stringify(r.config)}`);
-  return r.errors;
-}
-
-function configOf(r: ConfigResult): DirectorConfig {
-  if (!r.ok) throw new Error(`expected a config, got:\n${r.errors.map(formatConfigError).join("\n")}`);
-  return r.config;
-}
+import { configOf, DIRECTOR_DEFAULTS, errorsOf, fwService, NO_FLAGS, rs } from "./helpers.ts";
 
 /** A minimal valid document with one service; `svc` and `top` override its parts. */
 function doc(svc: Record<string, unknown> = {}, top: Record<string, unknown> = {}): string {
@@ -77,13 +57,7 @@ describe("defaults", () => {
       ),
     );
     expect(config).toEqual({
-      interface: "eth0",
-      timeouts: { tcp: 900, tcpFin: 120, udp: 300 },
-      tunnelSource: null,
-      vipMode: "auto",
-      ring: { blockSize: 65536, blockCount: 512, blockTimeoutMs: 1 },
-      flowTableSize: 1048576,
-      metrics: null,
+      ...DIRECTOR_DEFAULTS,
       services: [
         {
           protocol: "tcp",
@@ -600,20 +574,16 @@ describe("firewall-mark services", () => {
 
   test("the model: protocol tcp, no address, port 0, members as given, real servers on port 0", () => {
     const svc: ServiceConfig = configOf(parseConfigText(fwDoc(fw({ members: [{ address: "198.18.0.100", port: 80 }, { protocol: "udp", address: "198.18.0.101", port: 0 }] })), "t.json")).services[0];
-    expect(svc).toEqual({
-      protocol: "tcp",
-      address: "",
-      port: 0,
-      fwmark: 1,
-      members: [
-        { protocol: "tcp", address: "198.18.0.100", port: 80 },
-        { protocol: "udp", address: "198.18.0.101", port: 0 },
-      ],
-      scheduler: "rr",
-      schedulerFlags: NO_FLAGS,
-      persistence: { timeout: 360, netmask: "255.255.255.255" },
-      realServers: [rs("198.18.0.11", 0)],
-    });
+    expect(svc).toEqual(
+      fwService(
+        1,
+        [
+          { protocol: "tcp", address: "198.18.0.100", port: 80 },
+          { protocol: "udp", address: "198.18.0.101", port: 0 },
+        ],
+        { persistence: { timeout: 360, netmask: "255.255.255.255" }, realServers: [rs("198.18.0.11", 0)] },
+      ),
+    );
   });
 
   test("persistence is not required, and the largest mark is accepted", () => {
