@@ -81,7 +81,8 @@ const RS11 = `${TCP},real_server="198.18.0.11:80",forward="dr"`;
 const RS7 = `${TCP},real_server="203.0.113.7:80",forward="tun"`;
 const RS12 = `${FWM},real_server="198.18.0.12:0",forward="dr"`;
 
-const EXPECTED = `# HELP ringvs_director_info Always 1; the interface the director forwards on.
+/** The director-wide families. */
+const DIRECTOR_FAMILIES = `# HELP ringvs_director_info Always 1; the interface the director forwards on.
 # TYPE ringvs_director_info gauge
 ringvs_director_info{interface="eth0"} 1
 # HELP ringvs_rx_frames_total Frames read from the RX ring.
@@ -205,98 +206,49 @@ ringvs_flow_table_size 1048576
 # TYPE ringvs_fwmark_member_info gauge
 ringvs_fwmark_member_info{service="FWM 7",protocol="tcp",vip="198.18.0.100",port="443"} 1
 ringvs_fwmark_member_info{service="FWM 7",protocol="udp",vip="198.18.0.101",port="0"} 1
-# HELP ringvs_service_connections_total Connections scheduled to the service's real servers.
-# TYPE ringvs_service_connections_total counter
-ringvs_service_connections_total{${TCP}} 40
-ringvs_service_connections_total{${FWM}} 3
-# HELP ringvs_service_packets_total Packets forwarded to the service's real servers.
-# TYPE ringvs_service_packets_total counter
-ringvs_service_packets_total{${TCP}} 1000
-ringvs_service_packets_total{${FWM}} 30
-# HELP ringvs_service_bytes_total Bytes forwarded to the service's real servers.
-# TYPE ringvs_service_bytes_total counter
-ringvs_service_bytes_total{${TCP}} 64000
-ringvs_service_bytes_total{${FWM}} 4500
-# HELP ringvs_service_active_connections Active connections (TCP established) of the service.
-# TYPE ringvs_service_active_connections gauge
-ringvs_service_active_connections{${TCP}} 5
-ringvs_service_active_connections{${FWM}} 1
-# HELP ringvs_service_inactive_connections Inactive connections (TCP not established, UDP) of the service.
-# TYPE ringvs_service_inactive_connections gauge
-ringvs_service_inactive_connections{${TCP}} 2
-ringvs_service_inactive_connections{${FWM}} 0
-# HELP ringvs_service_persistent_connections Persistence templates of the service.
-# TYPE ringvs_service_persistent_connections gauge
-ringvs_service_persistent_connections{${TCP}} 0
-ringvs_service_persistent_connections{${FWM}} 1
-# HELP ringvs_service_connections_per_second Estimated new connections per second (ipvsadm --rate CPS).
-# TYPE ringvs_service_connections_per_second gauge
-ringvs_service_connections_per_second{${TCP}} 2
-ringvs_service_connections_per_second{${FWM}} 1
-# HELP ringvs_service_packets_per_second Estimated packets per second forwarded (ipvsadm --rate InPPS).
-# TYPE ringvs_service_packets_per_second gauge
-ringvs_service_packets_per_second{${TCP}} 50
-ringvs_service_packets_per_second{${FWM}} 4
-# HELP ringvs_service_bytes_per_second Estimated bytes per second forwarded (ipvsadm --rate InBPS).
-# TYPE ringvs_service_bytes_per_second gauge
-ringvs_service_bytes_per_second{${TCP}} 3200
-ringvs_service_bytes_per_second{${FWM}} 600
-# HELP ringvs_real_server_connections_total Connections scheduled to the real server.
-# TYPE ringvs_real_server_connections_total counter
-ringvs_real_server_connections_total{${RS11}} 40
-ringvs_real_server_connections_total{${RS7}} 0
-ringvs_real_server_connections_total{${RS12}} 3
-# HELP ringvs_real_server_packets_total Packets forwarded to the real server.
-# TYPE ringvs_real_server_packets_total counter
-ringvs_real_server_packets_total{${RS11}} 1000
-ringvs_real_server_packets_total{${RS7}} 0
-ringvs_real_server_packets_total{${RS12}} 30
-# HELP ringvs_real_server_bytes_total Bytes forwarded to the real server.
-# TYPE ringvs_real_server_bytes_total counter
-ringvs_real_server_bytes_total{${RS11}} 64000
-ringvs_real_server_bytes_total{${RS7}} 0
-ringvs_real_server_bytes_total{${RS12}} 4500
-# HELP ringvs_real_server_active_connections Active connections (TCP established) to the real server.
-# TYPE ringvs_real_server_active_connections gauge
-ringvs_real_server_active_connections{${RS11}} 5
-ringvs_real_server_active_connections{${RS7}} 0
-ringvs_real_server_active_connections{${RS12}} 1
-# HELP ringvs_real_server_inactive_connections Inactive connections (TCP not established, UDP) to the real server.
-# TYPE ringvs_real_server_inactive_connections gauge
-ringvs_real_server_inactive_connections{${RS11}} 2
-ringvs_real_server_inactive_connections{${RS7}} 0
-ringvs_real_server_inactive_connections{${RS12}} 0
-# HELP ringvs_real_server_persistent_connections Persistence templates pointing at the real server.
-# TYPE ringvs_real_server_persistent_connections gauge
-ringvs_real_server_persistent_connections{${RS11}} 0
-ringvs_real_server_persistent_connections{${RS7}} 0
-ringvs_real_server_persistent_connections{${RS12}} 1
-# HELP ringvs_real_server_weight Scheduling weight of the real server (0 = quiesced).
-# TYPE ringvs_real_server_weight gauge
-ringvs_real_server_weight{${RS11}} 3
-ringvs_real_server_weight{${RS7}} 1
-ringvs_real_server_weight{${RS12}} 0
-# HELP ringvs_real_server_connections_per_second Estimated new connections per second (ipvsadm --rate CPS).
-# TYPE ringvs_real_server_connections_per_second gauge
-ringvs_real_server_connections_per_second{${RS11}} 2
-ringvs_real_server_connections_per_second{${RS7}} 0
-ringvs_real_server_connections_per_second{${RS12}} 1
-# HELP ringvs_real_server_packets_per_second Estimated packets per second forwarded (ipvsadm --rate InPPS).
-# TYPE ringvs_real_server_packets_per_second gauge
-ringvs_real_server_packets_per_second{${RS11}} 50
-ringvs_real_server_packets_per_second{${RS7}} 0
-ringvs_real_server_packets_per_second{${RS12}} 4
-# HELP ringvs_real_server_bytes_per_second Estimated bytes per second forwarded (ipvsadm --rate InBPS).
-# TYPE ringvs_real_server_bytes_per_second gauge
-ringvs_real_server_bytes_per_second{${RS11}} 3200
-ringvs_real_server_bytes_per_second{${RS7}} 0
-ringvs_real_server_bytes_per_second{${RS12}} 600
-# HELP ringvs_real_server_reachable 1 if the next hop's MAC is known (the real server can be forwarded to), else 0.
-# TYPE ringvs_real_server_reachable gauge
-ringvs_real_server_reachable{${RS11}} 1
-ringvs_real_server_reachable{${RS7}} 0
-ringvs_real_server_reachable{${RS12}} 1
 `;
+
+/** One family as the exposition writes it: HELP, TYPE, then a sample per label set. */
+function family(name: string, type: "counter" | "gauge", help: string, samples: [labels: string, value: number][]): string {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map(([labels, value]) => `${name}{${labels}} ${value}`), ""].join("\n");
+}
+
+type Row = [name: string, type: "counter" | "gauge", help: string, values: number[]];
+
+/** The per-service families, in exposition order: values for TCP, then FWM. */
+const SERVICE_FAMILIES: Row[] = [
+  ["connections_total", "counter", "Connections scheduled to the service's real servers.", [40, 3]],
+  ["packets_total", "counter", "Packets forwarded to the service's real servers.", [1000, 30]],
+  ["bytes_total", "counter", "Bytes forwarded to the service's real servers.", [64000, 4500]],
+  ["active_connections", "gauge", "Active connections (TCP established) of the service.", [5, 1]],
+  ["inactive_connections", "gauge", "Inactive connections (TCP not established, UDP) of the service.", [2, 0]],
+  ["persistent_connections", "gauge", "Persistence templates of the service.", [0, 1]],
+  ["connections_per_second", "gauge", "Estimated new connections per second (ipvsadm --rate CPS).", [2, 1]],
+  ["packets_per_second", "gauge", "Estimated packets per second forwarded (ipvsadm --rate InPPS).", [50, 4]],
+  ["bytes_per_second", "gauge", "Estimated bytes per second forwarded (ipvsadm --rate InBPS).", [3200, 600]],
+];
+
+/** The per-real-server families, in exposition order: values for RS11, RS7, then RS12. */
+const REAL_SERVER_FAMILIES: Row[] = [
+  ["connections_total", "counter", "Connections scheduled to the real server.", [40, 0, 3]],
+  ["packets_total", "counter", "Packets forwarded to the real server.", [1000, 0, 30]],
+  ["bytes_total", "counter", "Bytes forwarded to the real server.", [64000, 0, 4500]],
+  ["active_connections", "gauge", "Active connections (TCP established) to the real server.", [5, 0, 1]],
+  ["inactive_connections", "gauge", "Inactive connections (TCP not established, UDP) to the real server.", [2, 0, 0]],
+  ["persistent_connections", "gauge", "Persistence templates pointing at the real server.", [0, 0, 1]],
+  ["weight", "gauge", "Scheduling weight of the real server (0 = quiesced).", [3, 1, 0]],
+  ["connections_per_second", "gauge", "Estimated new connections per second (ipvsadm --rate CPS).", [2, 0, 1]],
+  ["packets_per_second", "gauge", "Estimated packets per second forwarded (ipvsadm --rate InPPS).", [50, 0, 4]],
+  ["bytes_per_second", "gauge", "Estimated bytes per second forwarded (ipvsadm --rate InBPS).", [3200, 0, 600]],
+  ["reachable", "gauge", "1 if the next hop's MAC is known (the real server can be forwarded to), else 0.", [1, 0, 1]],
+];
+
+const EXPECTED =
+  DIRECTOR_FAMILIES +
+  SERVICE_FAMILIES.map(([name, type, help, values]) => family(`ringvs_service_${name}`, type, help, [[TCP, values[0]!], [FWM, values[1]!]])).join("") +
+  REAL_SERVER_FAMILIES.map(([name, type, help, values]) =>
+    family(`ringvs_real_server_${name}`, type, help, [[RS11, values[0]!], [RS7, values[1]!], [RS12, values[2]!]]),
+  ).join("");
 
 describe("renderMetrics", () => {
   test("the whole exposition for a small director", () => {
