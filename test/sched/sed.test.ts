@@ -1,31 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { listOrder } from "../../src/sched/index.ts";
-import type { SchedDest } from "../../src/sched/scheduler.ts";
 import { shortestExpectedDelayScheduler } from "../../src/sched/sed.ts";
 import { weightedLeastConnectionScheduler } from "../../src/sched/wlc.ts";
-import { A, B, C, kernelReferenceTests, names, now, picks, runSchedulerSuite } from "./suite.ts";
+import { A, B, C, kernelReferenceTests, names, now, picks, runSchedulerSuite, weightedOverheadReference } from "./suite.ts";
 
 runSchedulerSuite({ name: "sed", newScheduler: () => shortestExpectedDelayScheduler(), distribution: "weighted" });
 
 /** ip_vs_sed_schedule transcribed: as wlc, with overhead `activeconns + 1`. */
-function kernelSed(dests: readonly SchedDest[]): number {
-  const overhead = (d: SchedDest) => BigInt(d.activeConns) + 1n;
-  let i = 0;
-  for (; i < dests.length; i++) if (dests[i].available && dests[i].weight > 0) break;
-  if (i === dests.length) return -1;
-  let least = i;
-  let loh = overhead(dests[i]);
-  for (i++; i < dests.length; i++) {
-    const d = dests[i];
-    if (!d.available) continue;
-    const doh = overhead(d);
-    if (loh * BigInt(d.weight) > doh * BigInt(dests[least].weight)) {
-      least = i;
-      loh = doh;
-    }
-  }
-  return least;
-}
+const kernelSed = weightedOverheadReference((d) => BigInt(d.activeConns) + 1n);
 
 describe("sed: kernel ip_vs_sed.c decisions", () => {
   test("weights 1 and 2 from idle: sed takes B first, wlc takes A", () => {

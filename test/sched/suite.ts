@@ -407,6 +407,30 @@ export function startScheduler<S extends Scheduler>(s: S, dests: SchedDest[]) {
   };
 }
 
+/** ip_vs_wlc_schedule and ip_vs_sed_schedule transcribed, which differ only in `overhead`: the
+ *  first server that is not overloaded and has weight > 0, then the rest of the list (skipping
+ *  only overloaded ones) replacing it when `(s64)loh * dest->weight > (s64)doh * least->weight`.
+ *  BigInt stands in for s64. */
+export function weightedOverheadReference(overhead: (d: SchedDest) => bigint): (dests: readonly SchedDest[]) => number {
+  return (dests) => {
+    let i = 0;
+    for (; i < dests.length; i++) if (dests[i].available && dests[i].weight > 0) break;
+    if (i === dests.length) return -1; // "no destination available"
+    let least = i;
+    let loh = overhead(dests[i]);
+    for (i++; i < dests.length; i++) {
+      const d = dests[i];
+      if (!d.available) continue;
+      const doh = overhead(d);
+      if (loh * BigInt(d.weight) > doh * BigInt(dests[least].weight)) {
+        least = i;
+        loh = doh;
+      }
+    }
+    return least;
+  };
+}
+
 /** The tests that close a load-index scheduler's kernel-decision block: its decisions match
  *  `reference` (ip_vs_NAME_schedule transcribed) over a long random life, again with weights up
  *  to 65535 when `wideSeed` is given, and createScheduler(NAME) builds it. */

@@ -2,31 +2,12 @@ import { describe, expect, test } from "bun:test";
 import { listOrder } from "../../src/sched/index.ts";
 import type { SchedDest } from "../../src/sched/scheduler.ts";
 import { weightedLeastConnectionScheduler } from "../../src/sched/wlc.ts";
-import { A, B, C, kernelReferenceTests, runSchedulerSuite, startScheduler } from "./suite.ts";
+import { A, B, C, kernelReferenceTests, runSchedulerSuite, startScheduler, weightedOverheadReference } from "./suite.ts";
 
 runSchedulerSuite({ name: "wlc", newScheduler: () => weightedLeastConnectionScheduler(), distribution: "weighted" });
 
-/** ip_vs_wlc_schedule transcribed: the first server that is not overloaded and has weight > 0,
- *  then the rest of the list (skipping only overloaded ones) replacing it when
- *  `(s64)loh * dest->weight > (s64)doh * least->weight`. BigInt stands in for s64. */
-function kernelWlc(dests: readonly SchedDest[]): number {
-  const overhead = (d: SchedDest) => (BigInt(d.activeConns) << 8n) + BigInt(d.inactiveConns);
-  let i = 0;
-  for (; i < dests.length; i++) if (dests[i].available && dests[i].weight > 0) break;
-  if (i === dests.length) return -1; // "no destination available"
-  let least = i;
-  let loh = overhead(dests[i]);
-  for (i++; i < dests.length; i++) {
-    const d = dests[i];
-    if (!d.available) continue;
-    const doh = overhead(d);
-    if (loh * BigInt(d.weight) > doh * BigInt(dests[least].weight)) {
-      least = i;
-      loh = doh;
-    }
-  }
-  return least;
-}
+/** ip_vs_wlc_schedule transcribed: overhead `(activeconns << 8) + inactconns`. */
+const kernelWlc = weightedOverheadReference((d) => (BigInt(d.activeConns) << 8n) + BigInt(d.inactiveConns));
 
 const start = (dests: SchedDest[]) => startScheduler(weightedLeastConnectionScheduler(), dests);
 
