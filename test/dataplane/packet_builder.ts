@@ -45,7 +45,8 @@ export interface EthOpts {
   vlan?: number;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
+/** The parts one after another in a new array. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) {

@@ -8,7 +8,7 @@ import { Forwarder } from "../../src/dataplane/forwarder.ts";
 import { DEFAULT_TIMEOUTS, type Plan, type PlanDest } from "../../src/dataplane/plan.ts";
 import { newPolicyCounterBuffer } from "../../src/dataplane/policy_counters.ts";
 import { DEFAULT_SCHEDULER_FLAGS } from "../../src/sched/scheduler.ts";
-import { hex, inetChecksum, ip, ipChecksumOk, l4ChecksumOk, mac, SYN, tcp } from "./packet_builder.ts";
+import { concat, hex, inetChecksum, ip, ipChecksumOk, l4ChecksumOk, mac, SYN, tcp } from "./packet_builder.ts";
 
 const DIRECTOR = mac("02:00:00:00:00:01");
 const ROUTER = mac("02:00:00:00:00:10");
@@ -65,16 +65,6 @@ function outerHeader(total: number, id: number, fragField: number, ttl: number, 
   dv.setUint32(30, RIP);
   dv.setUint16(24, inetChecksum(h.subarray(14, 34)));
   return h;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 class Harness {
