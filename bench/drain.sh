@@ -45,12 +45,7 @@
 # Everything lives in namespaces named drn<pid>*, built by scripts/lab/lab.sh, removed by the
 # EXIT trap; every process is bounded in time, the generator also in count.
 set -euo pipefail
-
-readonly REPO=$(cd "$(dirname "$0")/.." && pwd)
-readonly LAB_SH=$REPO/scripts/lab/lab.sh
-readonly B=$REPO/bench/build
-readonly VIP=198.18.0.100
-readonly PORT=5000
+source "$(dirname "$0")/lib.sh" # REPO, B, VIP, PORT, die, lab_up, forwarder and counter helpers
 readonly SYN_SRC=198.18.64.0 # new-flow tuples: 50000 ports per address from here up
 
 SIZES=${SIZES:-"64 1400"}
@@ -69,43 +64,19 @@ STEADY_S=${STEADY_S:-3}
 GEN_CPU=${GEN_CPU:-0}
 FWD_CPU=${FWD_CPU:-1}
 
-die() {
-	echo "drain.sh: $*" >&2
-	exit 1
-}
-[[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
-[[ $REPS =~ ^[0-9]+$ ]] && ((REPS >= 1 && REPS <= 10)) || die "REPS must be 1..10"
-[[ $STEADY_S =~ ^[0-9]+$ ]] && ((STEADY_S >= 1 && STEADY_S <= 10)) || die "STEADY_S must be 1..10"
+require_root
+require_int REPS 1 10
+require_int STEADY_S 1 10
 ((NFRAMES_64 <= 200000 && NFRAMES_1400 <= 22000)) || die "NFRAMES_* must stay below what the ring holds"
 for s in $SIZES; do [[ $s == 64 || $s == 1400 ]] || die "SIZES: 64 and/or 1400"; done
 for m in $MODES; do [[ $m == dr || $m == tun ]] || die "MODES: dr and/or tun"; done
 for k in $KINDS; do [[ $k == est || $k == syn ]] || die "KINDS: est and/or syn"; done
-for t in jq taskset timeout bun gcc nft bridge; do command -v "$t" >/dev/null || die "missing $t"; done
+require_tools jq taskset timeout bun gcc nft bridge
 
-make -s -C "$REPO/native" >/dev/null
-make -s -C "$REPO/bench" >/dev/null
+bench_build
 
-readonly PREFIX=drn$$
-TMP=$(mktemp -d /tmp/ringvs-drain.XXXXXX)
-readonly TMP
-FWD_JOB="" FWD_PID=""
-
-cleanup() {
-	local rc=$?
-	# A forwarder left stopped would ignore SIGTERM until continued.
-	[[ -z $FWD_PID ]] || kill -CONT "$FWD_PID" 2>/dev/null || true
-	[[ -z $FWD_JOB ]] || kill -TERM "$FWD_JOB" 2>/dev/null || true
-	bash "$LAB_SH" down "$PREFIX" || true
-	rm -rf "$TMP"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-eval "$(bash "$LAB_SH" up "$PREFIX" 1)"
-readonly CL=$LAB_CLIENT_NS DIR=$LAB_DIRECTOR_NS RS=$LAB_RS_NS RS_IP=$LAB_RS_IPS RS_MAC=$LAB_RS_MACS
-readonly CLK_TCK=$(getconf CLK_TCK)
+# Lab in namespaces drn<pid>*; lab_cleanup (EXIT) continues and stops a forwarder left paused.
+lab_up drn drain
 
 for mode in $MODES; do
 	cat >"$TMP/ringvs-$mode.json" <<-EOF
@@ -122,108 +93,43 @@ for mode in $MODES; do
 done
 
 # rs1 drops every IPv4 frame at ingress, after eth0 has counted it (as in pps.sh).
-ip netns exec "$RS" nft -f - <<-EOF
-	table netdev drn_rs {
-		chain drop_ip {
-			type filter hook ingress device "eth0" priority -500; policy accept;
-			meta protocol ip counter drop
-		}
-	}
-EOF
-
-rx_packets() { ip -n "$1" -s -j link show dev eth0 | jq '.[0].stats64.rx.packets'; }
-tx_packets() { ip -n "$1" -s -j link show dev eth0 | jq '.[0].stats64.tx.packets'; }
-proc_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
-proc_state() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $1 }'; }
-wait_event() {
-	local file=$1 event=$2 n=$3 i
-	for ((i = 0; i < $4 * 20; i++)); do
-		(($(grep -c "\"event\":\"$event\"" "$file" 2>/dev/null || true) >= n)) && return 0
-		sleep 0.05
-	done
-	return 1
-}
-nth_event() { grep "\"event\":\"$2\"" "$1" | sed -n "${3}p"; }
-
-teach_bridge() {
-	local i fdb
-	for ((i = 0; i < 20; i++)); do
-		ip netns exec "$DIR" bash -c "echo > /dev/udp/$RS_IP/9" 2>/dev/null || true
-		ip netns exec "$CL" bash -c "echo > /dev/udp/$LAB_DIRECTOR_IP/9" 2>/dev/null || true
-		sleep 0.05
-		fdb=$(bridge -n "$LAB_SWITCH_NS" fdb show br br0)
-		grep -q "$RS_MAC dev rs1 " <<<"$fdb" && grep -q "$LAB_DIRECTOR_MAC dev dir " <<<"$fdb" &&
-			grep -q "$LAB_CLIENT_MAC dev cl " <<<"$fdb" && return 0
-	done
-	die "the bridge did not learn the lab's MACs: $fdb"
-}
+rs_drop_ipv4 drn_rs
 
 # gen COUNT SECONDS SIZE [pktgen options...]: TCP frames to the VIP from the client namespace,
 # pinned to GEN_CPU; prints pktgen's JSON line.
 gen() {
 	local count=$1 secs=$2 size=$3
 	shift 3
-	ip netns exec "$CL" taskset -c "$GEN_CPU" timeout -k 2 $((secs + 10)) \
-		"$B/pktgen" -i eth0 -m "$LAB_DIRECTOR_MAC" -d "$VIP" -p "$PORT" -P tcp \
-		-c "$count" -t "$secs" -l "$size" "$@"
+	pktgen_run "$secs" -d "$VIP" -p "$PORT" -P tcp -c "$count" -l "$size" "$@"
 }
 
-# The nft ingress guard ringvs installs (src/control/kernel_guard.ts), for cfwd: the director's
-# own stack then handles its copy of each frame identically in both forwarders' runs.
-guard_on() {
-	ip netns exec "$DIR" nft -f - <<-EOF
-		table netdev drn_guard {}
-		delete table netdev drn_guard
-		table netdev drn_guard {
-			chain vip_ingress {
-				type filter hook ingress device "$LAB_DIRECTOR_IF" priority -500; policy accept;
-				ip daddr $VIP tcp dport $PORT counter drop
-			}
-		}
-	EOF
-}
-guard_off() { ip netns exec "$DIR" nft delete table netdev drn_guard 2>/dev/null || true; }
-
-# start_fwd NAME MODE: starts the forwarder pinned to FWD_CPU, sets FWD_JOB, FWD_PID, FWD_OUT.
+# start_fwd NAME MODE: starts the forwarder pinned to FWD_CPU (cfwd with ringvs's VIP ingress
+# guard), waits for it; sets FWD_JOB, FWD_PID, FWD_OUT.
 start_fwd() {
 	local name=$1 mode=$2 tun=()
-	FWD_OUT=$TMP/$name-$mode.out
-	local err=$TMP/$name-$mode.err
-	: >"$FWD_OUT"
+	FWD_OUT=$TMP/$name-$mode.out FWD_ERR=$TMP/$name-$mode.err
 	[[ $mode == tun ]] && tun=(-T "$LAB_DIRECTOR_IP,$RS_IP")
 	case $name in
-	ringvs)
-		(cd "$REPO" && exec ip netns exec "$DIR" taskset -c "$FWD_CPU" timeout -k 5 600 \
-			bun src/cli/main.ts serve --config "$TMP/ringvs-$mode.json") >"$FWD_OUT" 2>"$err" &
-		;;
+	ringvs) ringvs_start "$TMP/ringvs-$mode.json" 600 ;;
 	cfwd)
-		guard_on
-		ip netns exec "$DIR" taskset -c "$FWD_CPU" "$B/cfwd" -i eth0 -m "$RS_MAC" -v "$VIP" -t 600 "${tun[@]}" \
-			>"$FWD_OUT" 2>"$err" &
+		vip_guard_on drn_guard tcp
+		cfwd_start 600 "${tun[@]}"
 		;;
 	esac
-	FWD_JOB=$!
-	wait_event "$FWD_OUT" ready 1 30 || die "$name $mode did not become ready: $(cat "$err")"
-	FWD_PID=$(nth_event "$FWD_OUT" ready 1 | jq -r .pid)
-	[[ $(nth_event "$FWD_OUT" ready 1 | jq -r '.unresolved // [] | length') == 0 ]] ||
-		die "$name $mode: unresolved real servers: $(nth_event "$FWD_OUT" ready 1)"
+	fwd_wait_ready "$name $mode"
+	fwd_check_resolved "$name $mode"
 }
 
 stop_fwd() {
-	kill -TERM "$FWD_PID"
-	wait_event "$FWD_OUT" stopped 1 15 || die "forwarder did not stop"
-	wait "$FWD_JOB" || true
-	FWD_JOB="" FWD_PID=""
-	guard_off
+	fwd_stop forwarder
+	vip_guard_off drn_guard
 }
 
-# stats_now FIELD: ring drops (or another shim counter) as of now, via SIGUSR1.
+# ring_drops: ring drops as of now, via SIGUSR1.
 NSTATS=0
 ring_drops() {
 	NSTATS=$((NSTATS + 1))
-	kill -USR1 "$FWD_PID"
-	wait_event "$FWD_OUT" stats "$NSTATS" 10 || die "no stats after SIGUSR1"
-	nth_event "$FWD_OUT" stats "$NSTATS" | jq '.shim.kernelDrops // .kernelDrops'
+	fwd_stats "$NSTATS" | jq '.shim.kernelDrops // .kernelDrops'
 }
 
 SYN_OFF=0 # next never-seen tuple index
@@ -262,7 +168,7 @@ soak_calibrate() {
 steady() {
 	local name=$1 size=$2 r0 r1 g soak t0=0 t1=0
 	r0=$(rx_packets "$RS")
-	[[ -z $FWD_PID ]] || t0=$(proc_ticks "$FWD_PID")
+	[[ -z $FWD_PID ]] || t0=$(proc_cpu_ticks "$FWD_PID")
 	taskset -c "$FWD_CPU" "$B/soak" -t $((STEADY_S + 1)) >"$TMP/soak" &
 	local sj=$!
 	sleep 0.5
@@ -270,7 +176,7 @@ steady() {
 	wait "$sj"
 	sleep 0.2
 	r1=$(rx_packets "$RS")
-	[[ -z $FWD_PID ]] || t1=$(proc_ticks "$FWD_PID")
+	[[ -z $FWD_PID ]] || t1=$(proc_cpu_ticks "$FWD_PID")
 	soak=$(jq .rate "$TMP/soak")
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$size" "$(jq .frames <<<"$g")" "$(jq .seconds <<<"$g")" \
 		$((r1 - r0)) "$soak" $((t1 - t0)) "$(jq .cpu <<<"$g")" "$(jq .seconds "$TMP/soak")" >>"$TMP/steady"
@@ -279,7 +185,7 @@ steady() {
 
 echo "drain.sh: lab $PREFIX, modes ${MODES// /+}, ${SIZES// /+} B, kinds ${KINDS// /+}, $REPS drains each" \
 	"(N = $NFRAMES_64 / $NFRAMES_1400 frames), generator CPU $GEN_CPU, forwarder CPU $FWD_CPU, $(date -u +%FT%TZ)," \
-	"loadavg $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+	"loadavg $(loadavg)" >&2
 : >"$TMP/drains"
 : >"$TMP/steady"
 ((STEADY)) && SOAK_IDLE=$(soak_calibrate)

@@ -23,11 +23,7 @@
 #
 # Namespaces lat<pid>*, removed by the EXIT trap; every process bounded in time (and count).
 set -euo pipefail
-
-readonly REPO=$(cd "$(dirname "$0")/.." && pwd)
-readonly LAB_SH=$REPO/scripts/lab/lab.sh
-readonly B=$REPO/bench/build
-readonly VIP=198.18.0.100
+source "$(dirname "$0")/lib.sh" # REPO, B, VIP, die, lab_up, forwarder helpers
 
 TIMEOUTS=${TIMEOUTS:-"1 2 4"}
 LOADS=${LOADS:-"0 ${LOAD_PPS:-500000}"}
@@ -35,37 +31,16 @@ COUNT=${COUNT:-2000}
 GEN_CPU=${GEN_CPU:-0}
 FWD_CPU=${FWD_CPU:-1}
 
-die() {
-	echo "latency.sh: $*" >&2
-	exit 1
-}
-[[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
-[[ $COUNT =~ ^[0-9]+$ ]] && ((COUNT >= 100 && COUNT <= 20000)) || die "COUNT must be 100..20000"
+require_root
+require_int COUNT 100 20000
 for t in $TIMEOUTS; do [[ $t =~ ^([0-9]+)(/[0-9]+)?$ ]] && ((${t%/*} >= 1 && ${t%/*} <= 100)) || die "TIMEOUTS: MS[/BLOCK_BYTES], 1..100 ms"; done
 for l in $LOADS; do [[ $l =~ ^[0-9]+$ ]] && ((l <= 2000000)) || die "LOADS: 0..2000000 pps"; done
-for t in jq taskset timeout bun gcc nft; do command -v "$t" >/dev/null || die "missing $t"; done
+require_tools jq taskset timeout bun gcc nft
 
-make -s -C "$REPO/native" >/dev/null
-make -s -C "$REPO/bench" >/dev/null
+bench_build
 
-readonly PREFIX=lat$$
-TMP=$(mktemp -d /tmp/ringvs-latency.XXXXXX)
-readonly TMP
-FWD_JOB="" GEN_JOB=""
-cleanup() {
-	local rc=$?
-	[[ -z $GEN_JOB ]] || kill -TERM "$GEN_JOB" 2>/dev/null || true
-	[[ -z $FWD_JOB ]] || kill -TERM "$FWD_JOB" 2>/dev/null || true
-	bash "$LAB_SH" down "$PREFIX" || true
-	rm -rf "$TMP"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-eval "$(bash "$LAB_SH" up "$PREFIX" 1)"
-readonly CL=$LAB_CLIENT_NS DIR=$LAB_DIRECTOR_NS RS=$LAB_RS_NS RS_IP=$LAB_RS_IPS
+# Lab in namespaces lat<pid>*; lab_cleanup (EXIT) stops the generator and ringvs, deletes them.
+lab_up lat latency
 
 # rs1: a DR real server for the VIP, and a sink for the UDP background load.
 ip netns exec "$RS" sh -c '
@@ -84,18 +59,8 @@ ip netns exec "$RS" nft -f - <<-EOF
 EOF
 ip netns exec "$RS" taskset -c "$GEN_CPU" "$B/connlat" -s 80 -t 600 >/dev/null 2>&1 &
 
-wait_event() {
-	local file=$1 event=$2 n=$3 i
-	for ((i = 0; i < $4 * 20; i++)); do
-		(($(grep -c "\"event\":\"$event\"" "$file" 2>/dev/null || true) >= n)) && return 0
-		sleep 0.05
-	done
-	return 1
-}
-nth_event() { grep "\"event\":\"$2\"" "$1" | sed -n "${3}p"; }
-
 echo "latency.sh: lab $PREFIX, block timeouts ${TIMEOUTS// /+} ms, loads ${LOADS// /+} pps, $COUNT connects per target," \
-	"$(date -u +%FT%TZ), loadavg $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+	"$(date -u +%FT%TZ), loadavg $(loadavg)" >&2
 : >"$TMP/rows"
 for spec in $TIMEOUTS; do
 	tmo=${spec%/*} bs=65536
@@ -111,31 +76,22 @@ for spec in $TIMEOUTS; do
 		  ]
 		}
 	EOF
-	out=$TMP/ringvs-$tmo.out
-	(cd "$REPO" && exec ip netns exec "$DIR" taskset -c "$FWD_CPU" timeout -k 5 300 \
-		bun src/cli/main.ts serve --config "$TMP/ringvs.json") >"$out" 2>"$TMP/ringvs-$tmo.err" &
-	FWD_JOB=$!
-	wait_event "$out" ready 1 30 || die "ringvs did not become ready: $(cat "$TMP/ringvs-$tmo.err")"
-	pid=$(nth_event "$out" ready 1 | jq -r .pid)
+	FWD_OUT=$TMP/ringvs-$tmo.out FWD_ERR=$TMP/ringvs-$tmo.err
+	ringvs_start "$TMP/ringvs.json" 300
+	fwd_wait_ready ringvs
 	nstats=0
 	# Warm-up: ARP for the VIP and the RIP, JIT, neighbour entries.
 	ip netns exec "$CL" taskset -c "$GEN_CPU" "$B/connlat" -n 300 -t 20 -g 100 "$VIP:80" "$RS_IP:80" >/dev/null
 	for load in $LOADS; do
 		if ((load)); then
-			ip netns exec "$CL" taskset -c "$GEN_CPU" timeout -k 2 70 "$B/pktgen" -i eth0 -m "$LAB_DIRECTOR_MAC" \
-				-s "$LAB_CLIENT_IP" -d "$VIP" -p 5000 -c $((load * 60)) -t 60 -l 64 -f 1024 -r "$load" >"$TMP/gen" &
-			GEN_JOB=$!
+			pktgen_start 60 -s "$LAB_CLIENT_IP" -d "$VIP" -p 5000 -c $((load * 60)) -l 64 -f 1024 -r "$load" >"$TMP/gen"
 			sleep 0.5
 		fi
 		nstats=$((nstats + 1))
-		kill -USR1 "$pid"
-		wait_event "$out" stats "$nstats" 10 || die "no stats"
-		s0=$(nth_event "$out" stats "$nstats")
+		s0=$(fwd_stats "$nstats")
 		r=$(ip netns exec "$CL" taskset -c "$GEN_CPU" "$B/connlat" -n "$COUNT" -t 60 -g 200 "$VIP:80" "$RS_IP:80")
 		nstats=$((nstats + 1))
-		kill -USR1 "$pid"
-		wait_event "$out" stats "$nstats" 10 || die "no stats"
-		s1=$(nth_event "$out" stats "$nstats")
+		s1=$(fwd_stats "$nstats")
 		if ((load)); then
 			kill -TERM "$GEN_JOB"
 			wait "$GEN_JOB" || true
@@ -152,10 +108,7 @@ for spec in $TIMEOUTS; do
 		echo "  timeout ${tmo} ms, blocks $bs B, load $load pps: VIP $(jq -c '{n,failures,p50Us,p99Us,maxUs}' <<<"$vip")" \
 			"RIP $(jq -c '{n,failures,p50Us,p99Us,maxUs}' <<<"$rip"), frames/block $fpb, frames/sendmmsg $fpc, ring drops $drops" >&2
 	done
-	kill -TERM "$pid"
-	wait_event "$out" stopped 1 15 || die "ringvs did not stop"
-	wait "$FWD_JOB" || true
-	FWD_JOB=""
+	fwd_stop ringvs
 done
 
 echo

@@ -56,13 +56,7 @@
 # Everything lives in namespaces named pps<pid>*, built by scripts/lab/lab.sh and removed by the
 # EXIT trap; every process is bounded in time (timeout / -t) and the generator also in count.
 set -euo pipefail
-
-readonly REPO=$(cd "$(dirname "$0")/.." && pwd)
-readonly LAB_SH=$REPO/scripts/lab/lab.sh
-readonly CFWD=$REPO/bench/build/cfwd
-readonly PKTGEN=$REPO/bench/build/pktgen
-readonly VIP=198.18.0.100
-readonly PORT=5000
+source "$(dirname "$0")/lib.sh" # REPO, B, VIP, PORT, die, lab_up, forwarder and counter helpers
 
 DURATION=${DURATION:-5}
 SIZES=${SIZES:-"64 1400"}
@@ -77,49 +71,23 @@ WARMUP=${WARMUP:-200000}
 # Count bound of a measured run: far above what a veth lab can do, so time is the real bound.
 readonly MAX_PPS=5000000
 
-die() {
-	echo "pps.sh: $*" >&2
-	exit 1
-}
-
-[[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
-[[ $DURATION =~ ^[0-9]+$ ]] && ((DURATION >= 1 && DURATION <= 30)) || die "DURATION must be 1..30"
-[[ $ROUNDS =~ ^[0-9]+$ ]] && ((ROUNDS >= 1 && ROUNDS <= 5)) || die "ROUNDS must be 1..5"
+require_root
+require_int DURATION 1 30
+require_int ROUNDS 1 5
 for r in $RATES; do [[ $r =~ ^[0-9]+$ ]] || die "RATES: $r is not a whole number of pps (0 = unpaced)"; done
-[[ $FLOWS =~ ^[0-9]+$ ]] && ((FLOWS >= 1 && FLOWS <= 50000)) || die "FLOWS must be 1..50000"
+require_int FLOWS 1 50000
 [[ $WARMUP =~ ^[0-9]+$ ]] && ((WARMUP >= FLOWS && WARMUP <= 5000000)) || die "WARMUP must be FLOWS..5000000"
 [[ $PROTO == udp || $PROTO == tcp ]] || die "PROTO must be udp or tcp"
 for s in $SIZES; do [[ $s == 64 || $s == 1400 || $s == 1514 ]] || die "SIZES: $s is not 64, 1400 or 1514"; done
 [[ -n ${MODES// /} ]] || die "MODES is empty"
 for m in $MODES; do [[ $m == dr || $m == tun ]] || die "MODES: $m is not dr or tun"; done
-for t in jq taskset timeout bun gcc nft bridge; do command -v "$t" >/dev/null || die "missing $t"; done
+require_tools jq taskset timeout bun gcc nft bridge
 (($(nproc) > GEN_CPU && $(nproc) > FWD_CPU)) || die "CPU $GEN_CPU or $FWD_CPU does not exist"
 
-make -s -C "$REPO/native" >/dev/null
-make -s -C "$REPO/bench" >/dev/null
+bench_build
 
-readonly PREFIX=pps$$
-TMP=$(mktemp -d /tmp/ringvs-pps.XXXXXX)
-readonly TMP
-FWD_JOB="" # background job of the running forwarder (ip netns exec ... ), for cleanup
-
-cleanup() {
-	local rc=$?
-	if [[ -n $FWD_JOB ]]; then
-		kill -TERM "$FWD_JOB" 2>/dev/null || true
-	fi
-	# Kills whatever is left inside the lab's namespaces (only our forwarder and generator can be
-	# there) and deletes them.
-	bash "$LAB_SH" down "$PREFIX" || true
-	rm -rf "$TMP"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-eval "$(bash "$LAB_SH" up "$PREFIX" 1)"
-readonly CL=$LAB_CLIENT_NS DIR=$LAB_DIRECTOR_NS RS=$LAB_RS_NS RS_IP=$LAB_RS_IPS RS_MAC=$LAB_RS_MACS
+# Lab in namespaces pps<pid>*; lab_cleanup (EXIT) stops our forwarder and deletes them.
+lab_up pps pps
 readonly CLK_TCK=$(getconf CLK_TCK)
 
 # One config per mode; they differ only in the real server's forwarding method. For TUN the
@@ -140,19 +108,8 @@ done
 
 # The real server drops every IPv4 frame at ingress (see the header): same cost in DR and TUN.
 # ARP is left alone, so the director still resolves rs1's MAC.
-ip netns exec "$RS" nft -f - <<-EOF
-	table netdev pps_rs {
-		chain drop_ip {
-			type filter hook ingress device "eth0" priority -500; policy accept;
-			meta protocol ip counter drop
-		}
-	}
-EOF
+rs_drop_ipv4 pps_rs
 
-rx_packets() { ip -n "$1" -s -j link show dev eth0 | jq '.[0].stats64.rx.packets'; }
-tx_packets() { ip -n "$1" -s -j link show dev eth0 | jq '.[0].stats64.tx.packets'; }
-# "utime stime" (clock ticks) of every thread of PID; comm may hold spaces, so cut after ") ".
-proc_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12, $13 }'; }
 # Run time in ns of one task (schedstat: precise, from the scheduler's clock).
 task_ns() { awk '{ print $1 }' "/proc/$1/schedstat"; }
 ksoftirqd_pid() {
@@ -163,107 +120,53 @@ ksoftirqd_pid() {
 	return 1
 }
 
-# wait_event FILE EVENT N TIMEOUT_S: until FILE holds N lines of {"event":"EVENT"...}.
-wait_event() {
-	local file=$1 event=$2 n=$3 i
-	for ((i = 0; i < $4 * 20; i++)); do
-		(($(grep -c "\"event\":\"$event\"" "$file" 2>/dev/null || true) >= n)) && return 0
-		sleep 0.05
-	done
-	return 1
-}
-# nth_event FILE EVENT N: the N-th such line.
-nth_event() { grep "\"event\":\"$2\"" "$1" | sed -n "${3}p"; }
-
-# The bridge must know the director's and the real server's MACs, or it floods generated frames
-# to the real server (and forwarded ones everywhere). One UDP datagram from the director to the
-# real server makes both ARP, which both ports learn from; the fdb is checked, not assumed.
-teach_bridge() {
-	local i fdb
-	for ((i = 0; i < 20; i++)); do
-		ip netns exec "$DIR" bash -c "echo > /dev/udp/$RS_IP/9" 2>/dev/null || true
-		ip netns exec "$CL" bash -c "echo > /dev/udp/$LAB_DIRECTOR_IP/9" 2>/dev/null || true
-		sleep 0.05
-		fdb=$(bridge -n "$LAB_SWITCH_NS" fdb show br br0)
-		grep -q "$RS_MAC dev rs1 " <<<"$fdb" && grep -q "$LAB_DIRECTOR_MAC dev dir " <<<"$fdb" &&
-			grep -q "$LAB_CLIENT_MAC dev cl " <<<"$fdb" && return 0
-	done
-	die "the bridge did not learn the lab's MACs: $fdb"
-}
-
 # generate COUNT SECONDS SIZE RATE: run pktgen in the client namespace, pinned; prints its JSON.
 # 1514-byte frames go without DF (the fragmenting TUN path), the others with it.
 generate() {
 	local df=()
 	(($3 == 1514)) && df=(-D)
-	ip netns exec "$CL" taskset -c "$GEN_CPU" timeout -k 2 $(($2 + 10)) \
-		"$PKTGEN" -i eth0 -m "$LAB_DIRECTOR_MAC" -s "$LAB_CLIENT_IP" -d "$VIP" -p "$PORT" \
-		-c "$1" -t "$2" -l "$3" -f "$FLOWS" -P "$PROTO" -r "$4" "${df[@]}"
+	pktgen_run "$2" -s "$LAB_CLIENT_IP" -d "$VIP" -p "$PORT" \
+		-c "$1" -l "$3" -f "$FLOWS" -P "$PROTO" -r "$4" "${df[@]}"
 }
 
 # run_one FORWARDER MODE SIZE RATE ROUND: one measured run; appends a TSV row to $TMP/rows.
 run_one() {
-	local name=$1 mode=$2 size=$3 rate=$4 round=$5 pid
-	local out=$TMP/$1-$2-$3-$4-$5.out err=$TMP/$1-$2-$3-$4-$5.err
+	local name=$1 mode=$2 size=$3 rate=$4 round=$5
+	FWD_OUT=$TMP/$1-$2-$3-$4-$5.out FWD_ERR=$TMP/$1-$2-$3-$4-$5.err
 	local tun=()
 	[[ $mode == tun ]] && tun=(-T "$LAB_DIRECTOR_IP,$RS_IP")
-	: >"$out"
 	case $name in
-	ringvs)
-		(cd "$REPO" && exec ip netns exec "$DIR" taskset -c "$FWD_CPU" timeout -k 5 $((DURATION + 90)) \
-			bun src/cli/main.ts serve --config "$TMP/ringvs-$mode.json") >"$out" 2>"$err" &
-		;;
+	ringvs) ringvs_start "$TMP/ringvs-$mode.json" $((DURATION + 90)) ;;
 	cfwd)
-		# ringvs keeps the director's own IP stack away from VIP traffic with a netdev ingress
-		# drop (src/control/kernel_guard.ts); give cfwd the same rule, so the receive side, which
-		# runs on the generator's core, costs the same in both runs.
-		ip netns exec "$DIR" nft -f - <<-EOF
-			table netdev pps_guard {}
-			delete table netdev pps_guard
-			table netdev pps_guard {
-				chain vip_ingress {
-					type filter hook ingress device "$LAB_DIRECTOR_IF" priority -500; policy accept;
-					ip daddr $VIP $PROTO dport $PORT counter drop
-				}
-			}
-		EOF
-		ip netns exec "$DIR" taskset -c "$FWD_CPU" \
-			"$CFWD" -i eth0 -m "$RS_MAC" -v "$VIP" -t $((DURATION + 60)) "${tun[@]}" >"$out" 2>"$err" &
+		# cfwd gets ringvs's VIP ingress guard, so the receive side, which runs on the generator's
+		# core, costs the same in both runs.
+		vip_guard_on pps_guard "$PROTO"
+		cfwd_start $((DURATION + 60)) "${tun[@]}"
 		;;
 	esac
-	FWD_JOB=$!
-	wait_event "$out" ready 1 30 || die "$name $mode did not become ready: $(cat "$err")"
-	pid=$(nth_event "$out" ready 1 | jq -r .pid)
-	# ringvs resolves the real server's (DR) or next hop's (TUN) MAC before it reports ready;
-	# a server still unresolved would not be chosen and the run would measure nothing.
-	[[ $(nth_event "$out" ready 1 | jq -r '.unresolved // [] | length') == 0 ]] ||
-		die "$name $mode: unresolved real servers: $(nth_event "$out" ready 1)"
+	fwd_wait_ready "$name $mode"
+	fwd_check_resolved "$name $mode"
 
 	teach_bridge
 
 	generate "$WARMUP" 3 "$size" 0 >/dev/null
 	# ringvs folds the kernel's ring statistics in once a second: let one refresh pass.
 	sleep 1.2
-	kill -USR1 "$pid"
-	wait_event "$out" stats 1 10 || die "$name $mode: no stats after SIGUSR1"
 	local s0 rs0 dir0 rstx0 u0 k0 c0 g s1 rs1 dir1 rstx1 u1 k1 c1
-	s0=$(nth_event "$out" stats 1)
+	s0=$(fwd_stats 1)
 	rs0=$(rx_packets "$RS") dir0=$(rx_packets "$DIR") rstx0=$(tx_packets "$RS")
-	read -r u0 k0 < <(proc_ticks "$pid")
+	read -r u0 k0 < <(proc_ticks "$FWD_PID")
 	c0=$(task_ns "$KSOFTIRQD")
 
 	g=$(generate $((DURATION * MAX_PPS)) "$DURATION" "$size" "$rate")
 	sleep 0.5 # the ring's 1 ms block timeout and one batch are all that is left in flight
 
 	rs1=$(rx_packets "$RS") dir1=$(rx_packets "$DIR") rstx1=$(tx_packets "$RS")
-	read -r u1 k1 < <(proc_ticks "$pid")
+	read -r u1 k1 < <(proc_ticks "$FWD_PID")
 	c1=$(task_ns "$KSOFTIRQD")
-	kill -TERM "$pid"
-	wait_event "$out" stopped 1 15 || die "$name $mode did not stop: $(cat "$err")"
-	s1=$(nth_event "$out" stopped 1)
-	wait "$FWD_JOB" || true
-	FWD_JOB=""
-	[[ $name != cfwd ]] || ip netns exec "$DIR" nft delete table netdev pps_guard
+	fwd_stop "$name $mode"
+	s1=$(nth_event "$FWD_OUT" stopped 1)
+	[[ $name != cfwd ]] || vip_guard_off pps_guard
 
 	# Both forwarders report ring drops, and TUN packets encapsulated and fragmented, under the
 	# same names (ringvs in its shim counters).
@@ -286,7 +189,7 @@ KSOFTIRQD=$(ksoftirqd_pid "$FWD_CPU") || die "no ksoftirqd/$FWD_CPU"
 readonly KSOFTIRQD
 echo "pps.sh: lab $PREFIX, modes ${MODES// /+}, $PROTO ${SIZES// /+}-byte frames, $FLOWS flows, ${DURATION}s per run," \
 	"rates ${RATES// /+} pps (0 = unpaced), generator CPU $GEN_CPU, forwarder CPU $FWD_CPU, $(date -u +%FT%TZ)," \
-	"loadavg $(cut -d' ' -f1-3 /proc/loadavg) (anything else running skews the figures)" >&2
+	"loadavg $(loadavg) (anything else running skews the figures)" >&2
 : >"$TMP/rows"
 for ((r = 1; r <= ROUNDS; r++)); do
 	for rate in $RATES; do

@@ -17,8 +17,8 @@
 # A veth delivers in the sender's context, so the pinned core also pays for the peer's receive.
 # The EXIT trap deletes both namespaces; the whole run is under `timeout`.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh" # REPO, die, require_* (its own two namespaces, not the lab)
 
-readonly REPO=$(cd "$(dirname "$0")/.." && pwd)
 readonly BIN=$REPO/bench/build/txmethods
 
 FRAMES=${FRAMES:-2000000}
@@ -26,16 +26,11 @@ LIMIT=${LIMIT:-3}
 REPS=${REPS:-3}
 CPU=${CPU:-1}
 
-die() {
-	echo "txmethods.sh: $*" >&2
-	exit 1
-}
-
-[[ $(id -u) == 0 ]] || die "needs root (network namespaces)"
-[[ $FRAMES =~ ^[0-9]+$ ]] && ((FRAMES >= 1000 && FRAMES <= 20000000)) || die "FRAMES must be 1000..20000000"
-[[ $LIMIT =~ ^[0-9]+$ ]] && ((LIMIT >= 1 && LIMIT <= 10)) || die "LIMIT must be 1..10 seconds"
-[[ $REPS =~ ^[0-9]+$ ]] && ((REPS >= 1 && REPS <= 9)) || die "REPS must be 1..9"
-for t in gcc ip jq taskset timeout; do command -v "$t" >/dev/null || die "missing $t"; done
+require_root
+require_int FRAMES 1000 20000000
+require_int LIMIT 1 10 seconds
+require_int REPS 1 9
+require_tools gcc ip jq taskset timeout
 [[ $CPU =~ ^[0-9]+$ ]] && (($(nproc) > CPU)) || die "CPU $CPU does not exist"
 
 mkdir -p "$REPO/bench/build"
@@ -66,7 +61,7 @@ ip -n "$NS_RX" link set txb up
 PEER_MAC=$(ip -n "$NS_RX" -j link show dev txb | jq -r '.[0].address')
 QDISC=$(ip -n "$NS_TX" -j link show dev txa | jq -r '.[0].qdisc')
 echo "lab: $NS_TX/txa -> $NS_RX/txb ($PEER_MAC), qdisc on txa: $QDISC, kernel $(uname -r)"
-echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg) (other busy processes skew the numbers)"
+echo "load before the run: $(loadavg) (other busy processes skew the numbers)"
 
 # Runs: 2 sizes x 2 batches x 5 methods x REPS, plus 5 warm-ups, each at most LIMIT s, plus
 # two `ip` calls per run; a generous ceiling that still ends a hung run.
@@ -74,4 +69,4 @@ BUDGET=$((20 * REPS * (LIMIT + 2) + 5 * LIMIT + 60))
 timeout --kill-after=5 "$BUDGET" ip netns exec "$NS_TX" \
 	taskset -c "$CPU" "$BIN" -i txa -d "$PEER_MAC" -p "$NS_RX" -I txb \
 	-n "$FRAMES" -t "$LIMIT" -r "$REPS"
-echo "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load after the run: $(loadavg)"
