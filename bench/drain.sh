@@ -125,11 +125,11 @@ stop_fwd() {
 	vip_guard_off drn_guard
 }
 
-# ring_drops: ring drops as of now, via SIGUSR1.
+# ring_drops N: ring drops as of now, via SIGUSR1; N is the ordinal of this stats event. The caller
+# counts (NSTATS): called as $(ring_drops ...), this function runs in a subshell and could not.
 NSTATS=0
 ring_drops() {
-	NSTATS=$((NSTATS + 1))
-	fwd_stats "$NSTATS" | jq '.shim.kernelDrops // .kernelDrops'
+	fwd_stats "$1" | jq '.shim.kernelDrops // .kernelDrops'
 }
 
 SYN_OFF=0 # next never-seen tuple index
@@ -203,9 +203,11 @@ for mode in $MODES; do
 		sleep 0.3
 		for size in $SIZES; do
 			for kind in $KINDS; do
-				k0=$(ring_drops)
+				NSTATS=$((NSTATS + 1))
+				k0=$(ring_drops "$NSTATS")
 				for ((rep = 1; rep <= REPS; rep++)); do drain_one "$name" "$mode" "$size" "$kind" "$rep"; done
-				k1=$(ring_drops)
+				NSTATS=$((NSTATS + 1))
+				k1=$(ring_drops "$NSTATS")
 				printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$mode" "$size" "$kind" $((k1 - k0)) >>"$TMP/ringdrops"
 			done
 		done
