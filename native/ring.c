@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "ring.h"
+#include "fanout.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -306,7 +307,10 @@ static int rv_new_handle(const struct rv_ring_params *p, struct rv_handle **out)
 	return 0;
 }
 
-int rv_open(const char *ifname, const struct rv_ring_params *p, struct rv_handle **out)
+/* fanout: 0 = a plain socket; else join `group` or create one (RV_FANOUT_NEW), with
+ * *group_out = its id. */
+static int rv_open_socket(const char *ifname, const struct rv_ring_params *p, int fanout, int32_t group,
+			  uint32_t *group_out, struct rv_handle **out)
 {
 	struct rv_handle *h;
 	int err = rv_new_handle(p, &h);
@@ -319,6 +323,8 @@ int rv_open(const char *ifname, const struct rv_ring_params *p, struct rv_handle
 		err = -errno;
 		goto fail;
 	}
+	if (fanout && (err = rv_filter_drop_all(h->fd)))
+		goto fail;
 	h->ifindex = (int)if_nametoindex(ifname);
 	if (!h->ifindex) {
 		err = -ENODEV;
@@ -373,12 +379,41 @@ int rv_open(const char *ifname, const struct rv_ring_params *p, struct rv_handle
 		err = -errno;
 		goto fail;
 	}
+	if (fanout) {
+		int id = rv_fanout_join(h->fd, group);
+		if (id < 0) {
+			err = id;
+			goto fail;
+		}
+		if ((err = rv_filter_detach(h->fd)))
+			goto fail;
+		*group_out = (uint32_t)id;
+	}
 	h->tx_fds[0] = h->fd;
 	*out = h;
 	return 0;
 fail:
 	rv_close(h);
 	return err;
+}
+
+int rv_open(const char *ifname, const struct rv_ring_params *p, struct rv_handle **out)
+{
+	return rv_open_socket(ifname, p, 0, 0, NULL, out);
+}
+
+int rv_open_fanout(const char *ifname, const struct rv_ring_params *p, int32_t group, struct rv_handle **out)
+{
+	uint32_t id = 0;
+	int err = rv_open_socket(ifname, p, 1, group, &id, out);
+	return err < 0 ? err : (int)id;
+}
+
+int rv_set_fanout_mask(struct rv_handle *h, uint32_t saddr_mask)
+{
+	if (h->fd < 0)
+		return -EBADF;
+	return rv_fanout_set_mask(h->fd, saddr_mask);
 }
 
 int rv_open_sim(const uint8_t mac[6], const struct rv_ring_params *p, struct rv_handle **out)

@@ -118,6 +118,19 @@ struct rv_handle;
 
 /* Open an AF_PACKET socket bound to ifname with a TPACKET_V3 RX ring. */
 int rv_open(const char *ifname, const struct rv_ring_params *params, struct rv_handle **out);
+/* Open like rv_open and make the socket a member of a PACKET_FANOUT group on that interface: one
+ * ring per packet worker, the kernel choosing the ring per frame (see fanout.c for how). group
+ * RV_FANOUT_NEW creates a new group with an id the kernel picks; 0..65535 joins that group.
+ * Returns the group id (0..65535) or -errno. Frames arriving while the socket is bound but not yet a member are
+ * not received, so a member never sees copies of frames the group also delivers. */
+#define RV_FANOUT_NEW (-1)
+int rv_open_fanout(const char *ifname, const struct rv_ring_params *params, int32_t group,
+		   struct rv_handle **out);
+/* Spread the group's IPv4 frames by hash(source address & saddr_mask) over its members (any member
+ * may set it; it applies to the whole group). Non-IPv4 frames (ARP) go to the first member. */
+int rv_set_fanout_mask(struct rv_handle *h, uint32_t saddr_mask);
+/* Pin the calling thread to one CPU (a packet worker calls it from its own thread). */
+int rv_pin_thread(int32_t cpu);
 /* A handle with no socket: frames come from rv_sim_push() and transmitted frames are appended to
  * a capture buffer. Lets packet tests and benchmarks run the same parse/verdict code without a
  * ring or privileges. */

@@ -13,8 +13,13 @@ const { ptr, u32, i32, void: v } = FFIType;
 /** linux/if_packet.h */
 const TP_STATUS_CSUMNOTREADY = 8;
 const TP_STATUS_VLAN_VALID = 16;
+/** native/ring.h: rv_open_fanout's "create a new group". */
+const RV_FANOUT_NEW = -1;
 const lib = dlopen(libPath as string, {
   rv_open: { args: [ptr, ptr, ptr], returns: i32 },
+  rv_open_fanout: { args: [ptr, ptr, i32, ptr], returns: i32 },
+  rv_set_fanout_mask: { args: [ptr, u32], returns: i32 },
+  rv_pin_thread: { args: [i32], returns: i32 },
   rv_open_sim: { args: [ptr, ptr, ptr], returns: i32 },
   rv_close: { args: [ptr], returns: v },
   rv_descs: { args: [ptr], returns: ptr },
@@ -123,6 +128,25 @@ export class Ring {
     return new Ring(Number(out[0]) as Pointer, false, true);
   }
 
+  /** Open a ring on `ifname` as a member of a PACKET_FANOUT group: group null creates one (its id
+   *  is in `.fanoutGroup`), a number 0..65535 joins that group. The kernel spreads frames over
+   *  the members by source address (setFanoutMask). */
+  static openFanout(ifname: string, params: RingParams, group: number | null): Ring {
+    const out = new BigUint64Array(1);
+    const id = check("rv_open_fanout", C.rv_open_fanout(Buffer.from(ifname + "\0"), paramsBuffer(params), group ?? RV_FANOUT_NEW, out));
+    const ring = new Ring(Number(out[0]) as Pointer, false, true);
+    ring.fanoutGroup = id;
+    return ring;
+  }
+
+  /** The fanout group this ring belongs to, null when it is alone on its interface. */
+  fanoutGroup: number | null = null;
+
+  /** Spread the fanout group's IPv4 frames by hash(source address & mask), mask in host order. */
+  setFanoutMask(mask: number): void {
+    check("rv_set_fanout_mask", C.rv_set_fanout_mask(this.handle, mask >>> 0));
+  }
+
   /** A ring-less handle for packet tests and user-space benchmarks (see rv_open_sim). */
   static openSim(mac: Uint8Array, params: RingParams): Ring {
     const out = new BigUint64Array(1);
@@ -202,3 +226,8 @@ export class Ring {
 }
 
 export { LAYOUT_ORDER };
+
+/** Pin the calling thread (a packet worker calls it from its own thread) to one CPU. */
+export function pinThread(cpu: number): void {
+  check("rv_pin_thread", C.rv_pin_thread(cpu));
+}
