@@ -25,6 +25,8 @@ interface ServeArgs {
   vipMode?: VipMode;
   tunnelSource?: string;
   socket?: string;
+  workers?: string;
+  cpus?: string;
 }
 
 const FLAGS: Record<string, keyof ServeArgs> = {
@@ -35,6 +37,8 @@ const FLAGS: Record<string, keyof ServeArgs> = {
   "--vip-mode": "vipMode",
   "--tunnel-source": "tunnelSource",
   "--socket": "socket",
+  "--workers": "workers",
+  "--cpus": "cpus",
 };
 
 function parseServeArgs(argv: string[]): ServeArgs {
@@ -49,10 +53,16 @@ function parseServeArgs(argv: string[]): ServeArgs {
     if (key === "vipMode" && !["auto", "local", "arp"].includes(value)) {
       throw new UsageError(`--vip-mode: ${value}: must be auto, local or arp`);
     }
+    if (key === "workers" && !/^[1-9][0-9]{0,2}$/.test(value)) {
+      throw new UsageError(`--workers: ${value}: must be a number of packet workers (1 = no fanout)`);
+    }
+    if (key === "cpus" && !/^[0-9]{1,4}(,[0-9]{1,4})*$/.test(value)) {
+      throw new UsageError(`--cpus: ${value}: must be a comma-separated list of CPU numbers, one per worker`);
+    }
     (a as Record<string, string>)[key] = value;
   }
-  if (a.config && (a.rules || a.keepalived || a.interface || a.vipMode || a.tunnelSource)) {
-    throw new UsageError("--config cannot be combined with --interface/--rules/--keepalived/--vip-mode/--tunnel-source (put them in the file)");
+  if (a.config && (a.rules || a.keepalived || a.interface || a.vipMode || a.tunnelSource || a.workers || a.cpus)) {
+    throw new UsageError("--config cannot be combined with --interface/--rules/--keepalived/--vip-mode/--tunnel-source/--workers/--cpus (put them in the file)");
   }
   if (a.rules && a.keepalived) throw new UsageError("give --rules or --keepalived, not both");
   if (!a.config && !(a.interface && (a.rules || a.keepalived))) {
@@ -72,7 +82,9 @@ async function loadRules(a: ServeArgs): Promise<ConfigResult> {
   } catch (e) {
     return { ok: false, errors: [{ source: path, field: "", message: `cannot read the file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }] };
   }
-  const opts = { interface: a.interface!, vipMode: a.vipMode, tunnelSource: a.tunnelSource };
+  const cpus = a.cpus?.split(",").map(Number) ?? null;
+  const workers = { count: a.workers ? Number(a.workers) : (cpus?.length ?? 1), cpus };
+  const opts = { interface: a.interface!, vipMode: a.vipMode, tunnelSource: a.tunnelSource, workers };
   if (a.rules) return parseIpvsadmRules(text, path, opts);
   const k = parseKeepalived(text, path, opts);
   if (!k.ok) return k;

@@ -47,7 +47,7 @@ import {
   parseMemberList,
   type ArgKind,
 } from "./ipvsadm_syntax.ts";
-import type { Protocol, RingConfig, TimeoutConfig, VipMode } from "./model.ts";
+import type { Protocol, RingConfig, TimeoutConfig, VipMode, WorkersConfig } from "./model.ts";
 import {
   attachFwmarkMembers,
   memberIssueToError,
@@ -67,6 +67,7 @@ export interface IpvsadmRulesOptions {
   flowTableSize?: number;
   /** Outer source address of TUN packets; absent or null = the route's preferred source. */
   tunnelSource?: string | null;
+  workers?: Partial<WorkersConfig>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -680,6 +681,7 @@ export function parseIpvsadmRules(text: string, sourceName: string, opts: Ipvsad
     vipMode: opts.vipMode,
     ring: opts.ring,
     flowTableSize: opts.flowTableSize,
+    workers: opts.workers,
     services: kept.map((s) => s.raw),
   };
   const checked = validateDirectorConfig(input);

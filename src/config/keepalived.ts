@@ -40,7 +40,7 @@
 import { BAD_MARK, parseMark, readFwmarkDirective } from "./ipvsadm_rules.ts";
 import { fwmarkWithoutMembersMessage } from "./ipvsadm_syntax.ts";
 import { sortConfigErrors, type ConfigError } from "./load.ts";
-import type { DirectorConfig, Protocol, VipMode } from "./model.ts";
+import type { DirectorConfig, Protocol, VipMode, WorkersConfig } from "./model.ts";
 import {
   DEFAULT_PERSISTENCE_NETMASK,
   DEFAULT_PERSISTENCE_TIMEOUT,
@@ -72,6 +72,7 @@ export interface KeepalivedOptions {
   vipMode?: VipMode;
   /** Outer source address of TUN packets; absent or null = the route's preferred source. */
   tunnelSource?: string | null;
+  workers?: Partial<WorkersConfig>;
 }
 
 export type KeepalivedResult =
@@ -757,6 +758,7 @@ export function parseKeepalived(text: string, sourceName: string, opts: Keepaliv
     interface: opts.interface,
     tunnelSource: opts.tunnelSource,
     vipMode: opts.vipMode,
+    workers: opts.workers,
     services: kept.map((e) => e.raw),
   });
   if (checked.ok && errors.length === 0) {

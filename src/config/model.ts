@@ -91,6 +91,17 @@ export interface MetricsConfig {
   listen: string;
 }
 
+/** Packet workers: one thread each, with its own ring (one PACKET_FANOUT group on the interface),
+ *  flow table, persistence templates and counters. The kernel spreads frames by client source
+ *  address (masked by the persistence netmasks), so a client's connections and its persistence
+ *  template always meet in one worker; least-connection schedulers count per worker. */
+export interface WorkersConfig {
+  /** 1 (the default) = a plain ring, no fanout group. */
+  count: number;
+  /** CPU per worker, in worker order (same length as count); null = leave placement to the kernel. */
+  cpus: number[] | null;
+}
+
 export interface DirectorConfig {
   interface: string;
   timeouts: TimeoutConfig;
@@ -99,8 +110,10 @@ export interface DirectorConfig {
   tunnelSource: string | null;
   vipMode: VipMode;
   ring: RingConfig;
-  /** Maximum tracked flows; new flows beyond it are still scheduled but not remembered. */
+  /** Maximum tracked flows; new flows beyond it are still scheduled but not remembered. With
+   *  several workers each has a table of this size (a client's flows all land in one). */
   flowTableSize: number;
+  workers: WorkersConfig;
   services: ServiceConfig[];
   /** null = no metrics endpoint (the default). */
   metrics: MetricsConfig | null;
@@ -108,6 +121,9 @@ export interface DirectorConfig {
 
 export const RING_DEFAULTS: RingConfig = { blockSize: 65536, blockCount: 512, blockTimeoutMs: 1 };
 export const FLOW_TABLE_DEFAULT_SIZE = 1 << 20;
+export const WORKERS_DEFAULT: WorkersConfig = { count: 1, cpus: null };
+/** PACKET_FANOUT groups hold at most 256 members (PACKET_FANOUT_MAX). */
+export const WORKERS_MAX = 256;
 export const TIMEOUT_DEFAULTS: TimeoutConfig = { tcp: 900, tcpFin: 120, udp: 300 };
 /** The kernel's default Maglev lookup table size: primes[CONFIG_IP_VS_MH_TAB_INDEX - 8] with the
  *  default index 12 (see src/sched/mh.ts for the list and the check). */

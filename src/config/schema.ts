@@ -21,6 +21,8 @@ import {
   MH_TABLE_SIZE_DEFAULT,
   RING_DEFAULTS,
   TIMEOUT_DEFAULTS,
+  WORKERS_DEFAULT,
+  WORKERS_MAX,
   type DirectorConfig,
   type ForwardMethod,
   type RealServerConfig,
@@ -464,6 +466,21 @@ const ringObject = z
   })
   .strict();
 
+const workersObject = z
+  .object({
+    count: intRange(1, WORKERS_MAX).default(WORKERS_DEFAULT.count),
+    cpus: z.array(intRange(0, 4095)).nullable().default(WORKERS_DEFAULT.cpus),
+  })
+  .strict()
+  .superRefine((w, ctx) => {
+    if (w.cpus === null) return;
+    if (w.cpus.length !== w.count) {
+      ctx.addIssue({ code: "custom", path: ["cpus"], message: `must list one CPU per worker (${w.count}), got ${w.cpus.length}` });
+    } else if (new Set(w.cpus).size !== w.cpus.length) {
+      ctx.addIssue({ code: "custom", path: ["cpus"], message: "must not list a CPU twice (one worker per core)" });
+    }
+  });
+
 const timeoutSeconds = intRange(1, MAX_CONNECTION_TIMEOUT, `must be 1..${MAX_CONNECTION_TIMEOUT} seconds`);
 
 /** ipvsadm --set tcp tcpfin udp; every value explicit (ipvsadm's 0 = "unchanged" has no meaning in a file). */
@@ -505,6 +522,7 @@ const rootObject = z
       FLOW_TABLE_MAX,
       `must be a power of two from ${FLOW_TABLE_MIN} to ${FLOW_TABLE_MAX} (2^24)`,
     ).default(FLOW_TABLE_DEFAULT_SIZE),
+    workers: workersObject.default({}),
     services: z
       .array(serviceSchema)
       .min(1, "at least one service is required")

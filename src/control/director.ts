@@ -1,20 +1,20 @@
-// The director: owns one ring, one packet worker, the kernel guard and the neighbour entries, and
-// turns a validated DirectorConfig into the plan the worker runs. The CLI is a thin shell over it.
+// The director: owns the rings (one per packet worker), the packet workers, the kernel guard and
+// the neighbour entries, and turns a validated DirectorConfig into the plan the workers run. The
+// CLI is a thin shell over it.
 import type { DirectorConfig, ServiceConfig } from "../config/model.ts";
-import { Ring, type RingParams } from "../dataplane/ffi.ts";
+import type { RingParams } from "../dataplane/ffi.ts";
 import { gratuitousArp } from "../dataplane/arp.ts";
 import type { Counters } from "../dataplane/layout.ts";
-import { SLOT, SLOT_SIZE, IPPROTO_TCP, IPPROTO_UDP } from "../dataplane/layout.ts";
+import { IPPROTO_TCP, IPPROTO_UDP } from "../dataplane/layout.ts";
 import { ipToU32, macToString, u32ToIp, type Plan } from "../dataplane/plan.ts";
 import { TCP_STATE_NAMES } from "../flow/tcp_state.ts";
 import type { ConnectionEntry } from "./control.ts";
-import {
-  DEST_COUNTER_STRIDE, newDestCounterBuffer, newPolicyCounterBuffer, readPolicyCounters, type PolicyCounters,
-} from "../dataplane/policy_counters.ts";
+import type { PolicyCounters } from "../dataplane/policy_counters.ts";
+import { RingSet } from "../dataplane/ring_set.ts";
 import { serviceIdentity, serviceLabel, serviceMatches } from "../config/service.ts";
-import type { WorkerMessage } from "../dataplane/worker.ts";
 import { runOk } from "../sys/run.ts";
 import { KernelGuard } from "./kernel_guard.ts";
+import { PacketWorkers } from "./packet_workers.ts";
 import { ReceiveOffloads } from "./offloads.ts";
 import { Reachability, type RealServerTarget } from "./reachability.ts";
 
@@ -33,14 +33,6 @@ const ICMP_BURST = 10;
 const GARP_COUNT = 3;
 
 export type Log = (msg: string) => void;
-
-/** Where the packet worker's module is. From source it sits beside this folder; in the single
- *  executable, `bun build --compile` lays every entry point out under /$bunfs/root/ relative to
- *  their common ancestor (src/, see scripts/build.sh), and import.meta.url is the executable's. */
-function workerUrl(): string {
-  const compiled = import.meta.url.includes("/$bunfs/");
-  return new URL(compiled ? "./dataplane/worker.ts" : "../dataplane/worker.ts", import.meta.url).href;
-}
 
 export interface DestStats {
   address: string;
@@ -67,6 +59,8 @@ export interface ServiceStats {
 }
 export interface DirectorStats {
   interface: string;
+  /** Packet workers (rings in the fanout group); their counters are summed below. */
+  workers: number;
   shim: Counters;
   policy: PolicyCounters;
   services: ServiceStats[];
@@ -124,6 +118,15 @@ function protoNumber(protocol: string): number {
   return protocol === "udp" ? IPPROTO_UDP : IPPROTO_TCP;
 }
 
+/** The source-address mask the fanout hashes under (host order): every client of one persistence
+ *  group must reach the worker that holds the group's template, so the mask is the AND of all
+ *  persistence netmasks (255.255.255.255 without persistence: spread by client). */
+export function fanoutMask(services: readonly ServiceConfig[]): number {
+  let mask = 0xffffffff;
+  for (const s of services) if (s.persistence) mask &= ipToU32(s.persistence.netmask);
+  return mask >>> 0;
+}
+
 export class Director {
   private refreshTimer: ReturnType<typeof setInterval> | null = null;
   private readonly slotOf = new Map<string, number>();
@@ -131,53 +134,48 @@ export class Director {
   private lastPlanJson = "";
   private unresolvedReported = new Set<string>();
   private stopped = false;
-  /** Created once the MACs are known, right before startWorker() attaches its handlers. */
-  private worker!: Worker;
-  private onStopped: (() => void) | null = null;
-  private readonly pendingConnections = new Map<number, (list: number[][]) => void>();
-  private nextRequest = 0;
+  private readonly workers: PacketWorkers;
 
   private constructor(
     private config: DirectorConfig,
-    private readonly ring: Ring,
-    private readonly counters: SharedArrayBuffer,
-    private readonly destCounters: SharedArrayBuffer,
+    private readonly rings: RingSet,
     private readonly guard: KernelGuard,
     private readonly offloads: ReceiveOffloads,
     private readonly reach: Reachability,
     private placement: VipPlacement,
     private readonly log: Log,
-  ) {}
+  ) {
+    this.workers = new PacketWorkers(rings, config.flowTableSize, SLOT_CAPACITY, log);
+  }
 
   /** Start forwarding for `config`. Throws with a message naming what is wrong (interface, VIP
    *  placement, privileges, nft) and leaves nothing behind when it does. */
   static async start(config: DirectorConfig, log: Log): Promise<Director> {
     const placement = await placeVips(config);
     const params: RingParams = { ...config.ring, descCapacity: DESC_CAPACITY, slotCapacity: SLOT_CAPACITY };
-    const ring = Ring.open(config.interface, params);
+    const rings = RingSet.open(config.interface, params, config.workers.count);
     const guard = new KernelGuard(config.interface);
-    const reach = new Reachability(config.interface, ring, config.tunnelSource);
+    const reach = new Reachability(config.interface, rings, config.tunnelSource);
     const offloads = new ReceiveOffloads(config.interface);
-    let worker: Worker | null = null;
+    let d: Director | null = null;
     try {
+      rings.setFanoutMask(fanoutMask(config.services));
       await guard.install(config.services);
       const offloadWarning = await offloads.disable();
       if (offloadWarning) log(offloadWarning);
-      if (placement.dip) ring.setIcmp(ipToU32(placement.dip), ICMP_RATE, ICMP_BURST);
-      const counters = newPolicyCounterBuffer();
-      const d = new Director(config, ring, counters, newDestCounterBuffer(SLOT_CAPACITY), guard, offloads, reach, placement, log);
+      if (placement.dip) rings.setIcmp(ipToU32(placement.dip), ICMP_RATE, ICMP_BURST);
+      d = new Director(config, rings, guard, offloads, reach, placement, log);
       await d.waitForMacs();
-      worker = d.worker = new Worker(workerUrl());
-      await d.startWorker();
+      await d.workers.start(d.currentPlan(), config.workers.cpus);
       d.announce();
-      d.refreshTimer = setInterval(() => void d.refresh(), REFRESH_MS);
+      d.refreshTimer = setInterval(() => void d!.refresh(), REFRESH_MS);
       return d;
     } catch (e) {
-      worker?.terminate();
+      d?.workers.terminate();
       await guard.remove();
       await offloads.restore();
       await reach.release();
-      ring.close();
+      rings.close();
       throw e;
     }
   }
@@ -210,43 +208,6 @@ export class Director {
     return plan;
   }
 
-  /** Hand the ring to the worker. Handlers are attached at once: a worker that fails to load
-   *  reports it asynchronously, and a late handler would miss it and hang start(). */
-  private startWorker(): Promise<void> {
-    const plan = this.currentPlan();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("packet worker did not start within 10 s")), 10_000);
-      this.worker.onmessage = (ev: MessageEvent) => {
-        const m = ev.data as { type: string; message?: string; id?: number; list?: number[][] };
-        if (m.type === "started") {
-          clearTimeout(timer);
-          resolve();
-        } else if (m.type === "error") {
-          this.log(`packet worker failed: ${m.message}`);
-          clearTimeout(timer);
-          reject(new Error(m.message));
-        } else if (m.type === "stopped") {
-          this.onStopped?.();
-        } else if (m.type === "connections") {
-          this.pendingConnections.get(m.id!)?.(m.list!);
-          this.pendingConnections.delete(m.id!);
-        }
-      };
-      this.worker.onerror = (e) => {
-        clearTimeout(timer);
-        reject(new Error(`packet worker: ${e.message}`));
-      };
-      this.post({
-        type: "start", handle: this.ring.handle as unknown as number, simulated: false,
-        flowTableSize: this.config.flowTableSize, counters: this.counters, destCounters: this.destCounters, plan,
-      });
-    });
-  }
-
-  private post(m: WorkerMessage): void {
-    this.worker.postMessage(m);
-  }
-
   private announce(): void {
     this.announceVips([...this.placement.arp]);
   }
@@ -256,11 +217,11 @@ export class Director {
     let sent = 0;
     const send = () => {
       if (this.stopped) return;
-      for (const vip of vips) this.ring.sendFrame(gratuitousArp(this.ring.mac, ipToU32(vip)));
+      for (const vip of vips) this.rings.sendFrame(gratuitousArp(this.rings.mac, ipToU32(vip)));
       if (++sent < GARP_COUNT) setTimeout(send, 1000);
     };
     send();
-    this.log(`answering ARP for ${vips.join(", ")} as ${macToString(this.ring.mac)} (gratuitous ARP sent)`);
+    this.log(`answering ARP for ${vips.join(", ")} as ${macToString(this.rings.mac)} (gratuitous ARP sent)`);
   }
 
   /** Stable small number per service identity, for the life of the process (< 2^20). */
@@ -319,7 +280,7 @@ export class Director {
   private async refresh(): Promise<void> {
     if (this.stopped) return;
     try {
-      this.ring.refreshKernelStats();
+      this.rings.refreshKernelStats();
       const problems = await this.reach.refresh(this.targets());
       for (const t of this.targets()) {
         const key = `${t.forward}:${t.address}`;
@@ -335,7 +296,7 @@ export class Director {
       const json = JSON.stringify(plan);
       if (json !== this.lastPlanJson) {
         this.lastPlanJson = json;
-        this.post({ type: "plan", plan });
+        this.workers.publish(plan);
       }
     } catch (e) {
       this.log(`refresh failed: ${(e as Error).message}`);
@@ -358,9 +319,12 @@ export class Director {
       throw new Error(`the interface cannot change while running (${this.config.interface} -> ${next.interface}): restart ringvs`);
     }
     const placement = await placeVips(next);
-    if (JSON.stringify(next.ring) !== JSON.stringify(this.config.ring) || next.flowTableSize !== this.config.flowTableSize) {
-      this.log("ring geometry and flowTableSize changes take effect at the next restart (the ring and the flow table stay as they are)");
-      next = { ...next, ring: this.config.ring, flowTableSize: this.config.flowTableSize };
+    if (
+      JSON.stringify(next.ring) !== JSON.stringify(this.config.ring) || next.flowTableSize !== this.config.flowTableSize ||
+      JSON.stringify(next.workers) !== JSON.stringify(this.config.workers)
+    ) {
+      this.log("ring geometry, flowTableSize and workers changes take effect at the next restart (rings, workers and flow tables stay as they are)");
+      next = { ...next, ring: this.config.ring, flowTableSize: this.config.flowTableSize, workers: this.config.workers };
     }
     await this.guard.install(next.services);
     const before = this.config;
@@ -374,38 +338,35 @@ export class Director {
     }
     const newArp = [...placement.arp].filter((v) => !this.placement.arp.has(v));
     this.placement = placement;
+    const mask = fanoutMask(next.services);
+    if (this.rings.count > 1 && mask !== fanoutMask(before.services)) {
+      // A client whose persistence group now hashes to another worker loses its connections
+      // there (that worker has no entry for them); new connections are scheduled normally.
+      this.log(`persistence netmasks changed: clients are spread over the ${this.rings.count} workers by ${u32ToIp(mask)} now; open connections of clients that move to another worker are dropped`);
+      this.rings.setFanoutMask(mask);
+    }
     const plan = this.buildPlan();
     this.lastPlanJson = JSON.stringify(plan);
-    this.post({ type: "plan", plan });
+    this.workers.publish(plan);
     if (newArp.length) this.announceVips(newArp);
   }
 
-  /** Tracked connections as the worker has them (ipvsadm -c), at most `limit`. */
-  connections(limit = 100_000): Promise<ConnectionEntry[]> {
-    if (this.stopped) return Promise.resolve([]);
-    const id = this.nextRequest++;
+  /** Tracked connections as the workers have them (ipvsadm -c), at most `limit`. */
+  async connections(limit = 100_000): Promise<ConnectionEntry[]> {
+    if (this.stopped) return [];
     const bySlot = new Map<number, { svc: ServiceConfig; rs: ServiceConfig["realServers"][number] }>();
     for (const svc of this.config.services) for (const rs of svc.realServers) bySlot.set(this.slot(svc, rs.address), { svc, rs });
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.pendingConnections.delete(id);
-        resolve([]);
-      }, 2000);
-      this.pendingConnections.set(id, (list) => {
-        clearTimeout(timer);
-        resolve(list.flatMap(([proto, saddr, sport, daddr, dport, state, left, slot]) => {
-          const owner = bySlot.get(slot!);
-          if (!owner) return [];
-          const tcp = proto === IPPROTO_TCP;
-          return [{
-            protocol: tcp ? "tcp" : "udp",
-            client: u32ToIp(saddr!), clientPort: sport!, vip: u32ToIp(daddr!), vport: dport!,
-            dest: owner.rs.address, dport: owner.rs.port || dport!,
-            state: tcp ? TCP_STATE_NAMES[state!] ?? "?" : "UDP", expiresIn: left!,
-          } satisfies ConnectionEntry];
-        }));
-      });
-      this.post({ type: "connections", id, limit });
+    const list = await this.workers.connections(limit);
+    return list.flatMap(([proto, saddr, sport, daddr, dport, state, left, slot]) => {
+      const owner = bySlot.get(slot!);
+      if (!owner) return [];
+      const tcp = proto === IPPROTO_TCP;
+      return [{
+        protocol: tcp ? "tcp" : "udp",
+        client: u32ToIp(saddr!), clientPort: sport!, vip: u32ToIp(daddr!), vport: dport!,
+        dest: owner.rs.address, dport: owner.rs.port || dport!,
+        state: tcp ? TCP_STATE_NAMES[state!] ?? "?" : "UDP", expiresIn: left!,
+      } satisfies ConnectionEntry];
     });
   }
 
@@ -419,14 +380,14 @@ export class Director {
   }
 
   stats(): DirectorStats {
-    const r = this.ring;
-    const dc = new Uint32Array(this.destCounters);
-    // One getsockopt, so ring drops are current rather than as of the last refresh tick.
+    const r = this.rings;
+    // One getsockopt per ring, so ring drops are current rather than as of the last refresh tick.
     if (!this.stopped) r.refreshKernelStats();
     return {
       interface: this.config.interface,
+      workers: r.count,
       shim: r.counters(),
-      policy: readPolicyCounters(this.counters),
+      policy: this.workers.policyCounters(),
       services: this.config.services.map((s) => ({
         service: serviceLabel(s),
         protocol: s.protocol,
@@ -436,42 +397,29 @@ export class Director {
         scheduler: s.scheduler,
         dests: s.realServers.map((rs) => {
           const slot = this.slot(s, rs.address);
-          const o = (slot * SLOT_SIZE) / 8;
           const mac = this.reach.get(rs).mac;
-          const c = slot * DEST_COUNTER_STRIDE;
+          const [activeConns, inactiveConns, persistConns, conns] = this.workers.destCounters(slot);
           return {
-            activeConns: dc[c]!,
-            inactiveConns: dc[c + 1]!,
-            persistConns: dc[c + 2]!,
-            conns: dc[c + 3]!,
+            activeConns, inactiveConns, persistConns, conns,
             address: rs.address,
             port: rs.port,
             weight: rs.weight,
             mac: mac ? macToString(mac) : null,
-            packets: Number(r.slots64[o + SLOT.packets / 8]),
-            bytes: Number(r.slots64[o + SLOT.bytes / 8]),
+            ...r.slotTraffic(slot),
           };
         }),
       })),
     };
   }
 
-  /** Stop forwarding and undo everything start() did: worker, ring, nft table, neighbour entries. */
+  /** Stop forwarding and undo everything start() did: workers, rings, nft table, neighbour entries. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 2000);
-      this.onStopped = () => {
-        clearTimeout(t);
-        resolve();
-      };
-      this.post({ type: "stop" });
-    });
-    this.worker.terminate();
+    await this.workers.stop();
     try {
-      this.ring.refreshKernelStats();
+      this.rings.refreshKernelStats();
     } catch {
       // the socket may already be unusable if the interface vanished; the counters are still valid
     }
@@ -482,6 +430,6 @@ export class Director {
 
   /** Release the ring's memory. Separate from stop() so the final stats can still be read. */
   close(): void {
-    this.ring.close();
+    this.rings.close();
   }
 }

@@ -2,7 +2,6 @@
 // TUN the route (egress interface, next hop, source, MTU) and the next hop's MAC on that interface.
 // MACs come from managed neighbour entries (see neighbours.ts), one table per egress interface;
 // an egress interface other than the ring's gets its own transmit socket in the shim.
-import type { Ring } from "../dataplane/ffi.ts";
 import { ipToU32, type PlanTunnel } from "../dataplane/plan.ts";
 import { NeighbourTable } from "./neighbours.ts";
 import { resolveRoutes, type TunnelRoute } from "./routes.ts";
@@ -28,7 +27,7 @@ export class Reachability {
 
   constructor(
     private readonly ifname: string,
-    private readonly ring: Ring,
+    private readonly ring: { addTxInterface(ifname: string): number },
     /** Outer source override (config tunnelSource); otherwise the route's preferred source. */
     private readonly tunnelSource: string | null,
   ) {}

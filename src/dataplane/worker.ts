@@ -2,13 +2,14 @@
 // time, so neither this thread's message handling nor the control thread's event loop starves:
 // the control thread keeps timers, signals and sockets; this one only moves packets.
 //
-// Messages in:  {type:"start", handle, simulated, flowTableSize, counters, destCounters, plan}
+// Messages in:  {type:"start", handle, simulated, cpu, flowTableSize, counters, destCounters, plan}
+//                 cpu: pin this thread there first (null: leave it to the kernel)
 //               {type:"plan", plan}     new rules, applied between two batches
 //               {type:"stop"}           leave the loop; answers {type:"stopped"}
 //               {type:"connections", id, limit}  a listing of tracked connections (ipvsadm -c)
 // Messages out: {type:"started"} | {type:"stopped"} | {type:"error", message}
 //               {type:"connections", id, list}  list: [proto, saddr, sport, daddr, dport, state, expiresIn, slot][]
-import { Ring } from "./ffi.ts";
+import { pinThread, Ring } from "./ffi.ts";
 import { Forwarder } from "./forwarder.ts";
 import type { Plan } from "./plan.ts";
 
@@ -22,7 +23,7 @@ const SLICE_MS = 5;
 
 export type WorkerMessage =
   | {
-    type: "start"; handle: number; simulated: boolean; flowTableSize: number;
+    type: "start"; handle: number; simulated: boolean; cpu: number | null; flowTableSize: number;
     counters: SharedArrayBuffer; destCounters: SharedArrayBuffer; plan: Plan;
   }
   | { type: "plan"; plan: Plan }
@@ -70,6 +71,12 @@ function loop(): void {
 self.onmessage = (ev: MessageEvent<WorkerMessage>) => {
   const m = ev.data;
   if (m.type === "start") {
+    try {
+      if (m.cpu !== null) pinThread(m.cpu);
+    } catch (e) {
+      postMessage({ type: "error", message: `cannot pin to CPU ${m.cpu}: ${(e as Error).message}` });
+      return;
+    }
     ring = Ring.attach(m.handle, m.simulated);
     fwd = new Forwarder(ring, m.flowTableSize, m.counters, m.plan, m.destCounters);
     postMessage({ type: "started" });

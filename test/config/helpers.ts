@@ -17,6 +17,7 @@ export const DIRECTOR_DEFAULTS: Omit<DirectorConfig, "services"> = {
   vipMode: "auto",
   ring: { blockSize: 65536, blockCount: 512, blockTimeoutMs: 1 },
   flowTableSize: 1048576,
+  workers: { count: 1, cpus: null },
   metrics: null,
 };
 

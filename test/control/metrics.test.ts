@@ -18,6 +18,7 @@ function traffic(conns: number, inPkts: number, inBytes: number, cps: number, in
 
 const STATS: DirectorStats = {
   interface: "eth0",
+  workers: 1,
   shim,
   policy,
   services: [

@@ -1,0 +1,190 @@
+// The packet workers: one thread per ring (src/dataplane/worker.ts), each with its own flow table,
+// persistence templates and counters, so nothing on the packet path is shared or locked. The
+// control plane talks to them only here: it starts them (pinned to CPUs when asked), publishes
+// every new plan to all of them (each switches between two batches, so a worker never runs half
+// of one plan), sums their counters and gathers their connection lists.
+import type { Plan } from "../dataplane/plan.ts";
+import {
+  DEST_COUNTER_STRIDE, newDestCounterBuffer, newPolicyCounterBuffer, POLICY_COUNTER_NAMES, readPolicyCounters,
+  type PolicyCounters,
+} from "../dataplane/policy_counters.ts";
+import type { RingSet } from "../dataplane/ring_set.ts";
+import type { WorkerMessage } from "../dataplane/worker.ts";
+
+const START_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 2000;
+const CONNECTIONS_TIMEOUT_MS = 2000;
+
+/** Where the packet worker's module is. From source it sits beside this folder; in the single
+ *  executable, `bun build --compile` lays every entry point out under /$bunfs/root/ relative to
+ *  their common ancestor (src/, see scripts/build.sh), and import.meta.url is the executable's. */
+function workerUrl(): string {
+  const compiled = import.meta.url.includes("/$bunfs/");
+  return new URL(compiled ? "./dataplane/worker.ts" : "../dataplane/worker.ts", import.meta.url).href;
+}
+
+/** The plan one of `n` workers runs. A client's connections all meet in one worker, which counts
+ *  only its own: an ipvsadm -x/-y threshold is shared out so that the workers together never admit
+ *  more than about the configured number (at most n - 1 over, from rounding up). */
+export function workerPlan(plan: Plan, n: number): Plan {
+  if (n === 1) return plan;
+  const share = (t: number) => (t === 0 ? 0 : Math.ceil(t / n));
+  return {
+    ...plan,
+    services: plan.services.map((s) => ({
+      ...s,
+      dests: s.dests.map((d) => ({ ...d, upperThreshold: share(d.upperThreshold), lowerThreshold: share(d.lowerThreshold) })),
+    })),
+  };
+}
+
+interface PacketWorker {
+  thread: Worker;
+  counters: SharedArrayBuffer;
+  destCounters: SharedArrayBuffer;
+  stopped: Promise<void>;
+  onStopped: () => void;
+}
+
+type ConnectionRow = number[];
+
+export class PacketWorkers {
+  private readonly workers: PacketWorker[] = [];
+  private readonly pending = new Map<number, { lists: ConnectionRow[][]; left: number; done: (rows: ConnectionRow[]) => void }>();
+  private nextRequest = 0;
+
+  constructor(
+    private readonly rings: RingSet,
+    private readonly flowTableSize: number,
+    private readonly slotCapacity: number,
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  get count(): number {
+    return this.rings.count;
+  }
+
+  /** Start one worker per ring with `plan`; resolves once all run. On failure the caller
+   *  terminates them (terminate()). Handlers are attached at once: a worker that fails to load
+   *  reports it asynchronously, and a late handler would miss it and hang start(). */
+  async start(plan: Plan, cpus: readonly number[] | null): Promise<void> {
+    const started = this.rings.rings.map((ring, index) => {
+      let onStopped!: () => void;
+      const stopped = new Promise<void>((r) => (onStopped = r));
+      const w: PacketWorker = {
+        thread: new Worker(workerUrl()),
+        counters: newPolicyCounterBuffer(),
+        destCounters: newDestCounterBuffer(this.slotCapacity),
+        stopped,
+        onStopped,
+      };
+      this.workers.push(w);
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`packet worker ${index} did not start within 10 s`)), START_TIMEOUT_MS);
+        w.thread.onmessage = (ev: MessageEvent) => {
+          const m = ev.data as { type: string; message?: string; id?: number; list?: ConnectionRow[] };
+          if (m.type === "started") {
+            clearTimeout(timer);
+            resolve();
+          } else if (m.type === "error") {
+            this.log(`packet worker ${index} failed: ${m.message}`);
+            clearTimeout(timer);
+            reject(new Error(m.message));
+          } else if (m.type === "stopped") {
+            w.onStopped();
+          } else if (m.type === "connections") {
+            this.answer(m.id!, m.list!);
+          }
+        };
+        w.thread.onerror = (e) => {
+          clearTimeout(timer);
+          reject(new Error(`packet worker ${index}: ${e.message}`));
+        };
+        this.post(w, {
+          type: "start", handle: ring.handle as unknown as number, simulated: false, cpu: cpus?.[index] ?? null,
+          flowTableSize: this.flowTableSize, counters: w.counters, destCounters: w.destCounters,
+          plan: workerPlan(plan, this.count),
+        });
+      });
+    });
+    await Promise.all(started);
+  }
+
+  private post(w: PacketWorker, m: WorkerMessage): void {
+    w.thread.postMessage(m);
+  }
+
+  /** New rules for every worker. */
+  publish(plan: Plan): void {
+    const p = workerPlan(plan, this.count);
+    for (const w of this.workers) this.post(w, { type: "plan", plan: p });
+  }
+
+  private answer(id: number, list: ConnectionRow[]): void {
+    const req = this.pending.get(id);
+    if (!req) return;
+    req.lists.push(list);
+    if (--req.left === 0) {
+      this.pending.delete(id);
+      req.done(req.lists.flat());
+    }
+  }
+
+  /** Tracked connections of all workers, at most `limit` in all: rows
+   *  [proto, saddr, sport, daddr, dport, state, expiresIn, slot]. Workers that do not answer
+   *  within 2 s are left out. */
+  connections(limit: number): Promise<ConnectionRow[]> {
+    const id = this.nextRequest++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const req = this.pending.get(id);
+        this.pending.delete(id);
+        resolve(req ? req.lists.flat().slice(0, limit) : []);
+      }, CONNECTIONS_TIMEOUT_MS);
+      this.pending.set(id, {
+        lists: [], left: this.workers.length,
+        done: (rows) => {
+          clearTimeout(timer);
+          resolve(rows.slice(0, limit));
+        },
+      });
+      for (const w of this.workers) this.post(w, { type: "connections", id, limit });
+    });
+  }
+
+  /** The policy counters of all workers, summed (gauges included: each counts its own share). */
+  policyCounters(): PolicyCounters {
+    const sum = readPolicyCounters(this.workers[0]!.counters);
+    for (const w of this.workers.slice(1)) {
+      const c = readPolicyCounters(w.counters);
+      for (const n of POLICY_COUNTER_NAMES) sum[n] += c[n];
+    }
+    return sum;
+  }
+
+  /** [active, inactive, persistent templates, connections scheduled] of one slot, summed. */
+  destCounters(slot: number): [number, number, number, number] {
+    const out: [number, number, number, number] = [0, 0, 0, 0];
+    for (const w of this.workers) {
+      const dc = new Uint32Array(w.destCounters, slot * DEST_COUNTER_STRIDE * 4, DEST_COUNTER_STRIDE);
+      for (let i = 0; i < DEST_COUNTER_STRIDE; i++) out[i] += dc[i]!;
+    }
+    return out;
+  }
+
+  /** Ask every worker to leave its loop (each finishes its batch), wait up to 2 s, end the threads. */
+  async stop(): Promise<void> {
+    for (const w of this.workers) this.post(w, { type: "stop" });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(this.workers.map((w) => w.stopped)),
+      new Promise((r) => (timer = setTimeout(r, STOP_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+    this.terminate();
+  }
+
+  terminate(): void {
+    for (const w of this.workers) w.thread.terminate();
+  }
+}
