@@ -57,10 +57,18 @@ export interface ServiceStats {
   scheduler: string;
   dests: DestStats[];
 }
+export interface WorkerShare {
+  rxFrames: number;
+  txFrames: number;
+  newFlows: number;
+  flowsActive: number;
+}
 export interface DirectorStats {
   interface: string;
   /** Packet workers (rings in the fanout group); their counters are summed below. */
   workers: number;
+  /** Each worker's share, in worker order: how evenly the fanout spreads the load. */
+  perWorker: WorkerShare[];
   shim: Counters;
   policy: PolicyCounters;
   services: ServiceStats[];
@@ -386,6 +394,11 @@ export class Director {
     return {
       interface: this.config.interface,
       workers: r.count,
+      perWorker: r.rings.map((ring, i) => {
+        const c = ring.counters();
+        const p = this.workers.policyCountersOf(i);
+        return { rxFrames: c.rxFrames, txFrames: c.txFrames, newFlows: p.newFlows, flowsActive: p.flowsActive };
+      }),
       shim: r.counters(),
       policy: this.workers.policyCounters(),
       services: this.config.services.map((s) => ({

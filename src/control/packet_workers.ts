@@ -152,6 +152,11 @@ export class PacketWorkers {
     });
   }
 
+  /** The policy counters of worker `index` alone. */
+  policyCountersOf(index: number): PolicyCounters {
+    return readPolicyCounters(this.workers[index]!.counters);
+  }
+
   /** The policy counters of all workers, summed (gauges included: each counts its own share). */
   policyCounters(): PolicyCounters {
     const sum = readPolicyCounters(this.workers[0]!.counters);

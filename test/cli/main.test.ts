@@ -40,7 +40,10 @@ describe("ringvs CLI", () => {
 
   test("usage errors exit 2 and print the usage", () => {
     for (const args of [[], ["frobnicate"], ["serve"], ["serve", "--bogus", "x"], ["serve", "--config"],
-      ["serve", "--interface", "eth0", "--rules", "x", "--vip-mode", "maybe"]]) {
+      ["serve", "--interface", "eth0", "--rules", "x", "--vip-mode", "maybe"],
+      ["serve", "--interface", "eth0", "--rules", "x", "--workers", "0"],
+      ["serve", "--interface", "eth0", "--rules", "x", "--cpus", "0,one"],
+      ["serve", "--config", "x", "--workers", "2"]]) {
       const r = ringvs(args);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain("usage:");
@@ -51,6 +54,14 @@ describe("ringvs CLI", () => {
     const r = ringvs(["check", "--config", file("good.json", JSON.stringify(GOOD))]);
     expect(r.stdout).toBe("ok: 1 service(s), 1 real server(s)\n");
     expect(r.code).toBe(0);
+  });
+
+  test("check --workers/--cpus: a rules file with a CPU list that does not fit the workers names the field", () => {
+    const rules = file("w.rules", "-A -t 198.18.0.100:80 -s rr\n-a -t 198.18.0.100:80 -r 198.18.0.11 -g\n");
+    expect(ringvs(["check", "--interface", "eth0", "--rules", rules, "--workers", "2", "--cpus", "0,1"]).code).toBe(0);
+    const r = ringvs(["check", "--interface", "eth0", "--rules", rules, "--workers", "3", "--cpus", "0,1"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("workers.cpus: [0,1]: must list one CPU per worker (3), got 2");
   });
 
   test("a bad config names line, field and value; exit 1", () => {

@@ -82,6 +82,18 @@ describe("defaults", () => {
     expect(config.ring).toEqual({ blockSize: 65536, blockCount: 64, blockTimeoutMs: 1 });
   });
 
+  test("workers: one by default, unpinned; count and cpus as given", () => {
+    expect(configOf(parseConfigText(doc(), "t.json")).workers).toEqual({ count: 1, cpus: null });
+    expect(configOf(parseConfigText(doc({}, { workers: { count: 2 } }), "t.json")).workers).toEqual({ count: 2, cpus: null });
+    expect(configOf(parseConfigText(doc({}, { workers: { count: 2, cpus: [1, 0] } }), "t.json")).workers).toEqual({ count: 2, cpus: [1, 0] });
+  });
+
+  test("workers: a count out of range, a CPU list of the wrong length or with a CPU twice are refused", () => {
+    expect(problems({}, { workers: { count: 0 } })).toEqual(["t.json:1: workers.count: 0: must be 1..256"]);
+    expect(problems({}, { workers: { count: 2, cpus: [0] } })).toEqual(["t.json:1: workers.cpus: [0]: must list one CPU per worker (2), got 1"]);
+    expect(problems({}, { workers: { count: 2, cpus: [1, 1] } })).toEqual(["t.json:1: workers.cpus: [1,1]: must not list a CPU twice (one worker per core)"]);
+  });
+
   test("realServers may be empty or absent", () => {
     expect(configOf(parseConfigText(doc({ realServers: [] }), "t.json")).services[0].realServers).toEqual([]);
     expect(configOf(parseConfigText(doc(), "t.json")).services[0].realServers).toEqual([]);
@@ -201,7 +213,7 @@ describe("refusals", () => {
       "t.json:1: services[0].realServers[0].wieght: 2: unknown key; did you mean 'weight'?",
     ]);
     expect(problems({}, { colour: "blue" })).toEqual([
-      't.json:1: colour: "blue": unknown key (allowed: interface, timeouts, tunnelSource, vipMode, ring, flowTableSize, services, metrics)',
+      't.json:1: colour: "blue": unknown key (allowed: interface, timeouts, tunnelSource, vipMode, ring, flowTableSize, workers, services, metrics)',
     ]);
     expect(problems({ persistence: { timout: 10 } })).toEqual([
       "t.json:1: services[0].persistence.timout: 10: unknown key; did you mean 'timeout'?",

@@ -19,6 +19,7 @@ function traffic(conns: number, inPkts: number, inBytes: number, cps: number, in
 const STATS: DirectorStats = {
   interface: "eth0",
   workers: 1,
+  perWorker: [{ rxFrames: 1, txFrames: 12, newFlows: 20, flowsActive: 100 }],
   shim,
   policy,
   services: [

@@ -99,6 +99,8 @@ export interface CurlOptions {
   ns?: string;
   /** curl --limit-rate value (e.g. "1M") to keep a transfer in flight. */
   rate?: string;
+  /** Source address to connect from (curl --interface): one of the namespace's addresses. */
+  source?: string;
 }
 
 export interface CurlResult {
@@ -536,6 +538,7 @@ export class Lab {
     const argv = ["curl", "-sS", "-i", "--max-time", String(timeoutMs / 1000), "--connect-timeout", String(Math.min(timeoutMs, 5_000) / 1000)];
     if (opts.method) argv.push("-X", opts.method);
     if (opts.rate) argv.push("--limit-rate", opts.rate);
+    if (opts.source) argv.push("--interface", opts.source);
     for (const [k, v] of Object.entries(opts.headers ?? {})) argv.push("-H", `${k}: ${v}`);
     if (opts.data !== undefined) argv.push("--data-binary", "@-", "-H", "Content-Type: application/octet-stream");
     argv.push(url);
