@@ -5,6 +5,7 @@
 #   bench/drain.sh                                  DR and TUN, 64 and 1400 bytes, 3 drains each
 #   REPS=5 SIZES=64 MODES=dr bench/drain.sh
 #   STEADY=0 bench/drain.sh                         drains only (no steady/kernel section)
+#   FORWARDERS="ringvs2 ringvs" STEADY=0 bench/drain.sh   scaling: 2 packet workers against 1
 #
 # Why drain: unpaced, the generator's core is the limit at 64 bytes (a veth delivers in the
 # sender's context, so that core also pays for the bridge and the tap that copies each frame into
@@ -42,6 +43,13 @@
 # (process utime+stime, user-space forwarders), generator CPU/Mp (pktgen's own CPU incl. the
 # softirq its sends run inline, per million generated).
 #
+# Scaling (FORWARDERS with ringvs2): ringvs2 is ringvs with two packet workers (PACKET_FANOUT),
+# pinned to FWD_CPU and GEN_CPU, so it has both cores during a drain (the generator only runs
+# while it is paused). Flows then come from SPREAD (256) client addresses (pktgen -A; established
+# flows from 198.18.32.0 up) so the fanout has clients to spread, for every forwarder of the run
+# alike, and drainwatch sleeps 100 us between polls (-s) instead of spinning on GEN_CPU, for every
+# forwarder alike. The table's ratio columns are first forwarder / second.
+#
 # Everything lives in namespaces named drn<pid>*, built by scripts/lab/lab.sh, removed by the
 # EXIT trap; every process is bounded in time, the generator also in count.
 set -euo pipefail
@@ -56,6 +64,7 @@ FLOWS=${FLOWS:-1024}
 NFRAMES_64=${NFRAMES_64:-150000}
 NFRAMES_1400=${NFRAMES_1400:-18000}
 STEADY=${STEADY:-1}
+FORWARDERS=${FORWARDERS:-"ringvs cfwd"}
 # 2^22, not the default 2^20: the SYN drains leave every tuple they insert in the table (SYN_RECV
 # outlives the run), ~1.6M over a full run; at the default size the last drains would measure an
 # almost full table (linear probing near its 7/8 fill limit) rather than the new-flow path.
@@ -70,6 +79,15 @@ require_int STEADY_S 1 10
 ((NFRAMES_64 <= 200000 && NFRAMES_1400 <= 22000)) || die "NFRAMES_* must stay below what the ring holds"
 for s in $SIZES; do [[ $s == 64 || $s == 1400 ]] || die "SIZES: 64 and/or 1400"; done
 for m in $MODES; do [[ $m == dr || $m == tun ]] || die "MODES: dr and/or tun"; done
+read -r -a FWDS <<<"$FORWARDERS"
+((${#FWDS[@]} == 2)) || die "FORWARDERS: two of ringvs, ringvs2, cfwd"
+for f in "${FWDS[@]}"; do [[ $f == ringvs || $f == ringvs2 || $f == cfwd ]] || die "FORWARDERS: ringvs, ringvs2 and/or cfwd"; done
+if [[ " $FORWARDERS " == *" ringvs2 "* ]]; then
+	SPREAD=${SPREAD:-256} WATCH_SLEEP=(-s 100) EST_SRC=198.18.32.0
+else
+	SPREAD=${SPREAD:-1} WATCH_SLEEP=() EST_SRC=""
+fi
+require_int SPREAD 1 256
 for k in $KINDS; do [[ $k == est || $k == syn ]] || die "KINDS: est and/or syn"; done
 require_tools jq taskset timeout bun gcc nft bridge
 
@@ -77,19 +95,25 @@ bench_build
 
 # Lab in namespaces drn<pid>*; lab_cleanup (EXIT) continues and stops a forwarder left paused.
 lab_up drn drain
+EST_SRC=${EST_SRC:-$LAB_CLIENT_IP}
 
 for mode in $MODES; do
-	cat >"$TMP/ringvs-$mode.json" <<-EOF
-		{
-		  "interface": "$LAB_DIRECTOR_IF",
-		  "vipMode": "arp",
-		  "flowTableSize": $FLOW_TABLE,
-		  "services": [{
-		    "protocol": "tcp", "address": "$VIP", "port": $PORT, "scheduler": "rr",
-		    "realServers": [{ "address": "$RS_IP", "forward": "$mode" }]
-		  }]
-		}
-	EOF
+	for w in 1 2; do
+		cpus="[$FWD_CPU]"
+		((w == 2)) && cpus="[$FWD_CPU, $GEN_CPU]"
+		cat >"$TMP/ringvs$w-$mode.json" <<-EOF
+			{
+			  "interface": "$LAB_DIRECTOR_IF",
+			  "vipMode": "arp",
+			  "flowTableSize": $FLOW_TABLE,
+			  "workers": { "count": $w, "cpus": $cpus },
+			  "services": [{
+			    "protocol": "tcp", "address": "$VIP", "port": $PORT, "scheduler": "rr",
+			    "realServers": [{ "address": "$RS_IP", "forward": "$mode" }]
+			  }]
+			}
+		EOF
+	done
 done
 
 # rs1 drops every IPv4 frame at ingress, after eth0 has counted it (as in pps.sh).
@@ -100,7 +124,7 @@ rs_drop_ipv4 drn_rs
 gen() {
 	local count=$1 secs=$2 size=$3
 	shift 3
-	pktgen_run "$secs" -d "$VIP" -p "$PORT" -P tcp -c "$count" -l "$size" "$@"
+	pktgen_run "$secs" -d "$VIP" -p "$PORT" -P tcp -c "$count" -l "$size" -A "$SPREAD" "$@"
 }
 
 # start_fwd NAME MODE: starts the forwarder pinned to FWD_CPU (cfwd with ringvs's VIP ingress
@@ -110,7 +134,8 @@ start_fwd() {
 	FWD_OUT=$TMP/$name-$mode.out FWD_ERR=$TMP/$name-$mode.err
 	[[ $mode == tun ]] && tun=(-T "$LAB_DIRECTOR_IP,$RS_IP")
 	case $name in
-	ringvs) ringvs_start "$TMP/ringvs-$mode.json" 600 ;;
+	ringvs) ringvs_start "$TMP/ringvs1-$mode.json" 600 ;;
+	ringvs2) ringvs_start "$TMP/ringvs2-$mode.json" 600 ;;
 	cfwd)
 		vip_guard_on drn_guard tcp
 		cfwd_start 600 "${tun[@]}"
@@ -135,13 +160,17 @@ ring_drops() {
 SYN_OFF=0 # next never-seen tuple index
 # drain_one NAME MODE SIZE KIND REP: one paused fill + timed drain; appends a row.
 drain_one() {
-	local name=$1 mode=$2 size=$3 kind=$4 rep=$5 n i d0 d1 x0 x1 w flows=()
+	local name=$1 mode=$2 size=$3 kind=$4 rep=$5 n i d0 d1 x0 x1 w flows=() split="" t0 t1
 	n=$([[ $size == 64 ]] && echo "$NFRAMES_64" || echo "$NFRAMES_1400")
 	if [[ $kind == est ]]; then
-		flows=(-s "$LAB_CLIENT_IP" -f "$FLOWS" -e)
+		flows=(-s "$EST_SRC" -f "$FLOWS" -e)
 	else
 		flows=(-s "$SYN_SRC" -f "$n" -o "$SYN_OFF" -n)
 		SYN_OFF=$((SYN_OFF + n))
+	fi
+	if [[ $name == ringvs2 ]]; then
+		NSTATS=$((NSTATS + 1))
+		t0=$(fwd_stats "$NSTATS" | jq -c '[.perWorker[].txFrames]')
 	fi
 	kill -STOP "$FWD_PID"
 	for ((i = 0; i < 100; i++)); do [[ $(proc_state "$FWD_PID") == T ]] && break; sleep 0.01; done
@@ -151,12 +180,17 @@ drain_one() {
 	# The last, partly filled block is handed over by the ring's retire timer (1 ms, in jiffies).
 	sleep 0.05
 	d1=$(rx_packets "$DIR") x0=$(tx_packets "$DIR")
-	w=$(ip netns exec "$RS" taskset -c "$GEN_CPU" "$B/drainwatch" -p "$FWD_PID" -n "$n" -t 10)
+	w=$(ip netns exec "$RS" taskset -c "$GEN_CPU" "$B/drainwatch" -p "$FWD_PID" -n "$n" -t 10 "${WATCH_SLEEP[@]}")
 	x1=$(tx_packets "$DIR")
+	if [[ $name == ringvs2 ]]; then
+		NSTATS=$((NSTATS + 1))
+		t1=$(fwd_stats "$NSTATS" | jq -c '[.perWorker[].txFrames]')
+		split=", workers sent $(jq -nc --argjson a "$t0" --argjson b "$t1" '[range($a | length) as $i | $b[$i] - $a[$i]]')"
+	fi
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$mode" "$size" "$kind" "$rep" "$n" \
 		$((d1 - d0)) "$(jq .frames <<<"$w")" "$(jq .lastUs <<<"$w")" "$(jq .firstUs <<<"$w")" \
 		"$(jq .ppsSteady <<<"$w")" >>"$TMP/drains"
-	echo "  $name $mode ${size}B $kind #$rep: $(jq -c '{frames,lastUs,firstUs,pps,ppsSteady}' <<<"$w"), director rx $((d1 - d0)) tx $((x1 - x0))" >&2
+	echo "  $name $mode ${size}B $kind #$rep: $(jq -c '{frames,lastUs,firstUs,pps,ppsSteady}' <<<"$w"), director rx $((d1 - d0)) tx $((x1 - x0))$split" >&2
 }
 
 # soak_calibrate: idle rate of the soaker on FWD_CPU (nothing else there).
@@ -172,7 +206,7 @@ steady() {
 	taskset -c "$FWD_CPU" "$B/soak" -t $((STEADY_S + 1)) >"$TMP/soak" &
 	local sj=$!
 	sleep 0.5
-	g=$(gen $((STEADY_S * 5000000)) "$STEADY_S" "$size" -s "$LAB_CLIENT_IP" -f "$FLOWS" -e)
+	g=$(gen $((STEADY_S * 5000000)) "$STEADY_S" "$size" -s "$EST_SRC" -f "$FLOWS" -e)
 	wait "$sj"
 	sleep 0.2
 	r1=$(rx_packets "$RS")
@@ -184,20 +218,21 @@ steady() {
 }
 
 echo "drain.sh: lab $PREFIX, modes ${MODES// /+}, ${SIZES// /+} B, kinds ${KINDS// /+}, $REPS drains each" \
-	"(N = $NFRAMES_64 / $NFRAMES_1400 frames), generator CPU $GEN_CPU, forwarder CPU $FWD_CPU, $(date -u +%FT%TZ)," \
+	"(N = $NFRAMES_64 / $NFRAMES_1400 frames), forwarders $FORWARDERS, $SPREAD client address(es)," \
+	"generator CPU $GEN_CPU, forwarder CPU $FWD_CPU, $(date -u +%FT%TZ)," \
 	"loadavg $(loadavg)" >&2
 : >"$TMP/drains"
 : >"$TMP/steady"
 ((STEADY)) && SOAK_IDLE=$(soak_calibrate)
 
 for mode in $MODES; do
-	for name in ringvs cfwd; do
+	for name in "${FWDS[@]}"; do
 		start_fwd "$name" "$mode"
 		NSTATS=0
 		teach_bridge
 		# Warm-up: FLOWS TCP flows opened (SYN, then ACKs: established in ringvs) and the new-flow
 		# path exercised with never-seen tuples, so the JIT has compiled both.
-		gen 300000 5 64 -s "$LAB_CLIENT_IP" -f "$FLOWS" >/dev/null
+		gen 300000 5 64 -s "$EST_SRC" -f "$FLOWS" >/dev/null
 		gen 100000 5 64 -s "$SYN_SRC" -f 100000 -o "$SYN_OFF" -n >/dev/null
 		SYN_OFF=$((SYN_OFF + 100000))
 		sleep 0.3
@@ -211,7 +246,8 @@ for mode in $MODES; do
 				printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$mode" "$size" "$kind" $((k1 - k0)) >>"$TMP/ringdrops"
 			done
 		done
-		if ((STEADY)) && [[ $mode == dr ]]; then
+		# Steady runs measure one forwarder core with a soaker beside it: not for ringvs2.
+		if ((STEADY)) && [[ $mode == dr && $name != ringvs2 ]]; then
 			for size in $SIZES; do steady "$name" "$size"; done
 		fi
 		stop_fwd
@@ -244,7 +280,7 @@ fi
 
 echo >&2
 # ---- tables
-awk -F'\t' '
+awk -F'\t' -v A="${FWDS[0]}" -v B="${FWDS[1]}" '
 function med(arr, n,    i, j, t) { for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t } return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2 }
 FNR == NR { drops[$2 SUBSEP $3 SUBSEP $4 SUBSEP $1] = $5; next }
 {
@@ -255,11 +291,11 @@ FNR == NR { drops[$2 SUBSEP $3 SUBSEP $4 SUBSEP $1] = $5; next }
 END {
 	print "Drain: forwarder alone on its core, pps = N / (SIGCONT -> last frame at rs1); median and best of the drains"
 	printf "%-4s %5s %-3s | %8s %8s %8s %4s %5s | %8s %8s %8s %4s %5s | %5s %5s\n", "mode", "bytes", "kind",
-		"ringvs", "best", "worst", "lost", "drops", "cfwd", "best", "worst", "lost", "drops", "r/c", "best"
+		A, "best", "worst", "lost", "drops", B, "best", "worst", "lost", "drops", "ratio", "best"
 	for (i = 1; i <= no; i++) {
 		split(order[i], p, SUBSEP)
 		for (f = 1; f <= 2; f++) {
-			name = f == 1 ? "ringvs" : "cfwd"; k = order[i] SUBSEP name
+			name = f == 1 ? A : B; k = order[i] SUBSEP name
 			delete a; lo = 1e18; hi = 0
 			for (j = 1; j <= n[k]; j++) { a[j] = pps[k, j]; if (a[j] < lo) lo = a[j]; if (a[j] > hi) hi = a[j] }
 			m[f] = n[k] ? med(a, n[k]) : 0; best[f] = hi; worst[f] = lo
@@ -272,14 +308,14 @@ END {
 	}
 	print ""
 	print "SYN / established (drain medians; best in brackets)"
-	printf "%-4s %5s | %15s %15s\n", "mode", "bytes", "ringvs", "cfwd"
+	printf "%-4s %5s | %15s %15s\n", "mode", "bytes", A, B
 	for (i = 1; i <= no; i++) {
 		split(order[i], p, SUBSEP); if (p[3] != "syn") continue
 		e = p[1] SUBSEP p[2] SUBSEP "est"
-		if (!((e SUBSEP "ringvs") in MED)) continue
-		printf "%-4s %5s | %7.3f (%5.3f) %7.3f (%5.3f)\n", p[1], p[2], MED[order[i] SUBSEP "ringvs"] / MED[e SUBSEP "ringvs"],
-			BEST[order[i] SUBSEP "ringvs"] / BEST[e SUBSEP "ringvs"],
-			MED[order[i] SUBSEP "cfwd"] / MED[e SUBSEP "cfwd"], BEST[order[i] SUBSEP "cfwd"] / BEST[e SUBSEP "cfwd"]
+		if (!((e SUBSEP A) in MED)) continue
+		printf "%-4s %5s | %7.3f (%5.3f) %7.3f (%5.3f)\n", p[1], p[2], MED[order[i] SUBSEP A] / MED[e SUBSEP A],
+			BEST[order[i] SUBSEP A] / BEST[e SUBSEP A],
+			MED[order[i] SUBSEP B] / MED[e SUBSEP B], BEST[order[i] SUBSEP B] / BEST[e SUBSEP B]
 	}
 	print "(lost = N - frames rs1 counted, summed over the drains (sendmmsg refusals, ENOBUFS); drops = ring drops"
 	print " over the group plus frames director eth0 did not count while paused: 0 = every backlog was complete)"

@@ -2,7 +2,7 @@
  * drainwatch — how fast a paused forwarder empties its ring: resumes it and watches the real
  * server's receive counter until the backlog has arrived.
  *
- *   drainwatch -p PID -n EXPECT -t SECONDS [-q QUIET_MS] [-f COUNTER_FILE]
+ *   drainwatch -p PID -n EXPECT -t SECONDS [-q QUIET_MS] [-f COUNTER_FILE] [-s SLEEP_US]
  *
  * Run inside the real server's namespace (`ip netns exec`, which mounts that namespace's sysfs),
  * pinned to a core the forwarder does not use. Reads COUNTER_FILE (default
@@ -17,6 +17,9 @@
  *   lastUs   SIGCONT -> last growth: the drain time; pps = frames / lastUs
  *   ppsSteady (frames - first batch) / (lastUs - firstUs): without the wake-up
  *   polls    reads done, pollUs their mean spacing
+ * -s SLEEP_US sleeps between polls instead of spinning (resolution ~SLEEP_US plus the timer's
+ * slack): for runs where every core forwards (several packet workers) and a spinning watcher would
+ * take a core from one of them.
  *
  * Build: gcc -O2 -Wall -Wextra -o bench/build/drainwatch bench/drainwatch.c
  */
@@ -52,7 +55,7 @@ static int read_counter(int fd, unsigned long long *v)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: drainwatch -p PID -n EXPECT -t SECONDS [-q QUIET_MS] [-f COUNTER_FILE]\n");
+	fprintf(stderr, "usage: drainwatch -p PID -n EXPECT -t SECONDS [-q QUIET_MS] [-f COUNTER_FILE] [-s SLEEP_US]\n");
 	exit(2);
 }
 
@@ -61,19 +64,20 @@ int main(int argc, char **argv)
 	const char *file = "/sys/class/net/eth0/statistics/rx_packets";
 	long pid = 0;
 	unsigned long long expect = 0;
-	double seconds = 0, quiet_ms = 200;
+	double seconds = 0, quiet_ms = 200, sleep_us = 0;
 	int opt;
-	while ((opt = getopt(argc, argv, "p:n:t:q:f:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:n:t:q:f:s:")) != -1) {
 		switch (opt) {
 		case 'p': pid = strtol(optarg, NULL, 0); break;
 		case 'n': expect = strtoull(optarg, NULL, 0); break;
 		case 't': seconds = atof(optarg); break;
 		case 'q': quiet_ms = atof(optarg); break;
 		case 'f': file = optarg; break;
+		case 's': sleep_us = atof(optarg); break;
 		default: usage();
 		}
 	}
-	if (pid <= 1 || !expect || seconds <= 0 || seconds > 60 || quiet_ms <= 0)
+	if (pid <= 1 || !expect || seconds <= 0 || seconds > 60 || quiet_ms <= 0 || sleep_us < 0 || sleep_us > 100000)
 		usage();
 	int fd = open(file, O_RDONLY);
 	if (fd < 0) {
@@ -110,6 +114,10 @@ int main(int argc, char **argv)
 		}
 		if (t >= end || (t - (t_first < 0 ? t0 : t_last)) >= quiet_ms * 1e3)
 			break;
+		if (sleep_us > 0) {
+			struct timespec ts = { 0, (long)(sleep_us * 1e3) };
+			nanosleep(&ts, NULL);
+		}
 	}
 	unsigned long long frames = last - base;
 	double last_us = t_last - t0, first_us = t_first < 0 ? -1 : t_first - t0;

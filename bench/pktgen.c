@@ -3,6 +3,7 @@
  *
  *   pktgen -i IF -m DSTMAC -s SRCIP -d VIP -p PORT -c COUNT -t SECONDS
  *          [-l 64..1514] [-f FLOWS] [-o FIRST_FLOW] [-n | -e] [-P udp|tcp] [-r PPS] [-B BATCH] [-D]
+ *          [-A ADDRS]
  *
  * Prebuilds one frame per flow (source ports 10000.., complete IPv4 and L4 checksums, so the
  * receiving ring sees no TP_STATUS_CSUMNOTREADY and neither forwarder completes a checksum) and
@@ -18,7 +19,9 @@
  * Flows: flow f (FIRST_FLOW <= f < FIRST_FLOW + FLOWS) has source port 10000 + f % 50000 and
  *   source address SRCIP + f / 50000, so FLOWS may exceed the 50000 ports of one address (up to
  *   FLOWS_MAX tuples; pick an SRCIP with room above it, nothing answers these sources). -o moves
- *   the window, so consecutive runs can each send never-seen tuples. Up to PREBUILT_MAX bytes of
+ *   the window, so consecutive runs can each send never-seen tuples. -A ADDRS (1..256) rotates
+ *   consecutive flows over ADDRS source addresses SRCIP, SRCIP + 1, ... instead (flow f from
+ *   address f % ADDRS), so a director that fans out by client address sees many clients. Up to PREBUILT_MAX bytes of
  *   frames are prebuilt; beyond that each frame is built as it is sent (slower generator: fine
  *   for filling a flow table or a paused forwarder's ring, not for a steady-rate figure).
  * -n: every frame is its flow's first packet (TCP: a SYN). With FLOWS >= COUNT every frame is a
@@ -136,12 +139,18 @@ static void build_frame(uint8_t *f, uint32_t len, const uint8_t dmac[6], const u
 	put16(l4 + (tcp ? 16 : 6), c);
 }
 
-/* Flow f: source port SPORT_BASE + f % PORTS_PER_ADDR, source address saddr + f / PORTS_PER_ADDR. */
+/* -A: consecutive flows rotate over this many source addresses (1 = fill one address's ports first). */
+static unsigned spread = 1;
+
+/* Flow f, with a = f % spread and k = f / spread: source port SPORT_BASE + k % PORTS_PER_ADDR,
+ * source address saddr + a + spread * (k / PORTS_PER_ADDR). With spread 1: port f % 50000,
+ * address + f / 50000. */
 static void build_flow(uint8_t *f, uint32_t len, const uint8_t dmac[6], const uint8_t smac[6], uint32_t saddr_be,
 		       uint32_t daddr_be, unsigned flow, uint16_t dport, int tcp, uint8_t tcp_flags, int df)
 {
-	uint32_t saddr = htonl(ntohl(saddr_be) + flow / PORTS_PER_ADDR);
-	build_frame(f, len, dmac, smac, saddr, daddr_be, (uint16_t)(SPORT_BASE + flow % PORTS_PER_ADDR), dport, tcp,
+	unsigned k = flow / spread;
+	uint32_t saddr = htonl(ntohl(saddr_be) + flow % spread + spread * (k / PORTS_PER_ADDR));
+	build_frame(f, len, dmac, smac, saddr, daddr_be, (uint16_t)(SPORT_BASE + k % PORTS_PER_ADDR), dport, tcp,
 		    tcp_flags, (uint16_t)flow, df);
 }
 
@@ -149,7 +158,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: pktgen -i IF -m DSTMAC -s SRCIP -d VIP -p PORT -c COUNT -t SECONDS [-l 64..1514] [-f FLOWS]\n"
-		"              [-o FIRST_FLOW] [-n | -e] [-P udp|tcp] [-r PPS] [-B BATCH] [-D]\n");
+		"              [-o FIRST_FLOW] [-n | -e] [-P udp|tcp] [-r PPS] [-B BATCH] [-D] [-A ADDRS]\n");
 	exit(2);
 }
 
@@ -164,7 +173,7 @@ int main(int argc, char **argv)
 	unsigned long long count = 0;
 	double seconds = 0, rate = 0;
 	int opt;
-	while ((opt = getopt(argc, argv, "i:m:s:d:p:c:t:l:f:o:neP:r:B:D")) != -1) {
+	while ((opt = getopt(argc, argv, "A:i:m:s:d:p:c:t:l:f:o:neP:r:B:D")) != -1) {
 		switch (opt) {
 		case 'i': ifname = optarg; break;
 		case 'm':
@@ -197,13 +206,15 @@ int main(int argc, char **argv)
 		case 'r': rate = atof(optarg); break;
 		case 'B': batch = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'D': df = 0; break;
+		case 'A': spread = (unsigned)strtoul(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}
 	/* Both bounds are mandatory: a generator left running would flood the lab. */
 	if (!ifname || !have_dmac || !src.s_addr || !dst.s_addr || !port || port > 65535 || !count ||
 	    seconds <= 0 || seconds > 600 || frame_len < 64 || frame_len > 1514 || !flows ||
-	    flows > FLOWS_MAX || first_flow > FLOWS_MAX - flows || (all_first && no_first) || !batch || batch > BATCH_MAX || rate < 0)
+	    flows > FLOWS_MAX || first_flow > FLOWS_MAX - flows || (all_first && no_first) || !batch || batch > BATCH_MAX || rate < 0 ||
+	    !spread || spread > 256)
 		usage();
 
 	int ifindex;
