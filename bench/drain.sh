@@ -6,6 +6,7 @@
 #   REPS=5 SIZES=64 MODES=dr bench/drain.sh
 #   STEADY=0 bench/drain.sh                         drains only (no steady/kernel section)
 #   FORWARDERS="ringvs2 ringvs" STEADY=0 bench/drain.sh   scaling: 2 packet workers against 1
+#   BLOCK_SIZE=16384 BLOCK_COUNT=2048 bench/drain.sh      another ring geometry, for ringvs and cfwd
 #
 # Why drain: unpaced, the generator's core is the limit at 64 bytes (a veth delivers in the
 # sender's context, so that core also pays for the bridge and the tap that copies each frame into
@@ -65,6 +66,8 @@ NFRAMES_64=${NFRAMES_64:-150000}
 NFRAMES_1400=${NFRAMES_1400:-18000}
 STEADY=${STEADY:-1}
 FORWARDERS=${FORWARDERS:-"ringvs cfwd"}
+BLOCK_SIZE=${BLOCK_SIZE:-65536}
+BLOCK_COUNT=${BLOCK_COUNT:-512}
 # 2^22, not the default 2^20: the SYN drains leave every tuple they insert in the table (SYN_RECV
 # outlives the run), ~1.6M over a full run; at the default size the last drains would measure an
 # almost full table (linear probing near its 7/8 fill limit) rather than the new-flow path.
@@ -88,6 +91,8 @@ else
 	SPREAD=${SPREAD:-1} WATCH_SLEEP=() EST_SRC=""
 fi
 require_int SPREAD 1 256
+require_int BLOCK_SIZE 4096 4194304
+require_int BLOCK_COUNT 2 65536
 for k in $KINDS; do [[ $k == est || $k == syn ]] || die "KINDS: est and/or syn"; done
 require_tools jq taskset timeout bun gcc nft bridge
 
@@ -106,6 +111,7 @@ for mode in $MODES; do
 			  "interface": "$LAB_DIRECTOR_IF",
 			  "vipMode": "arp",
 			  "flowTableSize": $FLOW_TABLE,
+			  "ring": { "blockSize": $BLOCK_SIZE, "blockCount": $BLOCK_COUNT },
 			  "workers": { "count": $w, "cpus": $cpus },
 			  "services": [{
 			    "protocol": "tcp", "address": "$VIP", "port": $PORT, "scheduler": "rr",
@@ -138,7 +144,7 @@ start_fwd() {
 	ringvs2) ringvs_start "$TMP/ringvs2-$mode.json" 600 ;;
 	cfwd)
 		vip_guard_on drn_guard tcp
-		cfwd_start 600 "${tun[@]}"
+		cfwd_start 600 -b "$BLOCK_SIZE" -n "$BLOCK_COUNT" "${tun[@]}"
 		;;
 	esac
 	fwd_wait_ready "$name $mode"
@@ -218,7 +224,7 @@ steady() {
 }
 
 echo "drain.sh: lab $PREFIX, modes ${MODES// /+}, ${SIZES// /+} B, kinds ${KINDS// /+}, $REPS drains each" \
-	"(N = $NFRAMES_64 / $NFRAMES_1400 frames), forwarders $FORWARDERS, $SPREAD client address(es)," \
+	"(N = $NFRAMES_64 / $NFRAMES_1400 frames), ring $BLOCK_COUNT x $BLOCK_SIZE B, forwarders $FORWARDERS, $SPREAD client address(es)," \
 	"generator CPU $GEN_CPU, forwarder CPU $FWD_CPU, $(date -u +%FT%TZ)," \
 	"loadavg $(loadavg)" >&2
 : >"$TMP/drains"

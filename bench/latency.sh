@@ -5,12 +5,18 @@
 #
 #   bench/latency.sh                                   timeouts 1 2 4, idle and 500 kpps, 2000 connects
 #   TIMEOUTS="1 4" LOAD_PPS=550000 COUNT=1000 bench/latency.sh
-#   TIMEOUTS="1 2 4 1/16384" bench/latency.sh          MS/BYTES also sets ring.blockSize (default 65536)
+#   TIMEOUTS="1 2 4 1/16384" bench/latency.sh          MS/BYTES also sets ring.blockSize (default: the
+#                                                      config default) and blockCount = 32 MiB / BYTES
+#   MAIN_CPU=0 bench/latency.sh                        packet worker alone on FWD_CPU (workers.cpus),
+#                                                      the control thread on MAIN_CPU
 #
 # Lab: client, director, rs1 (scripts/lab/lab.sh). rs1 is a DR real server (VIP/32 on lo,
 # arp_ignore=1, arp_announce=2, all inside its namespace) running `connlat -s 80` (accept, close).
 # ringvs serves TCP VIP:80 and UDP VIP:5000, rr, rs1 "dr", vipMode arp (it answers the client's
-# ARP for the VIP), pinned to FWD_CPU, ring.blockTimeoutMs = each of TIMEOUTS.
+# ARP for the VIP), pinned to FWD_CPU, ring.blockTimeoutMs = each of TIMEOUTS. With MAIN_CPU set
+# (and not FWD_CPU), only the packet worker is on FWD_CPU (workers.cpus) and the process's other
+# threads (the control plane's 1 s refresh, which spawns `ip`, and the runtime's helpers) are on
+# MAIN_CPU: what an operator gets by pinning the worker away from everything else.
 # bench/build/connlat in the client namespace, pinned to GEN_CPU, does COUNT rounds of one
 # connect to VIP:80 and one to RIP:80 (interleaved, so both see the same conditions; connect()
 # alone is timed: SYN out, SYN-ACK in; the SYN goes through the director, the SYN-ACK comes back
@@ -30,6 +36,9 @@ LOADS=${LOADS:-"0 ${LOAD_PPS:-500000}"}
 COUNT=${COUNT:-2000}
 GEN_CPU=${GEN_CPU:-0}
 FWD_CPU=${FWD_CPU:-1}
+MAIN_CPU=${MAIN_CPU:-$FWD_CPU}
+RING_BYTES=$((32 << 20))
+DEFAULT_BLOCK_SIZE=$(cd "$REPO" && bun -e 'import { RING_DEFAULTS } from "./src/config/model.ts"; console.log(RING_DEFAULTS.blockSize)')
 
 require_root
 require_int COUNT 100 20000
@@ -60,14 +69,16 @@ EOF
 ip netns exec "$RS" taskset -c "$GEN_CPU" "$B/connlat" -s 80 -t 600 >/dev/null 2>&1 &
 
 echo "latency.sh: lab $PREFIX, block timeouts ${TIMEOUTS// /+} ms, loads ${LOADS// /+} pps, $COUNT connects per target," \
-	"$(date -u +%FT%TZ), loadavg $(loadavg)" >&2
+	"worker CPU $FWD_CPU, control thread CPU $MAIN_CPU, $(date -u +%FT%TZ), loadavg $(loadavg)" >&2
 : >"$TMP/rows"
 for spec in $TIMEOUTS; do
-	tmo=${spec%/*} bs=65536
+	tmo=${spec%/*} bs=$DEFAULT_BLOCK_SIZE
 	[[ $spec != */* ]] || bs=${spec#*/}
 	cat >"$TMP/ringvs.json" <<-EOF
 		{
-		  "interface": "$LAB_DIRECTOR_IF", "vipMode": "arp", "ring": { "blockTimeoutMs": $tmo, "blockSize": $bs },
+		  "interface": "$LAB_DIRECTOR_IF", "vipMode": "arp",
+		  "ring": { "blockTimeoutMs": $tmo, "blockSize": $bs, "blockCount": $((RING_BYTES / bs)) },
+		  "workers": { "count": 1, "cpus": [$FWD_CPU] },
 		  "services": [
 		    { "protocol": "tcp", "address": "$VIP", "port": 80, "scheduler": "rr",
 		      "realServers": [{ "address": "$RS_IP", "forward": "dr" }] },
@@ -77,7 +88,7 @@ for spec in $TIMEOUTS; do
 		}
 	EOF
 	FWD_OUT=$TMP/ringvs-$tmo.out FWD_ERR=$TMP/ringvs-$tmo.err
-	ringvs_start "$TMP/ringvs.json" 300
+	ringvs_start "$TMP/ringvs.json" 300 "$MAIN_CPU"
 	fwd_wait_ready ringvs
 	nstats=0
 	# Warm-up: ARP for the VIP and the RIP, JIT, neighbour entries.

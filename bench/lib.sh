@@ -112,11 +112,12 @@ wait_event() {
 # nth_event FILE EVENT N: the N-th such line.
 nth_event() { grep "\"event\":\"$2\"" "$1" | sed -n "${3}p"; }
 
-# ringvs_start CONFIG LIMIT_S: `ringvs serve --config CONFIG` in the director namespace, pinned to
-# FWD_CPU (every thread of the bun process), killed after LIMIT_S; in the background, output to
+# ringvs_start CONFIG LIMIT_S [CPU]: `ringvs serve --config CONFIG` in the director namespace, pinned
+# to CPU (default FWD_CPU: every thread of the bun process, unless the config pins its packet
+# workers elsewhere with workers.cpus), killed after LIMIT_S; in the background, output to
 # FWD_OUT / FWD_ERR (set by the caller). Sets FWD_JOB; then fwd_wait_ready.
 ringvs_start() {
-	(cd "$REPO" && exec ip netns exec "$DIR" taskset -c "$FWD_CPU" timeout -k 5 "$2" \
+	(cd "$REPO" && exec ip netns exec "$DIR" taskset -c "${3:-$FWD_CPU}" timeout -k 5 "$2" \
 		bun src/cli/main.ts serve --config "$1") >"$FWD_OUT" 2>"$FWD_ERR" &
 	FWD_JOB=$!
 }

@@ -131,6 +131,10 @@ int rv_open_fanout(const char *ifname, const struct rv_ring_params *params, int3
 int rv_set_fanout_mask(struct rv_handle *h, uint32_t saddr_mask);
 /* Pin the calling thread to one CPU (a packet worker calls it from its own thread). */
 int rv_pin_thread(int32_t cpu);
+/* Restrict the calling thread to n CPUs; and list the CPUs it may run on now (at most cap,
+ * returns how many). */
+int rv_set_thread_cpus(const int32_t *cpus, uint32_t n);
+int rv_thread_cpus(int32_t *out, uint32_t cap);
 /* A handle with no socket: frames come from rv_sim_push() and transmitted frames are appended to
  * a capture buffer. Lets packet tests and benchmarks run the same parse/verdict code without a
  * ring or privileges. */

@@ -20,6 +20,8 @@ const lib = dlopen(libPath as string, {
   rv_open_fanout: { args: [ptr, ptr, i32, ptr], returns: i32 },
   rv_set_fanout_mask: { args: [ptr, u32], returns: i32 },
   rv_pin_thread: { args: [i32], returns: i32 },
+  rv_set_thread_cpus: { args: [ptr, u32], returns: i32 },
+  rv_thread_cpus: { args: [ptr, u32], returns: i32 },
   rv_open_sim: { args: [ptr, ptr, ptr], returns: i32 },
   rv_close: { args: [ptr], returns: v },
   rv_descs: { args: [ptr], returns: ptr },
@@ -230,4 +232,16 @@ export { LAYOUT_ORDER };
 /** Pin the calling thread (a packet worker calls it from its own thread) to one CPU. */
 export function pinThread(cpu: number): void {
   check("rv_pin_thread", C.rv_pin_thread(cpu));
+}
+
+/** The CPUs the calling thread may run on. */
+export function threadCpus(): number[] {
+  const out = new Int32Array(1024);
+  const n = check("rv_thread_cpus", C.rv_thread_cpus(out, out.length));
+  return Array.from(out.subarray(0, n));
+}
+
+/** Restrict the calling thread to `cpus`. */
+export function setThreadCpus(cpus: readonly number[]): void {
+  check("rv_set_thread_cpus", C.rv_set_thread_cpus(Int32Array.from(cpus), cpus.length));
 }
