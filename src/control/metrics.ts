@@ -19,7 +19,7 @@ import { COUNTER_NAMES } from "../dataplane/layout.ts";
 import type { PolicyCounterName } from "../dataplane/policy_counters.ts";
 import { POLICY_COUNTER_NAMES } from "../dataplane/policy_counters.ts";
 import type { DestSnapshot, RulesSnapshot, ServiceKey, ServiceSnapshot } from "./control.ts";
-import type { DestStats, DirectorStats, ServiceStats } from "./director.ts";
+import type { DestStats, DirectorStats, ServiceStats, WorkerShare } from "./director.ts";
 
 /** What Prometheus asks for and expects back for the text format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -85,6 +85,11 @@ const POLICY_METRICS: Record<PolicyCounterName, MetricDef> = {
 
 const DIRECTOR_INFO = gauge("director_info", "Always 1; the interface the director forwards on.");
 const FLOW_TABLE_SIZE = gauge("flow_table_size", "Capacity of the flow table (ipvsadm's connection table size).");
+const WORKERS = gauge("workers", "Packet workers (one ring each, in one PACKET_FANOUT group when more than one).");
+const WORKER_RX_FRAMES = counter("worker_rx_frames", "Frames read from this worker's RX ring.");
+const WORKER_TX_FRAMES = counter("worker_tx_frames", "Frames this worker sent.");
+const WORKER_NEW_FLOWS = counter("worker_new_flows", "New connections this worker scheduled.");
+const WORKER_FLOWS_ACTIVE = gauge("worker_flows_active", "Entries in this worker's flow table.");
 const FWMARK_MEMBER = gauge("fwmark_member_info", "Always 1; a VIP:port a firewall-mark service answers for.");
 
 /** One service as the two reads have it; `stats` is absent while the data plane lags a change. */
@@ -231,6 +236,14 @@ export function renderMetrics(stats: DirectorStats, snapshot: RulesSnapshot): st
   for (const name of COUNTER_NAMES) family(out, SHIM_METRICS[name], [[[], stats.shim[name]]]);
   for (const name of POLICY_COUNTER_NAMES) family(out, POLICY_METRICS[name], [[[], stats.policy[name]]]);
   family(out, FLOW_TABLE_SIZE, [[[], snapshot.connTableSize]]);
+  // Per worker: how evenly the fanout spreads clients (the director-wide series are the sums).
+  family(out, WORKERS, [[[], stats.workers]]);
+  const perWorker = (pick: (w: WorkerShare) => number) =>
+    stats.perWorker.map((w, i): [Labels, number] => [[["worker", String(i)]], pick(w)]);
+  family(out, WORKER_RX_FRAMES, perWorker((w) => w.rxFrames));
+  family(out, WORKER_TX_FRAMES, perWorker((w) => w.txFrames));
+  family(out, WORKER_NEW_FLOWS, perWorker((w) => w.newFlows));
+  family(out, WORKER_FLOWS_ACTIVE, perWorker((w) => w.flowsActive));
 
   const rows = rowsOf(stats, snapshot);
   family(

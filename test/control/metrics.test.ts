@@ -18,8 +18,8 @@ function traffic(conns: number, inPkts: number, inBytes: number, cps: number, in
 
 const STATS: DirectorStats = {
   interface: "eth0",
-  workers: 1,
-  perWorker: [{ rxFrames: 1, txFrames: 12, newFlows: 20, flowsActive: 100 }],
+  workers: 2,
+  perWorker: [{ rxFrames: 7, txFrames: 5, newFlows: 3, flowsActive: 2 }, { rxFrames: 11, txFrames: 9, newFlows: 4, flowsActive: 1 }],
   shim,
   policy,
   services: [
@@ -204,6 +204,25 @@ ringvs_batches_total 150
 # HELP ringvs_flow_table_size Capacity of the flow table (ipvsadm's connection table size).
 # TYPE ringvs_flow_table_size gauge
 ringvs_flow_table_size 1048576
+# HELP ringvs_workers Packet workers (one ring each, in one PACKET_FANOUT group when more than one).
+# TYPE ringvs_workers gauge
+ringvs_workers 2
+# HELP ringvs_worker_rx_frames_total Frames read from this worker's RX ring.
+# TYPE ringvs_worker_rx_frames_total counter
+ringvs_worker_rx_frames_total{worker="0"} 7
+ringvs_worker_rx_frames_total{worker="1"} 11
+# HELP ringvs_worker_tx_frames_total Frames this worker sent.
+# TYPE ringvs_worker_tx_frames_total counter
+ringvs_worker_tx_frames_total{worker="0"} 5
+ringvs_worker_tx_frames_total{worker="1"} 9
+# HELP ringvs_worker_new_flows_total New connections this worker scheduled.
+# TYPE ringvs_worker_new_flows_total counter
+ringvs_worker_new_flows_total{worker="0"} 3
+ringvs_worker_new_flows_total{worker="1"} 4
+# HELP ringvs_worker_flows_active Entries in this worker's flow table.
+# TYPE ringvs_worker_flows_active gauge
+ringvs_worker_flows_active{worker="0"} 2
+ringvs_worker_flows_active{worker="1"} 1
 # HELP ringvs_fwmark_member_info Always 1; a VIP:port a firewall-mark service answers for.
 # TYPE ringvs_fwmark_member_info gauge
 ringvs_fwmark_member_info{service="FWM 7",protocol="tcp",vip="198.18.0.100",port="443"} 1
