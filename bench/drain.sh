@@ -6,7 +6,8 @@
 #   REPS=5 SIZES=64 MODES=dr bench/drain.sh
 #   STEADY=0 bench/drain.sh                         drains only (no steady/kernel section)
 #   FORWARDERS="ringvs2 ringvs" STEADY=0 bench/drain.sh   scaling: 2 packet workers against 1
-#   BLOCK_SIZE=16384 BLOCK_COUNT=2048 bench/drain.sh      another ring geometry, for ringvs and cfwd
+#   BLOCK_SIZE=65536 BLOCK_COUNT=512 bench/drain.sh       another ring geometry, for ringvs and cfwd
+#   ROUNDS=3 REPS=3 bench/drain.sh                  forwarders alternate 3 times (A, B, A, B, A, B)
 #
 # Why drain: unpaced, the generator's core is the limit at 64 bytes (a veth delivers in the
 # sender's context, so that core also pays for the bridge and the tap that copies each frame into
@@ -24,8 +25,9 @@
 #   est   N ACKs of FLOWS (1024) flows opened before (pktgen -P tcp -e): established lookups
 #   syn   N SYNs of N never-seen tuples (pktgen -P tcp -n -o, fresh per drain, source addresses
 #         from 198.18.64.0): lookup miss, scheduling, insert for every packet
-# N = NFRAMES_64 / NFRAMES_1400 (ring: 64 KiB x 512 blocks; a 64-byte frame takes 160 bytes of a
-# block, a 1400-byte one 1488, so ~209k and ~22.5k frames fit). A drain is valid when director
+# N = NFRAMES_64 / NFRAMES_1400 (a 64-byte frame takes 160 bytes of a block, a 1400-byte one 1488,
+# after a 48-byte block header: with the default 16 KiB x 2048 blocks ~209k and ~20k frames fit;
+# the script refuses an N the ring cannot hold). A drain is valid when director
 # eth0 counted N frames while paused and rs1 counted N after it (no ring drop, no loss); the ring
 # drop counter (PACKET_STATISTICS) is read before and after each group of drains.
 #
@@ -66,8 +68,13 @@ NFRAMES_64=${NFRAMES_64:-150000}
 NFRAMES_1400=${NFRAMES_1400:-18000}
 STEADY=${STEADY:-1}
 FORWARDERS=${FORWARDERS:-"ringvs cfwd"}
-BLOCK_SIZE=${BLOCK_SIZE:-65536}
-BLOCK_COUNT=${BLOCK_COUNT:-512}
+# The director's default geometry (src/config/model.ts RING_DEFAULTS), for both forwarders.
+BLOCK_SIZE=${BLOCK_SIZE:-16384}
+BLOCK_COUNT=${BLOCK_COUNT:-2048}
+# Rounds: each forwarder is started ROUNDS times, alternating, REPS drains per cell each time; the
+# table pools all of them. Alternating keeps a slow drift of this VM's speed (it has one) out of
+# the ratio, which one block of A followed by one block of B would take for a difference.
+ROUNDS=${ROUNDS:-1}
 # 2^22, not the default 2^20: the SYN drains leave every tuple they insert in the table (SYN_RECV
 # outlives the run), ~1.6M over a full run; at the default size the last drains would measure an
 # almost full table (linear probing near its 7/8 fill limit) rather than the new-flow path.
@@ -78,8 +85,14 @@ FWD_CPU=${FWD_CPU:-1}
 
 require_root
 require_int REPS 1 10
+require_int ROUNDS 1 10
 require_int STEADY_S 1 10
-((NFRAMES_64 <= 200000 && NFRAMES_1400 <= 22000)) || die "NFRAMES_* must stay below what the ring holds"
+require_int BLOCK_SIZE 4096 4194304
+require_int BLOCK_COUNT 2 65536
+# ring_holds FRAME_BYTES: frames of that footprint the ring holds (whole frames per block).
+ring_holds() { echo $(((BLOCK_SIZE - 48) / $1 * BLOCK_COUNT)); }
+((NFRAMES_64 <= $(ring_holds 160) * 19 / 20 && NFRAMES_1400 <= $(ring_holds 1488) * 19 / 20)) ||
+	die "NFRAMES_64 / NFRAMES_1400 must stay below 95% of what the ring holds ($(ring_holds 160) / $(ring_holds 1488))"
 for s in $SIZES; do [[ $s == 64 || $s == 1400 ]] || die "SIZES: 64 and/or 1400"; done
 for m in $MODES; do [[ $m == dr || $m == tun ]] || die "MODES: dr and/or tun"; done
 read -r -a FWDS <<<"$FORWARDERS"
@@ -91,8 +104,6 @@ else
 	SPREAD=${SPREAD:-1} WATCH_SLEEP=() EST_SRC=""
 fi
 require_int SPREAD 1 256
-require_int BLOCK_SIZE 4096 4194304
-require_int BLOCK_COUNT 2 65536
 for k in $KINDS; do [[ $k == est || $k == syn ]] || die "KINDS: est and/or syn"; done
 require_tools jq taskset timeout bun gcc nft bridge
 
@@ -224,7 +235,7 @@ steady() {
 }
 
 echo "drain.sh: lab $PREFIX, modes ${MODES// /+}, ${SIZES// /+} B, kinds ${KINDS// /+}, $REPS drains each" \
-	"(N = $NFRAMES_64 / $NFRAMES_1400 frames), ring $BLOCK_COUNT x $BLOCK_SIZE B, forwarders $FORWARDERS, $SPREAD client address(es)," \
+	"in $ROUNDS round(s) (N = $NFRAMES_64 / $NFRAMES_1400 frames), ring $BLOCK_COUNT x $BLOCK_SIZE B, forwarders $FORWARDERS, $SPREAD client address(es)," \
 	"generator CPU $GEN_CPU, forwarder CPU $FWD_CPU, $(date -u +%FT%TZ)," \
 	"loadavg $(loadavg)" >&2
 : >"$TMP/drains"
@@ -232,6 +243,7 @@ echo "drain.sh: lab $PREFIX, modes ${MODES// /+}, ${SIZES// /+} B, kinds ${KINDS
 ((STEADY)) && SOAK_IDLE=$(soak_calibrate)
 
 for mode in $MODES; do
+	for ((round = 1; round <= ROUNDS; round++)); do
 	for name in "${FWDS[@]}"; do
 		start_fwd "$name" "$mode"
 		NSTATS=0
@@ -246,17 +258,18 @@ for mode in $MODES; do
 			for kind in $KINDS; do
 				NSTATS=$((NSTATS + 1))
 				k0=$(ring_drops "$NSTATS")
-				for ((rep = 1; rep <= REPS; rep++)); do drain_one "$name" "$mode" "$size" "$kind" "$rep"; done
+				for ((rep = 1; rep <= REPS; rep++)); do drain_one "$name" "$mode" "$size" "$kind" "$round.$rep"; done
 				NSTATS=$((NSTATS + 1))
 				k1=$(ring_drops "$NSTATS")
 				printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$mode" "$size" "$kind" $((k1 - k0)) >>"$TMP/ringdrops"
 			done
 		done
 		# Steady runs measure one forwarder core with a soaker beside it: not for ringvs2.
-		if ((STEADY)) && [[ $mode == dr && $name != ringvs2 ]]; then
+		if ((STEADY && round == 1)) && [[ $mode == dr && $name != ringvs2 ]]; then
 			for size in $SIZES; do steady "$name" "$size"; done
 		fi
 		stop_fwd
+	done
 	done
 done
 
@@ -288,7 +301,7 @@ echo >&2
 # ---- tables
 awk -F'\t' -v A="${FWDS[0]}" -v B="${FWDS[1]}" '
 function med(arr, n,    i, j, t) { for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t } return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2 }
-FNR == NR { drops[$2 SUBSEP $3 SUBSEP $4 SUBSEP $1] = $5; next }
+FNR == NR { drops[$2 SUBSEP $3 SUBSEP $4 SUBSEP $1] += $5; next }
 {
 	k = $2 SUBSEP $3 SUBSEP $4 SUBSEP $1
 	n[k]++; pps[k, n[k]] = $6 / ($9 / 1e6); lost[k] += $6 - $8; short[k] += $6 - $7
