@@ -4,7 +4,7 @@
  *   cfwd -i IF -m DSTMAC -v VIP -t SECONDS [-T SADDR,DADDR [-M MTU]] [-b BLOCK_SIZE] [-n BLOCK_COUNT]
  *        [-o TIMEOUT_MS]
  *
- * Same mechanism as native/ring.c with ringvs's default geometry (16 KiB blocks x 2048, 1 ms block
+ * Same mechanism as native/ring.c with ringvs's default geometry (8 KiB blocks x 4096, 1 ms block
  * retire timeout): one AF_PACKET socket, TPACKET_V3 RX ring, PACKET_QDISC_BYPASS and
  * PACKET_IGNORE_OUTGOING, every ready block taken at once, frames sent with sendmmsg whose iovecs
  * point into the ring, MACs rewritten in place. What it leaves out is everything ringvs adds on
@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 	int have_dmac = 0;
 	struct in_addr vip = { 0 };
 	double seconds = 0;
-	unsigned block_size = 16384, block_count = 2048, timeout_ms = 1, mtu = 0;
+	unsigned block_size = 8192, block_count = 4096, timeout_ms = 1, mtu = 0;
 	int tun = 0;
 	struct tunnel tn;
 	memset(&tn, 0, sizeof(tn));

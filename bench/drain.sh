@@ -26,7 +26,7 @@
 #   syn   N SYNs of N never-seen tuples (pktgen -P tcp -n -o, fresh per drain, source addresses
 #         from 198.18.64.0): lookup miss, scheduling, insert for every packet
 # N = NFRAMES_64 / NFRAMES_1400 (a 64-byte frame takes 160 bytes of a block, a 1400-byte one 1488,
-# after a 48-byte block header: with the default 16 KiB x 2048 blocks ~209k and ~20k frames fit;
+# after a 48-byte block header: with the default 8 KiB x 4096 blocks ~208k and ~20k frames fit;
 # the script refuses an N the ring cannot hold). A drain is valid when director
 # eth0 counted N frames while paused and rs1 counted N after it (no ring drop, no loss); the ring
 # drop counter (PACKET_STATISTICS) is read before and after each group of drains.
@@ -69,8 +69,8 @@ NFRAMES_1400=${NFRAMES_1400:-18000}
 STEADY=${STEADY:-1}
 FORWARDERS=${FORWARDERS:-"ringvs cfwd"}
 # The director's default geometry (src/config/model.ts RING_DEFAULTS), for both forwarders.
-BLOCK_SIZE=${BLOCK_SIZE:-16384}
-BLOCK_COUNT=${BLOCK_COUNT:-2048}
+BLOCK_SIZE=${BLOCK_SIZE:-8192}
+BLOCK_COUNT=${BLOCK_COUNT:-4096}
 # Rounds: each forwarder is started ROUNDS times, alternating, REPS drains per cell each time; the
 # table pools all of them. Alternating keeps a slow drift of this VM's speed (it has one) out of
 # the ratio, which one block of A followed by one block of B would take for a difference.

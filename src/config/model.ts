@@ -119,10 +119,11 @@ export interface DirectorConfig {
   metrics: MetricsConfig | null;
 }
 
-/** 32 MiB in 16 KiB blocks: at half load (500 kpps of 64-byte frames) a block fills in ~0.2 ms,
- *  where a 64 KiB block took ~0.8 ms that every packet in it waited; capacity and ring drops were
- *  the same (bench/RESULTS.md, "Added latency"). */
-export const RING_DEFAULTS: RingConfig = { blockSize: 16384, blockCount: 2048, blockTimeoutMs: 1 };
+/** 32 MiB in 8 KiB blocks. Under load a packet waits for its block to fill: at half load (500 kpps
+ *  of 64-byte frames) ~0.1 ms for 8 KiB, ~0.2 for 16 KiB, ~0.8 for 64 KiB, which is what the p99
+ *  of the added latency is made of; drain capacity was the same for all three, and a batch still
+ *  takes every ready block at once (bench/RESULTS.md, "Added latency"). */
+export const RING_DEFAULTS: RingConfig = { blockSize: 8192, blockCount: 4096, blockTimeoutMs: 1 };
 export const FLOW_TABLE_DEFAULT_SIZE = 1 << 20;
 export const WORKERS_DEFAULT: WorkersConfig = { count: 1, cpus: null };
 /** PACKET_FANOUT groups hold at most 256 members (PACKET_FANOUT_MAX). */

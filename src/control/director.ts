@@ -18,8 +18,8 @@ import { PacketWorkers } from "./packet_workers.ts";
 import { ReceiveOffloads } from "./offloads.ts";
 import { Reachability, type RealServerTarget } from "./reachability.ts";
 
-/** Descriptors per batch: 80 blocks' worth of minimum-size frames at the default 16 KiB block
- *  (a batch takes every ready block while a whole block's worth still fits). */
+/** Descriptors per batch: 64 blocks' worth at the default 8 KiB block (the shim takes another ready
+ *  block while block_size / 64 descriptors, its most minimum-size frames, still fit). */
 const DESC_CAPACITY = 8192;
 const SLOT_CAPACITY = 4096;
 /** How long start() waits for real-server MACs before it starts forwarding without them. */

@@ -79,7 +79,7 @@ describe("defaults", () => {
 
   test("ring is partial: given fields win, the rest come from RING_DEFAULTS", () => {
     const config = configOf(parseConfigText(doc({}, { ring: { blockCount: 64 } }), "t.json"));
-    expect(config.ring).toEqual({ blockSize: 16384, blockCount: 64, blockTimeoutMs: 1 });
+    expect(config.ring).toEqual({ blockSize: 8192, blockCount: 64, blockTimeoutMs: 1 });
   });
 
   test("workers: one by default, unpinned; count and cpus as given", () => {
