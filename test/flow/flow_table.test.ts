@@ -255,6 +255,34 @@ describe("FlowTable", () => {
     expectConsistent(t, live);
   });
 
+  test("an insert right after a missed find lands where a fresh probe would, even if a removal came between", () => {
+    // `probed` looks every key up before inserting it (as the forwarder does for a new flow), and
+    // sometimes removes an entry of the same cluster between the lookup and the insert; `plain`
+    // never looks up. Both must put every key in the same bucket.
+    const probed = new FlowTable(32);
+    const plain = new FlowTable(32);
+    const inCluster: Key[] = [];
+    for (let n = 0; n < 20; n++) {
+      const k = key(n, 30 + (n % 3)); // homes 30, 31, 0 (wrapping): one long cluster
+      expect(find(probed, k)).toBe(-1);
+      if (n % 5 === 4) {
+        const gone = inCluster.shift()!;
+        probed.remove(find(probed, gone));
+        plain.remove(find(plain, gone));
+      }
+      const b = insert(probed, k, n, 10);
+      expect({ n, b }).toEqual({ n, b: insert(plain, k, n, 10) });
+      inCluster.push(k);
+    }
+    // A miss for one home followed by an insert with another home must not reuse the first probe.
+    expect(find(probed, key(99, 30))).toBe(-1);
+    expect(insert(probed, key(100, 20), 1, 10)).toBe(insert(plain, key(100, 20), 1, 10));
+    const live = new Map(inCluster.map((k, i) => [k, { slot: 20 - inCluster.length + i, expires: 10 }] as const));
+    live.set(key(100, 20), { slot: 1, expires: 10 });
+    for (const [k, v] of live) expect(probed.slot(find(probed, k))).toBe(v.slot);
+    expect(probed.size).toBe(live.size);
+  });
+
   test("countBySlot counts live flows per slot", () => {
     const t = new FlowTable(16);
     insert(t, key(1, 1), 2, 10);
