@@ -43,6 +43,60 @@ function matchKey(vip: number, proto: number, port: number): number {
   return vip * 131072 + (proto === IPPROTO_UDP ? 65536 : 0) + port;
 }
 
+/** The packet path's service lookup: exact (VIP, protocol, port) -> a number the caller chose (its
+ *  index into a list of services), by open addressing over typed arrays. A Map keyed by
+ *  matchKey() pays for hashing a number that is not an int32 on every lookup, once or twice per
+ *  packet (perf: ~18% of process() for new flows); here it is two multiplies and a compare or two.
+ *  Built whole by apply(); setting a key twice keeps the last value, as Map.set does. */
+export class ServiceMatchTable {
+  private readonly vip: Uint32Array;
+  /** protoPort() of the match; with `vip` the whole key. */
+  private readonly protoPort: Uint32Array;
+  /** -1 marks an empty bucket. */
+  private readonly value: Int32Array;
+  private readonly mask: number;
+  private readonly shift: number;
+
+  /** Room for `entries` keys at most half full (so a miss ends within a bucket or two). */
+  constructor(entries: number) {
+    let bits = 4;
+    while (1 << bits < entries * 2) bits++;
+    this.vip = new Uint32Array(1 << bits);
+    this.protoPort = new Uint32Array(1 << bits);
+    this.value = new Int32Array(1 << bits).fill(-1);
+    this.mask = (1 << bits) - 1;
+    this.shift = 32 - bits;
+  }
+
+  /** Protocol (tcp or udp: anything not udp counts as tcp, as matchKey) and port as one word. */
+  static protoPort(proto: number, port: number): number {
+    return (proto === IPPROTO_UDP ? 65536 : 0) + port;
+  }
+
+  /** Multiplicative hash: the top bits of the product spread VIPs that differ in any bit. */
+  private home(vip: number, protoPort: number): number {
+    return Math.imul(vip ^ Math.imul(protoPort, 0x85ebca6b), 0x9e3779b1) >>> this.shift;
+  }
+
+  set(vip: number, protoPort: number, value: number): void {
+    let i = this.home(vip, protoPort);
+    while (this.value[i]! >= 0 && !(this.vip[i] === vip && this.protoPort[i] === protoPort)) i = (i + 1) & this.mask;
+    this.vip[i] = vip;
+    this.protoPort[i] = protoPort;
+    this.value[i] = value;
+  }
+
+  /** The value set for this key, or -1. */
+  get(vip: number, protoPort: number): number {
+    let i = this.home(vip, protoPort);
+    for (;;) {
+      const v = this.value[i]!;
+      if (v < 0 || (this.vip[i] === vip && this.protoPort[i] === protoPort)) return v;
+      i = (i + 1) & this.mask;
+    }
+  }
+}
+
 /** Publish a real server's forwarding data to the shim (between batches only). */
 function writeSlot(ring: Ring, d: PlanDest): void {
   const o = d.slot * SLOT_SIZE;
@@ -69,6 +123,9 @@ function establishedTcp(stateProto: number): boolean {
 
 export class Forwarder {
   private services = new Map<number, ServiceRuntime>();
+  /** The same matches for the packet path: matchTable values index matchedServices. */
+  private matchTable = new ServiceMatchTable(0);
+  private matchedServices: ServiceRuntime[] = [];
   private arpVips = new Set<number>();
   private vips = new Set<number>();
   private tcpTimeout: Uint32Array = new Uint32Array(11);
@@ -157,6 +214,23 @@ export class Forwarder {
     this.slotDest = slotDest;
     this.slotSvc = slotSvc;
     this.services = next;
+    // Each match resolves to what `next` holds for it (the last service that claimed it).
+    const matched: ServiceRuntime[] = [];
+    const indexOf = new Map<ServiceRuntime, number>();
+    const table = new ServiceMatchTable(next.size);
+    for (const spec of plan.services) {
+      for (const m of spec.matches) {
+        const svc = next.get(matchKey(m.vip, m.proto, m.port))!;
+        let index = indexOf.get(svc);
+        if (index === undefined) {
+          index = matched.push(svc) - 1;
+          indexOf.set(svc, index);
+        }
+        table.set(m.vip, ServiceMatchTable.protoPort(m.proto, m.port), index);
+      }
+    }
+    this.matchTable = table;
+    this.matchedServices = matched;
     this.vips = new Set(plan.services.flatMap((s) => s.matches.map((m) => m.vip)));
     this.arpVips = new Set(plan.arpVips);
     this.tcpTimeout = tcpTimeouts(plan.timeouts);
@@ -194,7 +268,10 @@ export class Forwarder {
         // would send it untagged. Bind ringvs to the VLAN interface (eth0.100) to serve there.
         let svc: ServiceRuntime | undefined;
         if (l4 && !(d8[o8 + 15]! & DF_VLAN_STRIPPED)) {
-          svc = this.services.get(matchKey(daddr, proto, d16[o16 + 5]!)) ?? this.services.get(matchKey(daddr, proto, 0));
+          const protoPort = ServiceMatchTable.protoPort(proto, d16[o16 + 5]!);
+          let s = this.matchTable.get(daddr, protoPort);
+          if (s < 0) s = this.matchTable.get(daddr, protoPort & 65536); // the VIP's port-0 service
+          if (s >= 0) svc = this.matchedServices[s];
         }
         if (svc === undefined) {
           if (this.vips.has(d32[o32]!)) pc[PC.replyFramesSeen]!++;
