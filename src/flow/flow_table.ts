@@ -73,8 +73,9 @@ export class FlowTable {
   /** Bytes of table memory per entry slot. */
   static readonly BYTES_PER_ENTRY = 32;
 
-  /** Bucket holding this flow, or -1. An expired entry is still returned: the caller decides
-   *  (reuse it for a new connection on the same tuple). */
+  /** Bucket holding this flow, or -1. `hash` must be the one the flow was inserted with. An
+   *  expired entry is still returned: the caller decides (reuse it for a new connection on the
+   *  same tuple). */
   find(hash: number, saddr: number, daddr: number, ports: number, proto: number): number {
     const k = this.e;
     let i = hash & this.mask;
@@ -86,7 +87,10 @@ export class FlowTable {
         this.missAt = i;
         return -1;
       }
-      if ((p & 0xff) === proto && k[b] === saddr && k[b + 1] === daddr && k[b + 2] === ports) return i;
+      // The stored hash first: a flow has one hash (the parser's, of its tuple), so a bucket of
+      // another flow almost always fails here, on one compare, however alike the tuples are (a
+      // client's connections share saddr, daddr and proto and differ only in the port).
+      if (k[b + 6] === hash && (p & 0xff) === proto && k[b] === saddr && k[b + 1] === daddr && k[b + 2] === ports) return i;
       i = (i + 1) & this.mask;
     }
   }
