@@ -229,9 +229,13 @@ export class Ring {
 
 export { LAYOUT_ORDER };
 
+const EINVAL = 22;
+
 /** Pin the calling thread (a packet worker calls it from its own thread) to one CPU. */
 export function pinThread(cpu: number): void {
-  check("rv_pin_thread", C.rv_pin_thread(cpu));
+  const rc = C.rv_pin_thread(cpu);
+  if (rc === -EINVAL) throw new Error(`CPU ${cpu} does not exist or this process may not use it (allowed: ${threadCpus().join(",")})`);
+  check("rv_pin_thread", rc);
 }
 
 /** The CPUs the calling thread may run on. */

@@ -74,7 +74,7 @@ self.onmessage = (ev: MessageEvent<WorkerMessage>) => {
     try {
       if (m.cpu !== null) pinThread(m.cpu);
     } catch (e) {
-      postMessage({ type: "error", message: `cannot pin to CPU ${m.cpu}: ${(e as Error).message}` });
+      postMessage({ type: "error", message: `cannot pin the packet worker: ${(e as Error).message}` });
       return;
     }
     ring = Ring.attach(m.handle, m.simulated);
