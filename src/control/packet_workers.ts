@@ -42,6 +42,8 @@ interface PacketWorker {
   thread: Worker;
   counters: SharedArrayBuffer;
   destCounters: SharedArrayBuffer;
+  /** destCounters as the worker writes it: DEST_COUNTER_STRIDE numbers per slot. */
+  dest: Uint32Array;
   stopped: Promise<void>;
   onStopped: () => void;
 }
@@ -71,10 +73,12 @@ export class PacketWorkers {
     const started = this.rings.rings.map((ring, index) => {
       let onStopped!: () => void;
       const stopped = new Promise<void>((r) => (onStopped = r));
+      const destCounters = newDestCounterBuffer(this.slotCapacity);
       const w: PacketWorker = {
         thread: new Worker(workerUrl()),
         counters: newPolicyCounterBuffer(),
-        destCounters: newDestCounterBuffer(this.slotCapacity),
+        destCounters,
+        dest: new Uint32Array(destCounters),
         stopped,
         onStopped,
       };
@@ -170,10 +174,8 @@ export class PacketWorkers {
   /** [active, inactive, persistent templates, connections scheduled] of one slot, summed. */
   destCounters(slot: number): [number, number, number, number] {
     const out: [number, number, number, number] = [0, 0, 0, 0];
-    for (const w of this.workers) {
-      const dc = new Uint32Array(w.destCounters, slot * DEST_COUNTER_STRIDE * 4, DEST_COUNTER_STRIDE);
-      for (let i = 0; i < DEST_COUNTER_STRIDE; i++) out[i] += dc[i]!;
-    }
+    const base = slot * DEST_COUNTER_STRIDE;
+    for (const w of this.workers) for (let i = 0; i < DEST_COUNTER_STRIDE; i++) out[i] += w.dest[base + i]!;
     return out;
   }
 

@@ -4,7 +4,7 @@
 // its limit, where every miss has to walk to an empty bucket.
 
 import { describe, expect, test } from "bun:test";
-import { ServiceMatchTable } from "../../src/dataplane/forwarder.ts";
+import { ServiceMatchTable } from "../../src/dataplane/service_match_table.ts";
 import { IPPROTO_TCP, IPPROTO_UDP } from "../../src/dataplane/layout.ts";
 import { ipToU32 } from "../../src/dataplane/plan.ts";
 
