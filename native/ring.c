@@ -835,8 +835,7 @@ int rv_tx_batch(struct rv_handle *h)
 			continue;
 		}
 		struct rv_slot *s = v < h->slot_cap ? &h->slots[v] : NULL;
-		if (!s || d->kind != RV_KIND_IPV4 || s->method == RV_FWD_NONE ||
-		    (s->method == RV_FWD_TUN && s->tx_if >= h->tx_if_count)) {
+		if (!s || d->kind != RV_KIND_IPV4 || s->method == RV_FWD_NONE || s->tx_if >= h->tx_if_count) {
 			h->ctr->verdict_bad++;
 			continue;
 		}
@@ -845,9 +844,11 @@ int rv_tx_batch(struct rv_handle *h)
 		s->packets++;
 		s->bytes += d->frame_len;
 		if (s->method == RV_FWD_DR) {
+			/* Out of the interface the route to the real server names (a two-armed director
+			 * receives on one NIC and reaches its servers on another), with that NIC's MAC. */
 			memcpy(f, s->dmac, 6);
-			memcpy(f + 6, h->mac, 6);
-			rv_queue(h, 0, f, d->frame_len, NULL, 0);
+			memcpy(f + 6, s->smac, 6);
+			rv_queue(h, s->tx_if, f, d->frame_len, NULL, 0);
 		} else {
 			rv_queue_tun(h, f, d, s);
 		}

@@ -58,7 +58,7 @@ struct rv_desc {
 
 /* Forwarding methods of a real-server slot (rv_slot.method). */
 #define RV_FWD_NONE 0 /* slot unused, or no MAC yet: frames sent here are dropped and counted */
-#define RV_FWD_DR 1   /* rewrite destination MAC to dmac, source MAC to ours */
+#define RV_FWD_DR 1   /* rewrite destination MAC to dmac, source MAC to smac, send on tx_if */
 #define RV_FWD_TUN 2  /* IPIP: new Ethernet header (dmac = next hop, smac) + outer IPv4 header
                        * (saddr -> rip, protocol 4) in front of the untouched inner packet */
 
@@ -69,9 +69,9 @@ struct rv_desc {
 struct rv_slot {
 	uint8_t dmac[6];  /* DR: the real server's MAC; TUN: the next hop's MAC */
 	uint8_t method;   /* RV_FWD_* */
-	uint8_t tx_if;    /* TUN: transmit interface (0 = the ring's own, else rv_add_tx_interface) */
+	uint8_t tx_if;    /* transmit interface (0 = the ring's own, else rv_add_tx_interface) */
 	uint32_t rip;     /* real server address, host order */
-	uint8_t smac[6];  /* TUN: MAC of the transmit interface */
+	uint8_t smac[6];  /* MAC of the transmit interface (the frame's new source MAC) */
 	uint16_t mtu;     /* TUN: MTU of the transmit interface */
 	uint32_t saddr;   /* TUN: outer source address, host order */
 	uint32_t _pad[2];

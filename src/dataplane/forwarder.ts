@@ -59,6 +59,9 @@ function writeSlot(ring: Ring, d: PlanDest): void {
     ring.slots16[(o + SLOT.mtu) >>> 1] = tun.mtu;
     ring.slots32[(o + SLOT.saddr) >>> 2] = tun.saddr;
     ring.slots8[o + SLOT.txIf] = tun.txIf;
+  } else {
+    ring.slots8.set(d.egress ? d.egress.smac : ring.mac, o + SLOT.smac);
+    ring.slots8[o + SLOT.txIf] = d.egress ? d.egress.txIf : 0;
   }
   ring.slots8[o + SLOT.method] = tun ? FWD_TUN : FWD_DR;
 }

@@ -17,6 +17,9 @@ export interface PlanDest {
   mac: number[] | null;
   /** TUN only: how the outer packet leaves (from the routing table). */
   tunnel: PlanTunnel | null;
+  /** DR: the interface the route to the real server leaves through, when it is not the ring's
+   *  own (a two-armed director): its MAC and transmit index. Absent: the ring's interface. */
+  egress?: PlanEgress | null;
   /** ipvsadm -x / -y (0 = none; see forwarder.ts for the kernel's hysteresis). */
   upperThreshold: number;
   lowerThreshold: number;
@@ -28,6 +31,11 @@ export interface PlanTunnel {
   /** MAC and MTU of the egress interface, and its transmit index in the shim (0 = the ring's). */
   smac: number[];
   mtu: number;
+  txIf: number;
+}
+
+export interface PlanEgress {
+  smac: number[];
   txIf: number;
 }
 
