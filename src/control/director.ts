@@ -293,6 +293,7 @@ export class Director {
           forward: r.forward,
           mac: reach.mac,
           tunnel: reach.tunnel,
+          egress: reach.egress,
           upperThreshold: r.upperThreshold,
           lowerThreshold: r.lowerThreshold,
           };

@@ -1,10 +1,13 @@
-// How each real server is reached, kept current: for DR its MAC on the director's interface; for
-// TUN the route (egress interface, next hop, source, MTU) and the next hop's MAC on that interface.
-// MACs come from managed neighbour entries (see neighbours.ts), one table per egress interface;
-// an egress interface other than the ring's gets its own transmit socket in the shim.
-import { ipToU32, type PlanTunnel } from "../dataplane/plan.ts";
+// How each real server is reached, kept current. Both methods start from the kernel's route to
+// the real server (`ip route get RIP`): its interface is where the frames leave. DR rewrites the
+// destination MAC, so the real server must sit on that link itself (as IPVS requires: a DR server
+// behind a gateway is reported and never chosen) and its MAC is the one wanted; TUN sends to the
+// route's next hop. MACs come from managed neighbour entries (see neighbours.ts), one table per
+// egress interface; an egress interface other than the ring's gets its own transmit socket in the
+// shim. A two-armed director (clients on one NIC, real servers on another) is the same lookup.
+import { ipToU32, type PlanEgress, type PlanTunnel } from "../dataplane/plan.ts";
 import { NeighbourTable } from "./neighbours.ts";
-import { resolveRoutes, type TunnelRoute } from "./routes.ts";
+import { resolveRoutes, type RealServerRoute } from "./routes.ts";
 
 export interface RealServerTarget {
   address: string;
@@ -15,15 +18,19 @@ export interface Reach {
   /** DR: the real server's MAC; TUN: the next hop's. Null while unresolved. */
   mac: number[] | null;
   tunnel: PlanTunnel | null;
+  /** DR: the interface the frames leave through. */
+  egress: PlanEgress | null;
   /** Why it cannot be reached, when it cannot. */
   problem: string | null;
 }
+
+const unreachable = (problem: string): Reach => ({ mac: null, tunnel: null, egress: null, problem });
 
 export class Reachability {
   private readonly tables = new Map<string, NeighbourTable>();
   private readonly txIfs = new Map<string, number>();
   private macsByDev = new Map<string, Map<string, number[]>>();
-  private routes = new Map<string, TunnelRoute | string>();
+  private routes = new Map<string, RealServerRoute | string>();
 
   constructor(
     private readonly ifname: string,
@@ -38,19 +45,26 @@ export class Reachability {
     return t;
   }
 
+  /** The route a target's frames take, or why there is none usable for its method. */
+  private route(t: RealServerTarget): RealServerRoute | string {
+    const r = this.routes.get(t.address);
+    if (r === undefined) return `no route to ${t.address} looked up yet`;
+    if (typeof r === "string") return r;
+    if (r.local) return `${t.address} is an address of the director itself (route via ${r.dev})`;
+    if (t.forward === "dr" && r.gatewayed) {
+      return `DR real server ${t.address} is not on a network the director is connected to (route via ${r.via} dev ${r.dev}): DR rewrites only the MAC, so the server must share a link with the director; use -i (TUN) to reach it through a router`;
+    }
+    return r;
+  }
+
   /** Next hops per egress interface for these targets (after the routes are known). */
   private nextHops(targets: readonly RealServerTarget[]): Map<string, Set<string>> {
     const byDev = new Map<string, Set<string>>();
-    const add = (dev: string, ip: string) => {
-      if (!byDev.has(dev)) byDev.set(dev, new Set());
-      byDev.get(dev)!.add(ip);
-    };
     for (const t of targets) {
-      if (t.forward === "dr") add(this.ifname, t.address);
-      else {
-        const r = this.routes.get(t.address);
-        if (r && typeof r !== "string") add(r.dev, r.via);
-      }
+      const r = this.route(t);
+      if (typeof r === "string") continue;
+      if (!byDev.has(r.dev)) byDev.set(r.dev, new Set());
+      byDev.get(r.dev)!.add(r.via);
     }
     return byDev;
   }
@@ -59,7 +73,7 @@ export class Reachability {
    *  Returns problems met while asking (address -> message). */
   async refresh(targets: readonly RealServerTarget[]): Promise<Map<string, string>> {
     const problems = new Map<string, string>();
-    this.routes = await resolveRoutes([...new Set(targets.filter((t) => t.forward === "tun").map((t) => t.address))]);
+    this.routes = await resolveRoutes([...new Set(targets.map((t) => t.address))]);
     const byDev = this.nextHops(targets);
     const macs = new Map<string, Map<string, number[]>>();
     for (const [dev, ips] of byDev) {
@@ -74,18 +88,17 @@ export class Reachability {
   }
 
   get(t: RealServerTarget): Reach {
-    if (t.forward === "dr") {
-      const mac = this.macsByDev.get(this.ifname)?.get(t.address) ?? null;
-      return { mac, tunnel: null, problem: mac ? null : `no MAC for ${t.address} on ${this.ifname}` };
-    }
-    const r = this.routes.get(t.address);
-    if (r === undefined) return { mac: null, tunnel: null, problem: `no route to ${t.address} looked up yet` };
-    if (typeof r === "string") return { mac: null, tunnel: null, problem: r };
-    const src = this.tunnelSource ?? r.prefsrc;
-    if (!src) return { mac: null, tunnel: null, problem: `no source address for the tunnel to ${t.address} (set tunnelSource)` };
+    const r = this.route(t);
+    if (typeof r === "string") return unreachable(r);
     const mac = this.macsByDev.get(r.dev)?.get(r.via) ?? null;
-    const tunnel: PlanTunnel = { saddr: ipToU32(src), smac: r.mac, mtu: r.mtu, txIf: r.dev === this.ifname ? 0 : this.txIfs.get(r.dev)! };
-    return { mac, tunnel, problem: mac ? null : `no MAC for next hop ${r.via} on ${r.dev} (to ${t.address})` };
+    const txIf = r.dev === this.ifname ? 0 : this.txIfs.get(r.dev)!;
+    if (t.forward === "dr") {
+      return { mac, tunnel: null, egress: { smac: r.mac, txIf }, problem: mac ? null : `no MAC for ${t.address} on ${r.dev}` };
+    }
+    const src = this.tunnelSource ?? r.prefsrc;
+    if (!src) return unreachable(`no source address for the tunnel to ${t.address} (set tunnelSource)`);
+    const tunnel: PlanTunnel = { saddr: ipToU32(src), smac: r.mac, mtu: r.mtu, txIf };
+    return { mac, tunnel, egress: null, problem: mac ? null : `no MAC for next hop ${r.via} on ${r.dev} (to ${t.address})` };
   }
 
   /** Remove every neighbour entry we asked the kernel to manage. */

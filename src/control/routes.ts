@@ -1,11 +1,12 @@
-// Where a TUN real server's outer packets leave: the kernel's routing table (`ip route get RIP`)
-// gives the egress interface, the next hop (the gateway, or the RIP itself when on-link) and the
-// preferred source address; the interface's MAC and MTU come from `ip link`. Asked in one `ip
+// Where a real server's packets leave: the kernel's routing table (`ip route get RIP`) gives the
+// egress interface, the next hop (the gateway, or the RIP itself when on-link) and the preferred
+// source address; the interface's MAC and MTU come from `ip link`. TUN sends to the next hop; DR
+// needs the real server itself on that link (IPVS's DR transmit routes the same way). Asked in one `ip
 // -batch` per refresh, so following route changes costs one process per second, not one per server.
 import { run, runOk } from "../sys/run.ts";
 import { parseMac } from "../dataplane/plan.ts";
 
-export interface TunnelRoute {
+export interface RealServerRoute {
   /** Egress interface. */
   dev: string;
   /** Next hop whose MAC the outer frame is sent to. */
@@ -15,9 +16,14 @@ export interface TunnelRoute {
   mtu: number;
   /** The egress interface's MAC. */
   mac: number[];
+  /** The RIP is one of the director's own addresses (the kernel would deliver it locally). */
+  local: boolean;
+  /** The next hop is a gateway, not the RIP itself. */
+  gatewayed: boolean;
 }
 
 interface RouteJson {
+  type?: string;
   dst: string;
   gateway?: string;
   dev: string;
@@ -31,8 +37,8 @@ interface LinkJson {
 }
 
 /** Routes for each address; an address without a route maps to an error text instead. */
-export async function resolveRoutes(rips: readonly string[]): Promise<Map<string, TunnelRoute | string>> {
-  const out = new Map<string, TunnelRoute | string>();
+export async function resolveRoutes(rips: readonly string[]): Promise<Map<string, RealServerRoute | string>> {
+  const out = new Map<string, RealServerRoute | string>();
   if (rips.length === 0) return out;
   const links = new Map<string, LinkJson>();
   for (const l of JSON.parse(await runOk(["ip", "-j", "link", "show"])) as LinkJson[]) links.set(l.ifname, l);
@@ -56,6 +62,7 @@ export async function resolveRoutes(rips: readonly string[]): Promise<Map<string
     }
     out.set(ip, {
       dev: route.dev, via: route.gateway ?? ip, prefsrc: route.prefsrc ?? "", mtu: link.mtu, mac: parseMac(link.address),
+      local: route.type === "local", gatewayed: route.gateway !== undefined,
     });
   }
   return out;
