@@ -28,6 +28,9 @@ const CLIENT_MTU = 1400;
 const CLIENT_VIA_VIP = "198.19.0.11"; // far1's own address
 const CLIENT_CONTROL = "198.19.0.21";
 const CLIENT_DIRECT = "198.19.0.31";
+/** Clients of the two-worker case; the fanout spreads them over both workers (asserted), so some
+ *  sit on another worker than the one the router's own address would hash to. */
+const CLIENTS_WORKERS = ["198.19.0.41", "198.19.0.42", "198.19.0.43", "198.19.0.44"];
 const SIZE = 8_000_000;
 
 describe.skipIf(!runnable)("path MTU: ICMP fragmentation-needed for VIP connections", () => {
@@ -42,7 +45,7 @@ describe.skipIf(!runnable)("path MTU: ICMP fragmentation-needed for VIP connecti
       if (r.code !== 0) throw new Error(`${argv.join(" ")} in ${ns}: ${r.stderr.trim()}`);
     };
     await ok(lab.routerNs, ["ip", "link", "set", "dev", "eth1", "mtu", String(CLIENT_MTU)]);
-    for (const a of [CLIENT_CONTROL, CLIENT_DIRECT]) await ok(client, ["ip", "addr", "add", `${a}/24`, "dev", "eth0"]);
+    for (const a of [CLIENT_CONTROL, CLIENT_DIRECT, ...CLIENTS_WORKERS]) await ok(client, ["ip", "addr", "add", `${a}/24`, "dev", "eth0"]);
     await lab.rsScript(lab.rsNs[0]!, "start", [VIP]);
     await startHttp(lab, lab.rsNs[0]!);
   }, 60_000);
@@ -132,6 +135,30 @@ describe.skipIf(!runnable)("path MTU: ICMP fragmentation-needed for VIP connecti
     console.log(`pmtu: download through the VIP of ${SIZE} bytes in ${r.seconds.toFixed(2)} s, ` +
       `${s.policy.icmpErrorsForwarded} ICMP errors forwarded, ${s.policy.icmpErrorsNoConn} without connection`);
   }, 40_000);
+
+  test("with two packet workers each client's errors reach the worker that holds its connection", async () => {
+    const config = { ...drConfig(lab, { scheduler: "rr" }), workers: { count: 2 } };
+    const d = await DirectorProcess.start(lab, { config });
+    const size = SIZE / 2;
+    let s;
+    const results = [];
+    try {
+      for (const c of CLIENTS_WORKERS) {
+        expect(await rsPathMtu(c)).toBeNull();
+        results.push(await download(`http://${VIP}/bytes/${size}`, c, 20));
+      }
+    } finally {
+      s = await d.stop();
+    }
+    expect(results.map((r) => r.sha)).toEqual(CLIENTS_WORKERS.map(() => payloadSha256(size)));
+    for (const c of CLIENTS_WORKERS) expect(await rsPathMtu(c)).toBe(CLIENT_MTU);
+    expect(s.workers).toBe(2);
+    expect(s.perWorker.map((w) => w.newFlows > 0)).toEqual([true, true]);
+    expect(s.policy.icmpErrorsForwarded).toBeGreaterThanOrEqual(CLIENTS_WORKERS.length);
+    expect(s.policy.icmpErrorsNoConn).toBe(0);
+    console.log(`pmtu: 2 workers, ${CLIENTS_WORKERS.length} downloads of ${size} bytes in ` +
+      `${results.map((r) => r.seconds.toFixed(2)).join(", ")} s, new flows per worker ${s.perWorker.map((w) => w.newFlows).join("/")}`);
+  }, 60_000);
 });
 
 /** http-server.ts in NS on port 80, waited for until it prints "listening"; stopped by lab.down(). */
