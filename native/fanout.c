@@ -23,17 +23,35 @@
 
 /* murmur3's 32-bit finaliser over the masked address: consecutive client addresses (a /24 of
  * clients, say) spread evenly even over 2 members, which a bare `saddr % n` would not for
- * masked or strided address plans. */
-#define RV_FANOUT_PROG_LEN 17
+ * masked or strided address plans.
+ *
+ * An ICMP error about a connection (destination unreachable, time exceeded) comes from whichever
+ * router sent it, not from the client, so for those the address hashed is the quoted packet's
+ * destination: the client, whose worker holds the connection (see icmp.c). A load past the end
+ * of a short frame ends the program with 0 (member 0), which then counts it as malformed. */
+#define RV_FANOUT_PROG_LEN 27
 
 static void rv_fanout_program(uint32_t mask, struct sock_filter *p)
 {
 	struct sock_filter prog[RV_FANOUT_PROG_LEN] = {
 		/* skb->protocol, host order */
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 14),
-		/* IPv4 source address, relative to the network header wherever the data starts */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 24),           /* -> 26 other */
+		/* offsets relative to the network header, wherever the data starts */
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)(SKF_NET_OFF + 9)),  /* protocol */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 8),                    /* not ICMP -> 12 */
+		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, (uint32_t)(SKF_NET_OFF + 6)),  /* MF, offset */
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x3fff, 6, 0),              /* fragment -> 12 */
+		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, (uint32_t)(SKF_NET_OFF + 0)), /* X = IHL * 4 */
+		BPF_STMT(BPF_LD | BPF_B | BPF_IND, (uint32_t)(SKF_NET_OFF + 0)),  /* ICMP type */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 3, 1, 0),                    /* -> 10 quoted */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 11, 0, 2),                   /* not an error -> 12 */
+		/* 10: quoted destination, behind the 8-byte ICMP header */
+		BPF_STMT(BPF_LD | BPF_W | BPF_IND, (uint32_t)(SKF_NET_OFF + 8 + 16)),
+		BPF_JUMP(BPF_JMP | BPF_JA, 1, 0, 0),                             /* -> 13 hash */
+		/* 12: IPv4 source address */
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_NET_OFF + 12)),
+		/* 13: hash */
 		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, mask),
 		BPF_STMT(BPF_MISC | BPF_TAX, 0),
 		BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),
@@ -47,7 +65,7 @@ static void rv_fanout_program(uint32_t mask, struct sock_filter *p)
 		BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),
 		BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
 		BPF_STMT(BPF_RET | BPF_A, 0),
-		/* ARP and everything else: member 0 */
+		/* 26: ARP and everything else: member 0 */
 		BPF_STMT(BPF_RET | BPF_K, 0),
 	};
 	memcpy(p, prog, sizeof(prog));

@@ -13,7 +13,8 @@
  * hands out 0 too) or -errno. A new group gets the program of rv_fanout_set_mask(fd, 0xffffffff). */
 int rv_fanout_join(int fd, int32_t group);
 /* Replace the group's program (any member may): IPv4 frames go to member
- * hash(source address & mask) % members, everything else to member 0. Returns 0 or -errno. */
+ * hash(source address & mask) % members (ICMP errors: the quoted destination's, the client of the
+ * connection they are about), everything else to member 0. Returns 0 or -errno. */
 int rv_fanout_set_mask(int fd, uint32_t saddr_mask);
 /* A filter that accepts nothing, attached before bind so that a socket joining an existing group
  * does not receive copies of the group's frames in the moment between bind and join; detached

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "ring.h"
 #include "fanout.h"
+#include "icmp.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -181,6 +182,7 @@ void rv_parse_frame(const uint8_t *f, uint32_t len, struct rv_desc *d)
 	}
 	const uint8_t *l4 = ip + ihl;
 	uint32_t l4len = tot - ihl;
+	uint8_t kind = RV_KIND_IPV4;
 	if (d->proto == IPPROTO_TCP) {
 		if (l4len < 20)
 			return;
@@ -192,8 +194,16 @@ void rv_parse_frame(const uint8_t *f, uint32_t len, struct rv_desc *d)
 			return;
 		d->sport = rd16(l4);
 		d->dport = rd16(l4 + 2);
+	} else if (d->proto == IPPROTO_ICMP && !(frag & 0x2000)) {
+		/* An error about a VIP connection is reported under that connection's tuple (icmp.c).
+		 * A first fragment (MF) is left alone: errors are small and never fragmented. */
+		kind = (uint8_t)rv_parse_icmp(l4, l4len, d);
+		if (kind == RV_KIND_ICMP_MALFORMED) {
+			d->kind = kind;
+			return;
+		}
 	}
-	d->kind = RV_KIND_IPV4;
+	d->kind = kind;
 	d->hash = rv_hash3(d->saddr, d->daddr, ((uint32_t)d->sport << 16 | d->dport) ^ ((uint32_t)d->proto << 8));
 }
 
@@ -493,7 +503,8 @@ static inline void rv_take_frame(struct rv_handle *h, uint8_t *frame, uint32_t l
 	h->ctr->rx_frames++;
 	h->ctr->rx_bytes += len;
 	switch (d->kind) {
-	case RV_KIND_IPV4: h->ctr->parsed_ipv4++; break;
+	case RV_KIND_IPV4:
+	case RV_KIND_ICMP_ERROR: h->ctr->parsed_ipv4++; break;
 	case RV_KIND_ARP_REQUEST:
 	case RV_KIND_ARP_OTHER: h->ctr->parsed_arp++; break;
 	case RV_KIND_OTHER: h->ctr->parsed_other++; break;
@@ -714,7 +725,9 @@ static void rv_queue_tun(struct rv_handle *h, uint8_t *f, const struct rv_desc *
 		h->ctr->tun_packets++;
 		return;
 	}
-	if (d->flags & RV_DF_DONT_FRAG) {
+	/* Never an ICMP error about an ICMP error (RFC 1122 3.2.2): one too big for the tunnel (an
+	 * egress MTU under ~600 bytes) is fragmented like a packet without DF. */
+	if ((d->flags & RV_DF_DONT_FRAG) && d->kind != RV_KIND_ICMP_ERROR) {
 		h->ctr->tun_frag_needed++;
 		if (rv_icmp_allowed(h))
 			rv_queue_frag_needed(h, f, d, (uint16_t)(mtu - 20));
@@ -835,11 +848,14 @@ int rv_tx_batch(struct rv_handle *h)
 			continue;
 		}
 		struct rv_slot *s = v < h->slot_cap ? &h->slots[v] : NULL;
-		if (!s || d->kind != RV_KIND_IPV4 || s->method == RV_FWD_NONE || s->tx_if >= h->tx_if_count) {
+		/* An ICMP error goes to its connection's slot like any packet of it, as it came: its
+		 * ICMP checksum is the sender's, and RV_DF_CSUM_PARTIAL is only ever set on TCP/UDP. */
+		int fwd_kind = d->kind == RV_KIND_IPV4 || d->kind == RV_KIND_ICMP_ERROR;
+		if (!s || !fwd_kind || s->method == RV_FWD_NONE || s->tx_if >= h->tx_if_count) {
 			h->ctr->verdict_bad++;
 			continue;
 		}
-		if (d->flags & RV_DF_CSUM_PARTIAL)
+		if ((d->flags & RV_DF_CSUM_PARTIAL) && d->kind == RV_KIND_IPV4)
 			rv_complete_l4_checksum(f, d);
 		s->packets++;
 		s->bytes += d->frame_len;

@@ -20,6 +20,13 @@ enum rv_kind {
 	RV_KIND_ARP_REQUEST = 2, /* ARP request for IPv4 over Ethernet: saddr = sender, daddr = target */
 	RV_KIND_ARP_OTHER = 3,   /* any other ARP */
 	RV_KIND_MALFORMED = 4,   /* truncated or inconsistent headers; counted, never forwarded */
+	RV_KIND_ICMP_ERROR = 5,  /* ICMP destination unreachable / time exceeded quoting a TCP or UDP
+	                          * packet: saddr, daddr, sport, dport, proto and hash are the
+	                          * connection's as the client's packets carry them (quoted destination,
+	                          * quoted source, ...), so the flow table finds it; ip_len, l3_off and
+	                          * flags stay the outer ICMP packet's, which is what a forward sends */
+	RV_KIND_ICMP_MALFORMED = 6, /* such an ICMP error cut short or corrupted (see native/icmp.c):
+	                             * outer saddr/daddr, proto 1; counted as malformed, never forwarded */
 };
 
 /* rv_desc.flags */

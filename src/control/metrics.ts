@@ -80,6 +80,9 @@ const POLICY_METRICS: Record<PolicyCounterName, MetricDef> = {
   flowsEvicted: counter("flows_evicted", "Flows (never established TCP) evicted from a full flow table to make room."),
   templatesActive: gauge("templates_active", "Persistence templates in the template table."),
   templatesFull: counter("template_table_full", "Clients not remembered because the persistence template table was full."),
+  icmpErrorsForwarded: counter("icmp_errors_forwarded", "ICMP errors (destination unreachable, time exceeded) about a live connection, forwarded to its real server."),
+  icmpErrorsNoConn: counter("icmp_errors_no_conn_drops", "ICMP errors quoting a service's packet that belongs to no live connection, not forwarded."),
+  icmpErrorsMalformed: counter("icmp_errors_malformed", "ICMP errors to a VIP with a truncated or corrupted header or quote, not forwarded."),
   batches: counter("batches", "Descriptor batches the policy processed."),
 };
 

@@ -11,11 +11,13 @@
 //   restarted per packet with the state's timeout;
 // - per real server active (ESTABLISHED) and inactive (every other state, and all UDP) connection
 //   counts, the upper/lower threshold hysteresis (IP_VS_DEST_F_OVERLOAD), persistence templates.
+// - ICMP errors (destination unreachable, time exceeded) quoting a packet from VIP:vport go to the
+//   real server of that connection, as ip_vs_in_icmp relays them (see icmpError below).
 // Everything else is left to the kernel's own copy (PASS), except ARP requests for VIPs that ringvs
 // answers itself.
 import {
   DESC_SIZE, DF_FRAGMENT, DF_VLAN_STRIPPED, FWD_DR, FWD_NONE, FWD_TUN, IPPROTO_TCP, IPPROTO_UDP, Kind, SLOT,
-  SLOT_SIZE, TCP_RST, TCP_SYN, VERDICT_ARP_REPLY, VERDICT_DROP,
+  SLOT_SIZE, TCP_RST, TCP_SYN, VERDICT_ARP_REPLY, VERDICT_DROP, VERDICT_PASS,
 } from "./layout.ts";
 import type { Ring } from "./ffi.ts";
 import type { Plan, PlanDest, PlanService } from "./plan.ts";
@@ -278,6 +280,15 @@ export class Forwarder {
         else flows.insert(hash, saddr, daddr, ports, proto, slot, expires, st, tpl);
         pc[PC.newFlows]!++;
         verdicts[i] = slot;
+      } else if (kind === Kind.IcmpError) {
+        verdicts[i] = this.icmpError(o8, now);
+      } else if (kind === Kind.IcmpMalformed) {
+        // Not to be trusted, so never forwarded; counted when it was sent to a VIP, that is when
+        // it would have been about one of ours. The kernel's copy is left alone either way.
+        if (this.vips.has(d32[o32 + 1]!)) {
+          pc[PC.icmpErrorsMalformed]!++;
+          verdicts[i] = VERDICT_DROP;
+        }
       } else if (kind === Kind.ArpRequest) {
         if (this.arpVips.has(d32[o32 + 1]!)) {
           verdicts[i] = VERDICT_ARP_REPLY;
@@ -286,6 +297,37 @@ export class Forwarder {
       }
     }
     pc[PC.batches]!++;
+  }
+
+  /** The verdict for an ICMP error whose descriptor holds the quoted connection's tuple (client,
+   *  VIP, client port, virtual port, protocol; native/icmp.c). Only the connection's real server
+   *  can act on it (lower its path MTU toward the client, give up the connection), so it goes
+   *  there unchanged, as ip_vs_in_icmp relays it. It is no packet of the connection: no
+   *  scheduling (IPVS's schedule_icmp is off by default), no TCP state change, no timer restart
+   *  (a stream of errors, or forged ones, must not keep a dead connection alive).
+   *  - no service for (proto, VIP, vport): about traffic that is not ours (the director's own
+   *    sockets on the VIP or elsewhere): PASS, untouched;
+   *  - a service but no live connection: DROP, counted. IPVS returns NF_ACCEPT here; ringvs's
+   *    kernel gets its own copy of every ICMP frame anyway (the nft guard covers TCP/UDP only),
+   *    so the verdict only keeps the frame from being sent on and counts it as ours. */
+  private icmpError(o8: number, now: number): number {
+    const d8 = this.ring.desc8, d16 = this.ring.desc16, d32 = this.ring.desc32;
+    const o16 = o8 >>> 1, o32 = o8 >>> 2;
+    // Another VLAN's frame, as for packets (see process()).
+    if (d8[o8 + 15]! & DF_VLAN_STRIPPED) return VERDICT_PASS;
+    const proto = d8[o8 + 12]!;
+    const daddr = d32[o32 + 1]!;
+    const protoPort = ServiceMatchTable.protoPort(proto, d16[o16 + 5]!);
+    let s = this.matchTable.get(daddr, protoPort);
+    if (s < 0) s = this.matchTable.get(daddr, protoPort & 65536); // the VIP's port-0 service
+    if (s < 0) return VERDICT_PASS;
+    const b = this.flows.find(d32[o32 + 7]!, d32[o32]!, daddr, d32[o32 + 2]!, proto);
+    if (b >= 0 && this.flows.expires(b) > now) {
+      this.pc[PC.icmpErrorsForwarded]!++;
+      return this.flows.slot(b);
+    }
+    this.pc[PC.icmpErrorsNoConn]!++;
+    return VERDICT_DROP;
   }
 
   /** Between batches (idle: after a poll that brought nothing): reclaim expired flows and publish

@@ -34,7 +34,9 @@ export const LAYOUT_ORDER: readonly number[] = [
   COUNTERS_SIZE, RING_PARAMS_SIZE,
 ];
 
-export const enum Kind { Other = 0, Ipv4 = 1, ArpRequest = 2, ArpOther = 3, Malformed = 4 }
+/** native/ring.h enum rv_kind. IcmpError descriptors carry the quoted connection's tuple, turned
+ *  to the client's direction (native/icmp.c); IcmpMalformed ones the outer addresses. */
+export const enum Kind { Other = 0, Ipv4 = 1, ArpRequest = 2, ArpOther = 3, Malformed = 4, IcmpError = 5, IcmpMalformed = 6 }
 export const DF_FRAGMENT = 0x01;
 export const DF_MORE_FRAGS = 0x02;
 export const DF_VLAN = 0x04;

@@ -16,6 +16,9 @@ export const POLICY_COUNTER_NAMES = [
   "flowsEvicted",      // flows evicted from a full table to make room (never established TCP)
   "templatesActive",   // gauge: persistence templates
   "templatesFull",     // clients not remembered because the template table was full
+  "icmpErrorsForwarded", // ICMP errors about a live connection, sent to its real server
+  "icmpErrorsNoConn",  // ICMP errors quoting a service's packet of no live connection: dropped
+  "icmpErrorsMalformed", // ICMP errors to a VIP cut short or corrupted: dropped
   "batches",
 ] as const;
 export type PolicyCounterName = (typeof POLICY_COUNTER_NAMES)[number];

@@ -198,9 +198,18 @@ ringvs_templates_active 130
 # HELP ringvs_template_table_full_total Clients not remembered because the persistence template table was full.
 # TYPE ringvs_template_table_full_total counter
 ringvs_template_table_full_total 140
+# HELP ringvs_icmp_errors_forwarded_total ICMP errors (destination unreachable, time exceeded) about a live connection, forwarded to its real server.
+# TYPE ringvs_icmp_errors_forwarded_total counter
+ringvs_icmp_errors_forwarded_total 150
+# HELP ringvs_icmp_errors_no_conn_drops_total ICMP errors quoting a service's packet that belongs to no live connection, not forwarded.
+# TYPE ringvs_icmp_errors_no_conn_drops_total counter
+ringvs_icmp_errors_no_conn_drops_total 160
+# HELP ringvs_icmp_errors_malformed_total ICMP errors to a VIP with a truncated or corrupted header or quote, not forwarded.
+# TYPE ringvs_icmp_errors_malformed_total counter
+ringvs_icmp_errors_malformed_total 170
 # HELP ringvs_batches_total Descriptor batches the policy processed.
 # TYPE ringvs_batches_total counter
-ringvs_batches_total 150
+ringvs_batches_total 180
 # HELP ringvs_flow_table_size Capacity of the flow table (ipvsadm's connection table size).
 # TYPE ringvs_flow_table_size gauge
 ringvs_flow_table_size 1048576

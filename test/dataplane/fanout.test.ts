@@ -16,7 +16,7 @@ function sh(...argv: string[]): void {
   if (r.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr.toString()}`);
 }
 
-interface RingSeen { ipv4: number; arp: number; sources: number[] }
+interface RingSeen { ipv4: number; arp: number; sources: number[]; icmpClients: number[] }
 interface ProbeResult { fanoutGroup: number; byClient: RingSeen[]; masked: RingSeen[] }
 
 labDescribe("PACKET_FANOUT rings", () => {
@@ -53,6 +53,15 @@ labDescribe("PACKET_FANOUT rings", () => {
     // so this is a property of the function, checked once.
     expect(a.ipv4 / 2).toBeGreaterThanOrEqual(20);
     expect(b.ipv4 / 2).toBeGreaterThanOrEqual(20);
+  });
+
+  test("an ICMP error from a router lands in the ring of the client it quotes, with or without a mask", () => {
+    for (const seen of [result.byClient, result.masked]) {
+      expect(seen.reduce((n, s) => n + s.icmpClients.length, 0)).toBe(64);
+      for (const s of seen) expect(s.icmpClients.filter((c) => !s.sources.includes(c))).toEqual([]);
+    }
+    // and they do spread: not all in one ring as hashing the router's address would put them
+    expect(result.byClient.every((s) => s.icmpClients.length > 0)).toBe(true);
   });
 
   test("ARP goes to the first ring", () => {

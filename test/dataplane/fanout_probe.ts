@@ -5,7 +5,7 @@
 import { RingSet } from "../../src/dataplane/ring_set.ts";
 import { Ring } from "../../src/dataplane/ffi.ts";
 import { DESC, DESC_SIZE } from "../../src/dataplane/layout.ts";
-import { arp, ip, mac, udp } from "./packet_builder.ts";
+import { arp, icmp, ip, mac, quote, udp } from "./packet_builder.ts";
 
 const [txIf, rxIf] = process.argv.slice(2) as [string, string];
 const PARAMS = { blockSize: 4096, blockCount: 64, blockTimeoutMs: 1, descCapacity: 1024, slotCapacity: 4 };
@@ -13,17 +13,20 @@ const CLIENTS = 64;
 const VIP = ip("198.18.0.100");
 const KIND_IPV4 = 1;
 const KIND_ARP_REQUEST = 2;
+const KIND_ICMP_ERROR = 5;
+/** One router sends every ICMP error: hashing its address would put them all in one ring. */
+const ROUTER_IP = ip("198.18.9.1");
 
 const rings = RingSet.open(rxIf, PARAMS, 2);
 const sender = Ring.open(txIf, PARAMS);
 const dst = rings.mac;
 const src = mac("02:00:00:00:00:01");
 
-interface RingSeen { ipv4: number; arp: number; sources: number[] }
+interface RingSeen { ipv4: number; arp: number; sources: number[]; icmpClients: number[] }
 
 /** Everything each ring holds until both stay empty for 50 ms; blocks are handed back at once. */
 async function drain(): Promise<RingSeen[]> {
-  const seen: RingSeen[] = rings.rings.map(() => ({ ipv4: 0, arp: 0, sources: [] }));
+  const seen: RingSeen[] = rings.rings.map(() => ({ ipv4: 0, arp: 0, sources: [], icmpClients: [] }));
   let quietSince = performance.now();
   while (performance.now() - quietSince < 50) {
     rings.rings.forEach((r, i) => {
@@ -33,6 +36,8 @@ async function drain(): Promise<RingSeen[]> {
         if (kind === KIND_IPV4) {
           seen[i]!.ipv4++;
           seen[i]!.sources.push(r.desc32[(d * DESC_SIZE + DESC.saddr) / 4]! & 0xff);
+        } else if (kind === KIND_ICMP_ERROR) {
+          seen[i]!.icmpClients.push(r.desc32[(d * DESC_SIZE + DESC.saddr) / 4]! & 0xff); // the quoted client
         } else if (kind === KIND_ARP_REQUEST) {
           seen[i]!.arp++;
         }
@@ -46,7 +51,8 @@ async function drain(): Promise<RingSeen[]> {
   return seen;
 }
 
-/** Two UDP frames from each of CLIENTS addresses 198.18.5.0..63 (different ports), one ARP. */
+/** Two UDP frames from each of CLIENTS addresses 198.18.5.0..63 (different ports), one ICMP error
+ *  from the router about each client's reply, one ARP. */
 function sendAll(): void {
   for (let round = 0; round < 2; round++) {
     for (let k = 0; k < CLIENTS; k++) {
@@ -54,6 +60,10 @@ function sendAll(): void {
         eth: { dst, src }, ip: { src: ip(`198.18.5.${k}`), dst: VIP }, sport: 10000 + round, dport: 5000, padTo: 60,
       }));
     }
+  }
+  for (let k = 0; k < CLIENTS; k++) {
+    const reply = udp({ eth: { dst, src }, ip: { src: VIP, dst: ip(`198.18.5.${k}`) }, sport: 5000, dport: 10000 });
+    sender.sendFrame(icmp({ eth: { dst, src }, ip: { src: ROUTER_IP, dst: VIP }, type: 3, code: 4, rest: 1400, body: quote(reply) }));
   }
   sender.sendFrame(arp({
     eth: { dst: mac("ff:ff:ff:ff:ff:ff"), src }, op: 1, senderMac: src, senderIp: ip("198.18.5.200"), targetIp: VIP, padTo: 60,

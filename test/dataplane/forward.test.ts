@@ -19,8 +19,8 @@ import {
   newPolicyCounterBuffer, type PolicyCounters, readPolicyCounters,
 } from "../../src/dataplane/policy_counters.ts";
 import {
-  ACK, arp, type EthOpts, ethernet, ETH_P_IP, FIN, hex, ip, ipChecksumOk, ipv4, type Ipv4Opts,
-  l4ChecksumOk, mac, PSH, RST, SYN, tcp, type TcpOpts, udp, type UdpOpts, unhex, withMacs,
+  ACK, arp, type EthOpts, ethernet, ETH_P_IP, FIN, hex, icmp, ip, ipChecksumOk, ipv4, type Ipv4Opts,
+  l4ChecksumOk, mac, PSH, quote, RST, SYN, tcp, type TcpOpts, udp, type UdpOpts, unhex, withMacs,
 } from "./packet_builder.ts";
 
 // ------------------------------------------------------------------ the network of the tests
@@ -147,7 +147,7 @@ interface Row {
 
 const EVENT_COUNTERS = [
   "tcpNoFlowDropped", "noDestDropped", "fragmentsDropped", "replyFramesSeen", "arpAnswered",
-  "flowTableFull", "persistHits",
+  "flowTableFull", "persistHits", "icmpErrorsForwarded", "icmpErrorsNoConn", "icmpErrorsMalformed",
 ] as const;
 const SHIM_ZERO_BY_DEFAULT = ["parsedMalformed", "verdictBad", "txErrors"] as const;
 
@@ -863,3 +863,237 @@ runTable("connection life", [
     policy: { newFlows: 4 },
   },
 ]);
+
+// ------------------------------------------------------------------ ICMP errors for VIP connections
+
+/** The client-side router's own address: it sends its ICMP errors from there. */
+const ROUTER_IP = ip("198.18.0.1");
+const ICMP_DEST_UNREACH = 3;
+const ICMP_FRAG_NEEDED = 4;
+const ICMP_TIME_EXCEEDED = 11;
+
+/** A real server's reply, VIP:80 -> client: what a router on the way back quotes. */
+function v2c(o: { sport?: number; dport?: number; src?: number; size?: number } = {}): Uint8Array {
+  return tcp({
+    eth: { dst: ROUTER, src: RS3 }, sport: o.sport ?? 80, dport: o.dport ?? 40000, flags: PSH | ACK, seq: 5001, ack: 1001,
+    payload: new Uint8Array((o.size ?? 1500) - 40).fill(0x61), ip: { src: o.src ?? VIP, dst: CLIENT },
+  });
+}
+
+/** The router's "fragmentation needed" (next-hop MTU 1400) to the quoted packet's source, quoting
+ *  `quoted` (its header and 8 bytes unless `bytes`). */
+function fragNeeded(quoted: Uint8Array, o: { bytes?: number; eth?: EthOpts; mangle?: (q: Uint8Array) => void } = {}): Uint8Array {
+  const q = quote(quoted, o.bytes);
+  o.mangle?.(q);
+  const dst = (q[12]! << 24 | q[13]! << 16 | q[14]! << 8 | q[15]!) >>> 0;
+  return icmp({ eth: o.eth ?? IN, ip: { src: ROUTER_IP, dst }, type: ICMP_DEST_UNREACH, code: ICMP_FRAG_NEEDED, rest: 1400, body: q });
+}
+
+const VIP_REPLY = v2c();
+const ESTABLISH = [
+  { now: 0, in: [syn(40000)], verdicts: [fwd(3)], out: [to(RS3, syn(40000))] },
+  { now: 1, in: [c2v({ flags: ACK, seq: 1001, ack: 5001 })], verdicts: [fwd(3)], out: [to(RS3, c2v({ flags: ACK, seq: 1001, ack: 5001 }))] },
+] satisfies Step[];
+
+runTable("ICMP errors about VIP connections", [
+  {
+    name: "frag-needed for an established TCP connection goes to its real server unchanged (DR: only the MACs differ)",
+    plan: WEB3,
+    steps: [
+      ...ESTABLISH,
+      { now: 2, in: [fragNeeded(VIP_REPLY)], verdicts: [fwd(3)], out: [to(RS3, fragNeeded(VIP_REPLY))] },
+    ],
+    policy: { newFlows: 1, vipPackets: 2, icmpErrorsForwarded: 1 },
+    shim: { parsedIpv4: 3 },
+    slotPackets: { 3: 3 },
+    eachOut: (f) => expect(ipChecksumOk(f)).toBe(true),
+  },
+  {
+    // Linux quotes as much as fits in 576 bytes (RFC 1812 4.3.2.3); a NIC may pad the frame.
+    name: "a long quote (548 bytes), an 802.1Q tag, Ethernet padding and other unreachable codes: forwarded as they came",
+    plan: WEB3,
+    steps: [
+      ...ESTABLISH,
+      {
+        now: 2,
+        in: [
+          fragNeeded(VIP_REPLY, { bytes: 548 }),
+          fragNeeded(VIP_REPLY, { eth: { ...IN, vlan: 0x0064 } }),
+          ethernet(IN, ETH_P_IP, fragNeeded(VIP_REPLY).subarray(14), 90),
+          icmp({ eth: IN, ip: { src: ROUTER_IP, dst: VIP }, type: ICMP_DEST_UNREACH, code: 1, body: quote(VIP_REPLY) }),
+        ],
+        verdicts: [fwd(3), fwd(3), fwd(3), fwd(3)],
+        out: [
+          to(RS3, fragNeeded(VIP_REPLY, { bytes: 548 })),
+          to(RS3, fragNeeded(VIP_REPLY, { eth: { ...IN, vlan: 0x0064 } })),
+          to(RS3, ethernet(IN, ETH_P_IP, fragNeeded(VIP_REPLY).subarray(14), 90)),
+          to(RS3, icmp({ eth: IN, ip: { src: ROUTER_IP, dst: VIP }, type: ICMP_DEST_UNREACH, code: 1, body: quote(VIP_REPLY) })),
+        ],
+      },
+    ],
+    policy: { newFlows: 1, vipPackets: 2, icmpErrorsForwarded: 4 },
+  },
+  {
+    name: "time exceeded for a UDP flow goes to the flow's real server",
+    plan: WEB_DNS,
+    steps: [
+      { now: 0, in: [udpToVip()], verdicts: [fwd(2)], out: [to(RS2, udpToVip())] },
+      (() => {
+        const reply = udp({ eth: { dst: ROUTER, src: RS2 }, sport: 53, dport: 33000, payload: unhex("61 6e 73"), ip: { src: VIP, dst: CLIENT, df: false, ttl: 1 } });
+        const err = icmp({ eth: IN, ip: { src: ROUTER_IP, dst: VIP }, type: ICMP_TIME_EXCEEDED, code: 0, body: quote(reply) });
+        return { now: 5, in: [err], verdicts: [fwd(2)], out: [to(RS2, err)] };
+      })(),
+    ],
+    policy: { newFlows: 1, vipPackets: 1, icmpErrorsForwarded: 1 },
+  },
+  {
+    name: "an error quoting a service's packet of no live connection is dropped and counted; so is one after the connection expired",
+    plan: WEB3,
+    steps: [
+      { now: 0, in: [fragNeeded(v2c({ dport: 40001 }))], verdicts: ["DROP"], out: [] },
+      { now: 1, in: [syn(40000)], verdicts: [fwd(3)], out: [to(RS3, syn(40000))] },
+      // another port of the same client: not that connection
+      { now: 2, in: [fragNeeded(v2c({ dport: 40002 }))], verdicts: ["DROP"], out: [] },
+      // SYN_RECV lives 60 s: from 61 on the connection is gone, swept or not
+      { now: 61, in: [fragNeeded(VIP_REPLY)], verdicts: ["DROP"], out: [] },
+    ],
+    policy: { newFlows: 1, vipPackets: 1, icmpErrorsNoConn: 3 },
+  },
+  {
+    name: "errors not about a service's traffic pass untouched and uncounted: other host, other port, other protocol, ICMP, later fragment",
+    plan: WEB_DNS,
+    steps: [
+      ...ESTABLISH.map((st) => ({ ...st, verdicts: st.verdicts.map(() => fwd(1)), out: st.out.map((f) => to(RS1, withMacs(f, DIRECTOR, ROUTER))) })),
+      {
+        now: 2,
+        in: [
+          fragNeeded(v2c({ src: OTHER_HOST })),
+          fragNeeded(v2c({ sport: 22 })),
+          // UDP from VIP:80: the service on port 80 is TCP
+          icmp({ eth: IN, ip: { src: ROUTER_IP, dst: VIP }, type: ICMP_DEST_UNREACH, code: 3, body: quote(udp({ eth: IN, sport: 80, dport: 40000, ip: { src: VIP, dst: CLIENT } })) }),
+          // the client's own packet quoted (an error from beyond the real server, not our reply)
+          fragNeeded(c2v({ flags: ACK })),
+          // quoting an echo reply from the VIP
+          icmp({ eth: IN, ip: { src: ROUTER_IP, dst: VIP }, type: ICMP_TIME_EXCEEDED, code: 0, body: ipv4({ src: VIP, dst: CLIENT }, 1, unhex("00 00 ff fe 00 01 00 00")) }),
+          // quoting a later fragment of a reply: no ports
+          icmp({ eth: IN, ip: { src: ROUTER_IP, dst: VIP }, type: ICMP_TIME_EXCEEDED, code: 1, body: ipv4({ src: VIP, dst: CLIENT, df: false, fragOffset: 185 }, TCP, new Uint8Array(8)) }),
+        ],
+        verdicts: ["PASS", "PASS", "PASS", "PASS", "PASS", "PASS"],
+        out: [],
+      },
+    ],
+    policy: { newFlows: 1, vipPackets: 2 },
+    shim: { parsedIpv4: 8 },
+  },
+  {
+    name: "ICMP echo to the VIP, and other informational ICMP, are the kernel's: PASS, untouched",
+    plan: WEB1,
+    steps: [{
+      in: [
+        icmp({ eth: IN, ip: { src: CLIENT, dst: VIP }, type: 8, code: 0, rest: 0x00010001, body: unhex("70 69 6e 67") }),
+        icmp({ eth: IN, ip: { src: CLIENT, dst: VIP }, type: 0, code: 0, rest: 0x00010001 }),
+        icmp({ eth: IN, ip: { src: ROUTER_IP, dst: VIP }, type: 5, code: 1, rest: ROUTER_IP, body: quote(VIP_REPLY) }), // redirect
+      ],
+      verdicts: ["PASS", "PASS", "PASS"],
+      out: [],
+    }],
+    shim: { parsedIpv4: 3 },
+  },
+  {
+    // SYN_RECV lives 60 s. An error at 59 is forwarded but restarts nothing: the ACK at 60 finds
+    // the connection expired, as it would have without the error.
+    name: "forwarding an error restarts no timer: the connection expires when it would have without it",
+    plan: WEB3,
+    steps: [
+      { now: 0, in: [syn(40000)], verdicts: [fwd(3)], out: [to(RS3, syn(40000))] },
+      { now: 59, in: [fragNeeded(VIP_REPLY)], verdicts: [fwd(3)], out: [to(RS3, fragNeeded(VIP_REPLY))] },
+      { now: 60, in: [c2v({ flags: ACK })], verdicts: ["DROP"], out: [] },
+    ],
+    policy: { newFlows: 1, vipPackets: 2, icmpErrorsForwarded: 1, tcpNoFlowDropped: 1 },
+  },
+]);
+
+/** ICMP errors that cannot be trusted: [name, the error as sent to `dst`]. */
+const BAD_ICMP: [string, (dst: number) => Uint8Array][] = [
+  ["ICMP header cut to 4 bytes", (dst) => ethernet(IN, ETH_P_IP, ipv4({ src: ROUTER_IP, dst, df: false }, 1, unhex("03 04 fc fb")))],
+  ["quote shorter than an IPv4 header (12 bytes)", (dst) => errTo(dst, quote(VIP_REPLY, 12))],
+  ["quote without the ports' 8 bytes (IP header + 4)", (dst) => errTo(dst, quote(VIP_REPLY, 24))],
+  ["quoted IHL 4", (dst) => errTo(dst, mangled((q) => (q[0] = 0x44)))],
+  ["quoted IHL 15 beyond the quote", (dst) => errTo(dst, mangled((q) => (q[0] = 0x4f)))],
+  ["quoted version 6", (dst) => errTo(dst, mangled((q) => (q[0] = 0x65)))],
+  ["wrong ICMP checksum", (dst) => icmp({ eth: IN, ip: { src: ROUTER_IP, dst }, type: 3, code: 4, rest: 1400, body: quote(VIP_REPLY), csum: 0x1234 })],
+];
+function errTo(dst: number, body: Uint8Array): Uint8Array {
+  return icmp({ eth: IN, ip: { src: ROUTER_IP, dst }, type: ICMP_DEST_UNREACH, code: ICMP_FRAG_NEEDED, rest: 1400, body });
+}
+function mangled(f: (q: Uint8Array) => void): Uint8Array {
+  const q = quote(VIP_REPLY);
+  f(q);
+  return q;
+}
+
+runTable("malformed ICMP errors: never forwarded; counted as ours when sent to a VIP", BAD_ICMP.flatMap(([name, make]) => [
+  {
+    name: `${name}, to the VIP: dropped, icmpErrorsMalformed`,
+    plan: WEB3,
+    steps: [...ESTABLISH, { now: 2, in: [make(VIP)], verdicts: ["DROP"], out: [] }],
+    policy: { newFlows: 1, vipPackets: 2, icmpErrorsMalformed: 1 },
+    shim: { parsedMalformed: 1, parsedIpv4: 2 },
+  } satisfies Row,
+  {
+    name: `${name}, to another host: PASS, counted by the shim only`,
+    plan: WEB3,
+    steps: [{ in: [make(OTHER_HOST)], verdicts: ["PASS"], out: [] }],
+    shim: { parsedMalformed: 1, parsedIpv4: 0 },
+  } satisfies Row,
+]));
+
+describe("ICMP errors: descriptor and connection", () => {
+  test("the descriptor carries the connection's tuple and hash as the client's own packets do; ip_len and l3_off stay the ICMP packet's", () => {
+    const h = open(WEB1);
+    try {
+      const err = fragNeeded(VIP_REPLY, { eth: { ...IN, vlan: 9 } });
+      h.ring.simPush(c2v({ eth: { ...IN, vlan: 9 } }));
+      h.ring.simPush(err);
+      expect(h.ring.rx(0)).toBe(2);
+      const field = (i: number) => {
+        const o = i * DESC_SIZE;
+        const dv = new DataView(h.ring.desc8.buffer, h.ring.desc8.byteOffset + o, DESC_SIZE);
+        return {
+          kind: dv.getUint8(DESC.kind), saddr: dv.getUint32(DESC.saddr, true), daddr: dv.getUint32(DESC.daddr, true),
+          sport: dv.getUint16(DESC.sport, true), dport: dv.getUint16(DESC.dport, true), proto: dv.getUint8(DESC.proto),
+          hash: dv.getUint32(DESC.hash, true), l3Off: dv.getUint16(DESC.l3Off, true), ipLen: dv.getUint16(DESC.ipLen, true),
+          frameLen: dv.getUint32(DESC.frameLen, true), tcpFlags: dv.getUint8(DESC.tcpFlags),
+        };
+      };
+      const pkt = field(0), e = field(1);
+      expect(pkt.kind).toBe(Kind.Ipv4);
+      expect(e).toEqual({
+        kind: Kind.IcmpError, saddr: CLIENT, daddr: VIP, sport: 40000, dport: 80, proto: TCP, hash: pkt.hash,
+        l3Off: 18, ipLen: 20 + 8 + 28, frameLen: err.length, tcpFlags: 0,
+      });
+      h.ring.tx();
+    } finally {
+      h.ring.close();
+    }
+  });
+
+  test("forwarding an error changes neither the TCP state nor the time left of the connection", () => {
+    const h = open(WEB3);
+    try {
+      batch(h, [syn(40000)], 0);
+      batch(h, [c2v({ flags: ACK, seq: 1001, ack: 5001 })], 1);
+      const before = h.fwd.connections(10, 10);
+      expect(before).toEqual([[TCP, CLIENT, 40000, VIP, 80, 1 /* ESTABLISHED */, 891, 3]]);
+      // RST and FIN quoted or not, an error is no segment of the connection
+      const { verdicts } = batch(h, [fragNeeded(VIP_REPLY), fragNeeded(tcp({ eth: IN, sport: 80, dport: 40000, flags: RST, ip: { src: VIP, dst: CLIENT } }))], 10);
+      expect(verdicts).toEqual([fwd(3), fwd(3)]);
+      expect(h.fwd.connections(10, 10)).toEqual(before);
+      h.fwd.housekeeping(10);
+      const pc = readPolicyCounters(h.counters);
+      expect([pc.icmpErrorsForwarded, pc.newFlows, pc.vipPackets, pc.flowsActive]).toEqual([2, 1, 2, 1]);
+    } finally {
+      h.ring.close();
+    }
+  });
+});

@@ -246,6 +246,41 @@ export function arp(o: ArpOpts): Uint8Array {
   return ethernet(o.eth, ETH_P_ARP, a, o.padTo);
 }
 
+export interface IcmpOpts {
+  eth: EthOpts;
+  ip: Ipv4Opts;
+  type: number;
+  code: number;
+  /** The 4 bytes after the checksum (frag-needed: 2 unused + next-hop MTU), as a 32-bit word. */
+  rest?: number;
+  /** What follows the 8-byte header: for an error, the quoted packet (see quote()). */
+  body?: Uint8Array;
+  /** Checksum override (a corrupted message); default the correct one. */
+  csum?: number;
+  padTo?: number;
+}
+
+/** Ethernet + IPv4 (protocol 1) + ICMP. IPv4 defaults to no DF, as Linux sends its errors. */
+export function icmp(o: IcmpOpts): Uint8Array {
+  const body = o.body ?? new Uint8Array(0);
+  const m = new Uint8Array(8 + body.length);
+  const dv = new DataView(m.buffer);
+  m[0] = o.type;
+  m[1] = o.code;
+  dv.setUint32(4, o.rest ?? 0);
+  m.set(body, 8);
+  dv.setUint16(2, o.csum ?? inetChecksum(m));
+  return ethernet(o.eth, ETH_P_IP, ipv4({ df: false, ...o.ip }, 1, m), o.padTo);
+}
+
+/** The first `bytes` of a frame's IPv4 packet (default: its header and 8 more bytes, what RFC 792
+ *  asks an ICMP error to quote). */
+export function quote(frame: Uint8Array, bytes?: number): Uint8Array {
+  const v = ipv4At(frame);
+  if (v === null) throw new Error("quote: not an IPv4 frame");
+  return frame.slice(v.ipOff, v.ipOff + Math.min(bytes ?? v.ihl + 8, v.totalLength));
+}
+
 /** A copy of `frame` with new Ethernet destination and source: what a DR forward must produce. */
 export function withMacs(frame: Uint8Array, dst: Uint8Array, src: Uint8Array): Uint8Array {
   const out = frame.slice();

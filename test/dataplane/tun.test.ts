@@ -8,7 +8,7 @@ import { Forwarder } from "../../src/dataplane/forwarder.ts";
 import { DEFAULT_TIMEOUTS, type Plan, type PlanDest } from "../../src/dataplane/plan.ts";
 import { newPolicyCounterBuffer } from "../../src/dataplane/policy_counters.ts";
 import { DEFAULT_SCHEDULER_FLAGS } from "../../src/sched/scheduler.ts";
-import { concat, hex, inetChecksum, ip, ipChecksumOk, l4ChecksumOk, mac, SYN, tcp } from "./packet_builder.ts";
+import { ACK, concat, hex, icmp, inetChecksum, ip, ipChecksumOk, l4ChecksumOk, mac, PSH, quote, SYN, tcp } from "./packet_builder.ts";
 
 const DIRECTOR = mac("02:00:00:00:00:01");
 const ROUTER = mac("02:00:00:00:00:10");
@@ -212,6 +212,53 @@ describe("path MTU: DF packets that no longer fit", () => {
       h.ring.setIcmp(DIP, 0, 0);
       expect(h.send([inner(1481)])).toEqual([]);
       expect(h.ring.counters().tunIcmpLimited).toBe(1);
+    } finally {
+      h.close();
+    }
+  });
+});
+
+describe("ICMP errors about a TUN connection", () => {
+  const ROUTER_IP = ip("198.18.0.1");
+  /** The real server's reply VIP:80 -> client, as the router on the way back quotes it. */
+  const reply = tcp({
+    eth: { dst: ROUTER, src: NEXT_HOP }, sport: 80, dport: 40000, flags: PSH | ACK, payload: new Uint8Array(1460),
+    ip: { src: VIP, dst: CLIENT },
+  });
+  const err = (o: { df?: boolean; bytes?: number } = {}) => icmp({
+    eth: { dst: DIRECTOR, src: ROUTER }, ip: { src: ROUTER_IP, dst: VIP, df: o.df ?? false, ttl: 63, id: 0x0777 },
+    type: 3, code: 4, rest: 1400, body: quote(reply, o.bytes),
+  });
+
+  test("frag-needed for the connection is encapsulated whole behind an outer IPIP header (TTL, TOS, DF from the ICMP packet)", () => {
+    const h = new Harness(plan([tunDest(1)]));
+    try {
+      expect(h.send([inner(60)])).toHaveLength(1); // the SYN: outer ID 0
+      const e = err();
+      const out = h.send([e]);
+      expect(out.map(hex)).toEqual([hex(concat(outerHeader(20 + 20 + 8 + 28, 1, 0, 63, 0), e.subarray(14)))]);
+      expect(ipChecksumOk(out[0]!)).toBe(true);
+      const c = h.ring.counters();
+      expect([c.tunPackets, c.tunFragmented, c.tunFragNeeded, c.verdictBad]).toEqual([2, 0, 0, 0]);
+    } finally {
+      h.close();
+    }
+  });
+
+  test("an error with DF too big for the tunnel is fragmented, never answered with another ICMP error", () => {
+    // 576-byte error (quote of 548) behind an egress MTU of 576: 556 bytes of room, so two pieces.
+    const h = new Harness(plan([tunDest(1, 576)]));
+    try {
+      h.send([inner(60)]);
+      const e = err({ df: true, bytes: 548 });
+      expect(e.length - 14).toBe(576);
+      const out = h.send([e]);
+      expect(out.map(hex)).toEqual([
+        hex(concat(outerHeader(20 + 552, 1, 0x2000, 63, 0), e.subarray(14, 14 + 552))),
+        hex(concat(outerHeader(20 + 24, 1, 552 / 8, 63, 0), e.subarray(14 + 552))),
+      ]);
+      const c = h.ring.counters();
+      expect([c.tunPackets, c.tunFragmented, c.tunFragNeeded, c.tunIcmpLimited]).toEqual([2, 1, 0, 0]);
     } finally {
       h.close();
     }
