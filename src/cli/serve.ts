@@ -65,8 +65,8 @@ function parseServeArgs(argv: string[]): ServeArgs {
     throw new UsageError("--config cannot be combined with --interface/--rules/--keepalived/--vip-mode/--tunnel-source/--workers/--cpus (put them in the file)");
   }
   if (a.rules && a.keepalived) throw new UsageError("give --rules or --keepalived, not both");
-  if (!a.config && !(a.interface && (a.rules || a.keepalived))) {
-    throw new UsageError("give --config FILE, or --interface IF with --rules FILE or --keepalived FILE");
+  if (!a.config && !a.interface) {
+    throw new UsageError("give --config FILE, or --interface IF (with --rules FILE or --keepalived FILE, or none to start with an empty table)");
   }
   return a;
 }
@@ -75,9 +75,10 @@ function parseServeArgs(argv: string[]): ServeArgs {
  *  keepalived.conf says that ringvs does not apply is logged, never dropped silently. */
 async function loadRules(a: ServeArgs): Promise<ConfigResult> {
   if (a.config) return loadConfigFile(a.config);
-  const path = (a.rules ?? a.keepalived)!;
-  let text: string;
-  try {
+  const path = a.rules ?? a.keepalived;
+  let text = "";
+  // No rules file: an empty table, as ipvsadm starts with; a reload then empties it again.
+  if (path !== undefined) try {
     text = await Bun.file(path).text();
   } catch (e) {
     return { ok: false, errors: [{ source: path, field: "", message: `cannot read the file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }] };
@@ -85,10 +86,10 @@ async function loadRules(a: ServeArgs): Promise<ConfigResult> {
   const cpus = a.cpus?.split(",").map(Number) ?? null;
   const workers = { count: a.workers ? Number(a.workers) : (cpus?.length ?? 1), cpus };
   const opts = { interface: a.interface!, vipMode: a.vipMode, tunnelSource: a.tunnelSource, workers };
-  if (a.rules) return parseIpvsadmRules(text, path, opts);
-  const k = parseKeepalived(text, path, opts);
+  if (!a.keepalived) return parseIpvsadmRules(text, a.rules ?? "(no rules file)", opts);
+  const k = parseKeepalived(text, a.keepalived, opts);
   if (!k.ok) return k;
-  for (const u of k.unsupported) log(`${path}:${u.line}: ${u.directive}: ${u.reason}`);
+  for (const u of k.unsupported) log(`${a.keepalived}:${u.line}: ${u.directive}: ${u.reason}`);
   return { ok: true, config: k.config };
 }
 

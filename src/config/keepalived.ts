@@ -766,13 +766,6 @@ export function parseKeepalived(text: string, sourceName: string, opts: Keepaliv
   }
   if (!checked.ok) {
     for (const issue of checked.issues) {
-      if (issue.field === "services") {
-        // With broken blocks already reported, "no services" is their echo, not news.
-        if (errors.length === 0) {
-          errors.push({ source: sourceName, field: "virtual_server", message: "the file defines no virtual_server with real servers" });
-        }
-        continue;
-      }
       errors.push(issueToError(issue.path, issue.field, issue.value, issue.message, kept, sourceName));
     }
   }

@@ -525,10 +525,12 @@ const rootObject = z
     workers: workersObject.default({}),
     services: z
       .array(serviceSchema)
-      .min(1, "at least one service is required")
       .superRefine((services, ctx) => {
         for (const issue of checkServices(services)) ctx.addIssue({ code: "custom", ...issue });
-      }),
+      })
+      // An empty table is a valid start: ipvsadm operators add services at runtime (-A/-a),
+      // and `-C` then `-S` writes exactly such a file.
+      .default([]),
     metrics: metricsObject.nullable().default(null),
   })
   .strict();

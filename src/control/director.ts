@@ -86,6 +86,9 @@ interface VipPlacement {
   /** The director's own address on the interface (not a VIP), if it has one: the source of the
    *  ICMP "fragmentation needed" messages TUN sends to clients. */
   dip: string | null;
+  /** Local VIPs configured on another interface than the receiving one (lo, a dummy): VIP ->
+   *  that interface. */
+  on: Map<string, string>;
 }
 
 /** Decide per VIP who answers ARP, and refuse configurations where the kernel and ringvs would
@@ -109,21 +112,56 @@ async function placeVips(config: DirectorConfig): Promise<VipPlacement> {
     throw new Error(`interface ${config.interface} does not exist`);
   }
   const vips = new Set(config.services.flatMap((s) => serviceMatches(s).map((m) => m.address)));
-  const placement: VipPlacement = { local: new Set(), arp: new Set(), dip: [...onIf].find((a) => !vips.has(a)) ?? null };
+  const placement: VipPlacement = { local: new Set(), arp: new Set(), on: new Map(), dip: [...onIf].find((a) => !vips.has(a)) ?? null };
   for (const vip of vips) {
     const local = onIf.has(vip);
-    if (config.vipMode === "local" && !local) {
-      throw new Error(`vipMode "local": VIP ${vip} is not configured on ${config.interface} (ip addr add ${vip}/32 dev ${config.interface})`);
+    if (config.vipMode === "local" && !local && !elsewhere.has(vip)) {
+      throw new Error(`vipMode "local": VIP ${vip} is not configured on this host (ip addr add ${vip}/32 dev lo, or dev ${config.interface})`);
     }
     if (config.vipMode === "arp" && (local || elsewhere.has(vip))) {
       throw new Error(`vipMode "arp": VIP ${vip} is configured on ${local ? config.interface : elsewhere.get(vip)}; remove it or use vipMode "local"`);
     }
-    if (!local && elsewhere.has(vip)) {
-      throw new Error(`VIP ${vip} is configured on ${elsewhere.get(vip)}, not on ${config.interface}: the kernel would answer for it on the wrong port`);
-    }
-    (local ? placement.local : placement.arp).add(vip);
+    // A VIP on any local interface (lo, a dummy, another NIC: the ipvs.sh selftest and many LVS
+    // guides put it on lo) is the local setup: Linux answers ARP for every local address on
+    // every interface unless sysctls say otherwise, which sysctlWarnings() reports.
+    (local || elsewhere.has(vip) ? placement.local : placement.arp).add(vip);
+    if (!local && elsewhere.has(vip)) placement.on.set(vip, elsewhere.get(vip)!);
   }
   return placement;
+}
+
+/** Effective value of an IPv4 conf sysctl for an interface: the kernel uses max(all, dev) for
+ *  arp_ignore, arp_filter (OR) and rp_filter. Null when it cannot be read. */
+async function confValue(dev: string, name: string): Promise<number | null> {
+  const read = async (d: string) => {
+    try {
+      return Number((await Bun.file(`/proc/sys/net/ipv4/conf/${d}/${name}`).text()).trim());
+    } catch {
+      return null;
+    }
+  };
+  const [all, own] = [await read("all"), await read(dev)];
+  if (all === null || own === null) return null;
+  return Math.max(all, own);
+}
+
+/** Why the kernel will not answer ARP for local VIPs configured on another interface than the
+ *  receiving one, when its sysctls say so (the director then receives no VIP traffic). */
+async function sysctlWarnings(ifname: string, placement: VipPlacement): Promise<string[]> {
+  if (placement.on.size === 0) return [];
+  const vips = [...placement.on].map(([vip, dev]) => `${vip} (on ${dev})`).join(", ");
+  const out: string[] = [];
+  const ignore = await confValue(ifname, "arp_ignore");
+  if (ignore !== null && ignore >= 1) {
+    out.push(`arp_ignore=${ignore} on ${ifname}: the kernel answers ARP only for addresses configured on ${ifname} itself, so it will not answer for ${vips}; set net.ipv4.conf.${ifname}.arp_ignore=0 (and all) or put the VIP on ${ifname}`);
+  }
+  if ((await confValue(ifname, "arp_filter")) === 1) {
+    out.push(`arp_filter=1 on ${ifname}: the kernel answers ARP for ${vips} only when its route back to the asker leaves through ${ifname}`);
+  }
+  if ((await confValue(ifname, "rp_filter")) === 1) {
+    out.push(`rp_filter=1 (strict) on ${ifname}: ARP requests for ${vips} from clients whose route does not point back through ${ifname} go unanswered`);
+  }
+  return out;
 }
 
 function protoNumber(protocol: string): number {
@@ -178,6 +216,7 @@ export class Director {
    *  placement, privileges, nft) and leaves nothing behind when it does. */
   static async start(config: DirectorConfig, log: Log): Promise<Director> {
     const placement = await placeVips(config);
+    for (const w of await sysctlWarnings(config.interface, placement)) log(w);
     const params: RingParams = { ...config.ring, descCapacity: DESC_CAPACITY, slotCapacity: SLOT_CAPACITY };
     const rings = RingSet.open(config.interface, params, config.workers.count);
     const guard = new KernelGuard(config.interface);
