@@ -33,9 +33,14 @@ const SAMPLES = 20;
 /** Gap between two samples: spreads SAMPLES over ~2 s of the load, leaving margin to its end. */
 const GAP_MS = 50;
 /** Frames the director must have forwarded between the first and the last stats sample taken
- *  under load (~2 s). bench/pps.sh sees ~1 Mpps at 64 bytes on a 2-core machine; an idle
- *  director forwards nothing, so this fails if the generator did not run. */
-const MIN_FORWARDED = 500_000;
+ *  under load (~2 s), whatever the machine: an idle director forwards nothing, so this fails if
+ *  the generator did not run. */
+const MIN_FORWARDED = 100_000;
+/** And the share of what the generator sent in that window (its average rate times the window)
+ *  the director must have forwarded: the load was real and the director kept up with it. The
+ *  generator's speed is the machine's (1.2 Mpps on one 2-core host, 0.3 Mpps on another), so an
+ *  absolute rate would test the machine, not ringvs; measured shares are 0.75-1.0. */
+const MIN_FORWARDED_SHARE = 0.5;
 
 // The measuring client, run inside the director's namespace. Its own start-up (bun, JIT) is
 // outside the measurement: it connects once per request kind to warm up, prints "ready", and
@@ -277,6 +282,8 @@ function lineReader(stream: ReadableStream<Uint8Array>) {
       // director forwarding at full speed between the first and the last.
       expect(measuredUnderLoad).toBe(true);
       expect(forwarded).toBeGreaterThan(MIN_FORWARDED);
+      const generatedInWindow = ((generated.frames ?? 0) / (generated.seconds || LOAD_S)) * windowS;
+      expect(forwarded).toBeGreaterThan(MIN_FORWARDED_SHARE * generatedInWindow);
       if (two) {
         // Both workers forwarded (the load really was spread over them).
         const s = await d.stats();
