@@ -7,16 +7,23 @@
  * ring memory (sendmmsg iovecs into the ring, MACs rewritten in place: measured fastest on veth).
  * Transmit: PACKET_QDISC_BYPASS on the same socket; PACKET_IGNORE_OUTGOING keeps our own sends
  * out of our ring.
+ * Frames too large for a block (GSO super-frames, jumbo frames) come from a second socket with
+ * their virtio_net_hdr (large_frames.c) into descriptors of the same batch; DR sends them whole
+ * through a vnet socket, TUN cuts super-frames into segments first (gso.c).
  */
 #define _GNU_SOURCE
 #include "ring.h"
+#include "csum.h"
 #include "fanout.h"
+#include "gso.h"
 #include "icmp.h"
+#include "large_frames.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <poll.h>
 #include <stddef.h>
@@ -38,7 +45,11 @@
 #define RV_SIM_RX_BYTES (8u << 20)
 #define RV_TX_IF_MAX 8        /* tx_if 0 is the ring's socket, 1..7 from rv_add_tx_interface */
 #define RV_MSGS_PER_DESC 4    /* a TUN forward can become several outer fragments */
-#define RV_HDR_BYTES 128      /* per-message scratch: Ethernet + outer IPv4, or a whole ICMP */
+#define RV_HDR_BYTES 160      /* per-message scratch: Ethernet + outer IPv4 (+ a segment's inner
+                               * IPv4 and TCP headers, RV_GSO_MAX_HDR), or a whole ICMP */
+#define RV_MSG_VNET 0x80      /* msg_if flag: the message starts with a virtio_net_hdr, send it on
+                               * the interface's vnet socket */
+#define RV_SIM_VNET 0x80000000u /* sim rx status / sim tx length flag: a virtio_net_hdr leads */
 #define RV_SIM_TX_BYTES (16u << 20)
 
 struct rv_handle {
@@ -65,7 +76,9 @@ struct rv_handle {
 	uint32_t slot_cap;
 	uint32_t desc_count;
 
+	uint32_t ring_desc_cap; /* descriptors the ring's blocks may fill; the rest is for large frames */
 	uint8_t **frame;       /* frame start per descriptor (private) */
+	const uint8_t **vnet;  /* per descriptor: the virtio_net_hdr in front of a large frame, or NULL */
 	struct mmsghdr *msgs;  /* msg_cap messages of up to 2 iovecs each */
 	struct iovec *iovs;    /* 2 per message */
 	uint8_t *msg_if;       /* tx_if per message */
@@ -74,6 +87,15 @@ struct rv_handle {
 	uint32_t msg_count;
 
 	int tx_fds[RV_TX_IF_MAX]; /* [0] is fd; closed on rv_close except [0] */
+	int vnet_fds[RV_TX_IF_MAX]; /* per tx_if: a socket taking a virtio_net_hdr (super-frames) */
+
+	/* Frames larger than a ring block (large_frames.c): their own socket, read with recvmmsg. */
+	int large_fd;
+	uint32_t large_threshold; /* frames longer than this bytes come from large_fd */
+	uint8_t *large_buf;       /* RV_LARGE_PER_BATCH buffers of RV_LARGE_BUF */
+	struct mmsghdr *large_msgs;
+	struct iovec *large_iovs;
+	uint8_t *large_cmsg;      /* PACKET_AUXDATA control buffer per message */
 	uint32_t tx_if_count;
 	uint16_t ip_id;        /* outer IPv4 identification, one counter per handle */
 
@@ -209,26 +231,6 @@ void rv_parse_frame(const uint8_t *f, uint32_t len, struct rv_desc *d)
 
 /* ---------------------------------------------------------------- checksums */
 
-/* One's complement sum of 16-bit big-endian words, not folded. */
-static uint64_t rv_csum_add(uint64_t sum, const uint8_t *p, uint32_t len)
-{
-	while (len >= 2) {
-		sum += (uint32_t)(p[0] << 8 | p[1]);
-		p += 2;
-		len -= 2;
-	}
-	if (len)
-		sum += (uint32_t)p[0] << 8;
-	return sum;
-}
-
-static uint16_t rv_csum_fold(uint64_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* A sender with checksum offload (a veth peer, a local socket) leaves only the pseudo-header sum
  * in the TCP/UDP checksum field and expects the device to finish it. A frame we re-send from
  * AF_PACKET leaves as-is, so we finish it here, from scratch, for exactly those frames. */
@@ -260,7 +262,8 @@ static int rv_alloc_shared(struct rv_handle *h, const struct rv_ring_params *p)
 	 * at least a 14-byte Ethernet header, TPACKET_ALIGNed to 16), so a batch always has room for
 	 * one whole block. */
 	uint32_t per_block = p->block_size / 64;
-	h->desc_cap = p->desc_capacity > per_block ? p->desc_capacity : per_block;
+	h->ring_desc_cap = p->desc_capacity > per_block ? p->desc_capacity : per_block;
+	h->desc_cap = h->ring_desc_cap + RV_LARGE_PER_BATCH;
 	h->slot_cap = p->slot_capacity ? p->slot_capacity : 1024;
 	if (h->slot_cap >= RV_VERDICT_MIN_SPECIAL)
 		return -EINVAL;
@@ -280,13 +283,15 @@ static int rv_alloc_shared(struct rv_handle *h, const struct rv_ring_params *p)
 	h->slots = (struct rv_slot *)(base + desc_bytes + verdict_bytes);
 	h->ctr = (struct rv_counters *)(base + desc_bytes + verdict_bytes + slot_bytes);
 
-	h->msg_cap = h->desc_cap * RV_MSGS_PER_DESC;
+	/* A ring frame becomes at most RV_MSGS_PER_DESC messages, a large one RV_GSO_MAX_SEGS. */
+	h->msg_cap = h->ring_desc_cap * RV_MSGS_PER_DESC + RV_LARGE_PER_BATCH * RV_GSO_MAX_SEGS;
 	h->frame = calloc(h->desc_cap, sizeof(*h->frame));
+	h->vnet = calloc(h->desc_cap, sizeof(*h->vnet));
 	h->msgs = calloc(h->msg_cap, sizeof(*h->msgs));
 	h->iovs = calloc((size_t)h->msg_cap * 2, sizeof(*h->iovs));
 	h->msg_if = calloc(h->msg_cap, 1);
 	h->hdrs = calloc(h->msg_cap, RV_HDR_BYTES);
-	if (!h->frame || !h->msgs || !h->iovs || !h->msg_if || !h->hdrs)
+	if (!h->frame || !h->vnet || !h->msgs || !h->iovs || !h->msg_if || !h->hdrs)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < h->msg_cap; i++)
 		h->msgs[i].msg_hdr.msg_iov = &h->iovs[2 * i];
@@ -313,14 +318,63 @@ static int rv_new_handle(const struct rv_ring_params *p, struct rv_handle **out)
 	if (!h)
 		return -ENOMEM;
 	h->fd = -1;
+	h->large_fd = -1;
+	for (int i = 0; i < RV_TX_IF_MAX; i++)
+		h->vnet_fds[i] = -1;
+	h->large_threshold = p->block_size - RV_LARGE_MARGIN;
 	*out = h;
 	return 0;
 }
 
-/* fanout: 0 = a plain socket; else join `group` or create one (RV_FANOUT_NEW), with
- * *group_out = its id. */
-static int rv_open_socket(const char *ifname, const struct rv_ring_params *p, int fanout, int32_t group,
-			  uint32_t *group_out, struct rv_handle **out)
+#define RV_CMSG_BYTES CMSG_SPACE(sizeof(struct tpacket_auxdata))
+
+/* The large-frame socket (large_frames.c) on h's interface, joined to fanout group `group` when
+ * fanout is set (*group_out = its id), keeping frames above h->large_threshold. */
+static int rv_open_large(struct rv_handle *h, int fanout, int32_t group, uint32_t *group_out)
+{
+	int err;
+	h->large_fd = socket(AF_PACKET, SOCK_RAW, 0);
+	if (h->large_fd < 0)
+		return -errno;
+	/* Until it has joined its group a fanout member must take nothing (rv_filter_drop_all); a
+	 * plain socket gets its size filter before it is bound. */
+	if ((err = fanout ? rv_filter_drop_all(h->large_fd) : rv_size_filter(h->large_fd, h->large_threshold, 1)) ||
+	    (err = rv_large_setup(h->large_fd)))
+		return err;
+	h->large_buf = malloc((size_t)RV_LARGE_PER_BATCH * RV_LARGE_BUF);
+	h->large_msgs = calloc(RV_LARGE_PER_BATCH, sizeof(*h->large_msgs));
+	h->large_iovs = calloc(RV_LARGE_PER_BATCH, sizeof(*h->large_iovs));
+	h->large_cmsg = calloc(RV_LARGE_PER_BATCH, RV_CMSG_BYTES);
+	if (!h->large_buf || !h->large_msgs || !h->large_iovs || !h->large_cmsg)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < RV_LARGE_PER_BATCH; i++) {
+		h->large_iovs[i].iov_base = h->large_buf + (size_t)i * RV_LARGE_BUF;
+		h->large_iovs[i].iov_len = RV_LARGE_BUF;
+		h->large_msgs[i].msg_hdr.msg_iov = &h->large_iovs[i];
+		h->large_msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	struct sockaddr_ll sll;
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = h->ifindex;
+	if (bind(h->large_fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		return -errno;
+	if (fanout) {
+		int id = rv_fanout_join(h->large_fd, group);
+		if (id < 0)
+			return id;
+		if ((err = rv_size_filter(h->large_fd, h->large_threshold, 1)))
+			return err;
+		*group_out = (uint32_t)id;
+	}
+	return 0;
+}
+
+/* fanout: 0 = plain sockets; else groups[0] (the rings') and groups[1] (the large-frame
+ * sockets') are joined, or created where RV_FANOUT_NEW, and set to the ids. */
+static int rv_open_socket(const char *ifname, const struct rv_ring_params *p, int fanout, int32_t *groups,
+			  struct rv_handle **out)
 {
 	struct rv_handle *h;
 	int err = rv_new_handle(p, &h);
@@ -333,13 +387,14 @@ static int rv_open_socket(const char *ifname, const struct rv_ring_params *p, in
 		err = -errno;
 		goto fail;
 	}
-	if (fanout && (err = rv_filter_drop_all(h->fd)))
-		goto fail;
 	h->ifindex = (int)if_nametoindex(ifname);
 	if (!h->ifindex) {
 		err = -ENODEV;
 		goto fail;
 	}
+	/* A fanout member takes nothing until it has joined (the size filter comes after the MTU). */
+	if (fanout && (err = rv_filter_drop_all(h->fd)))
+		goto fail;
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
 	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
@@ -348,6 +403,17 @@ static int rv_open_socket(const char *ifname, const struct rv_ring_params *p, in
 		goto fail;
 	}
 	memcpy(h->mac, ifr.ifr_hwaddr.sa_data, 6);
+	/* A frame longer than the MTU allows (+ Ethernet header and a VLAN tag) is a super-frame, and
+	 * only the large-frame socket tells how to cut it: those never take the ring, and neither do
+	 * frames its blocks cannot hold. */
+	if (ioctl(h->fd, SIOCGIFMTU, &ifr) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if ((uint32_t)ifr.ifr_mtu + RV_ETH_HLEN + RV_VLAN_HLEN < h->large_threshold)
+		h->large_threshold = (uint32_t)ifr.ifr_mtu + RV_ETH_HLEN + RV_VLAN_HLEN;
+	if (!fanout && (err = rv_size_filter(h->fd, h->large_threshold, 0)))
+		goto fail;
 
 	int one = 1, v3 = TPACKET_V3;
 	if (setsockopt(h->fd, SOL_PACKET, PACKET_VERSION, &v3, sizeof(v3)) < 0 ||
@@ -389,17 +455,28 @@ static int rv_open_socket(const char *ifname, const struct rv_ring_params *p, in
 		err = -errno;
 		goto fail;
 	}
+	uint32_t ids[2] = { 0, 0 };
 	if (fanout) {
-		int id = rv_fanout_join(h->fd, group);
+		int id = rv_fanout_join(h->fd, groups[0]);
 		if (id < 0) {
 			err = id;
 			goto fail;
 		}
-		if ((err = rv_filter_detach(h->fd)))
+		if ((err = rv_size_filter(h->fd, h->large_threshold, 0)))
 			goto fail;
-		*group_out = (uint32_t)id;
+		ids[0] = (uint32_t)id;
+	}
+	if ((err = rv_open_large(h, fanout, fanout ? groups[1] : 0, &ids[1])))
+		goto fail;
+	if (fanout) {
+		groups[0] = (int32_t)ids[0];
+		groups[1] = (int32_t)ids[1];
 	}
 	h->tx_fds[0] = h->fd;
+	if ((h->vnet_fds[0] = rv_vnet_tx_socket(h->ifindex)) < 0) {
+		err = h->vnet_fds[0];
+		goto fail;
+	}
 	*out = h;
 	return 0;
 fail:
@@ -409,21 +486,24 @@ fail:
 
 int rv_open(const char *ifname, const struct rv_ring_params *p, struct rv_handle **out)
 {
-	return rv_open_socket(ifname, p, 0, 0, NULL, out);
+	return rv_open_socket(ifname, p, 0, NULL, out);
 }
 
-int rv_open_fanout(const char *ifname, const struct rv_ring_params *p, int32_t group, struct rv_handle **out)
+int rv_open_fanout(const char *ifname, const struct rv_ring_params *p, int32_t *groups, struct rv_handle **out)
 {
-	uint32_t id = 0;
-	int err = rv_open_socket(ifname, p, 1, group, &id, out);
-	return err < 0 ? err : (int)id;
+	for (int i = 0; i < 2; i++)
+		if (groups[i] != RV_FANOUT_NEW && (groups[i] < 0 || groups[i] > 0xffff))
+			return -EINVAL;
+	return rv_open_socket(ifname, p, 1, groups, out);
 }
 
 int rv_set_fanout_mask(struct rv_handle *h, uint32_t saddr_mask)
 {
 	if (h->fd < 0)
 		return -EBADF;
-	return rv_fanout_set_mask(h->fd, saddr_mask);
+	/* Both groups spread alike, so a connection's large frames meet its small ones. */
+	int err = rv_fanout_set_mask(h->fd, saddr_mask);
+	return err ? err : rv_fanout_set_mask(h->large_fd, saddr_mask);
 }
 
 int rv_open_sim(const uint8_t mac[6], const struct rv_ring_params *p, struct rv_handle **out)
@@ -458,6 +538,16 @@ void rv_close(struct rv_handle *h)
 	free(h->sim_rx);
 	for (uint32_t i = 1; i < h->tx_if_count; i++)
 		close(h->tx_fds[i]);
+	for (int i = 0; i < RV_TX_IF_MAX; i++)
+		if (h->vnet_fds[i] >= 0)
+			close(h->vnet_fds[i]);
+	if (h->large_fd >= 0)
+		close(h->large_fd);
+	free(h->large_cmsg);
+	free(h->large_iovs);
+	free(h->large_msgs);
+	free(h->large_buf);
+	free(h->vnet);
 	free(h->hdrs);
 	free(h->msg_if);
 	free(h->iovs);
@@ -488,15 +578,39 @@ int rv_if_info(struct rv_handle *h, uint8_t *mac_out, int32_t *ifindex_out)
 
 /* ---------------------------------------------------------------- receive */
 
-static inline void rv_take_frame(struct rv_handle *h, uint8_t *frame, uint32_t len, uint32_t status)
+/* One received frame into the next descriptor: len bytes captured of an orig_len-byte frame,
+ * status the TP_STATUS_* bits, vlan the tag the kernel stripped (with TP_STATUS_VLAN_VALID), vnet
+ * the virtio_net_hdr in front of a frame from the large-frame socket (NULL for the ring's): its
+ * NEEDS_CSUM flag stands for TP_STATUS_CSUMNOTREADY, its gso_type marks a super-frame. A frame
+ * captured shorter than it was (the size filter sends what a block cannot hold elsewhere, and a
+ * large-frame buffer holds the largest GSO skb, so only a frame past both limits) is counted and
+ * never forwarded: a cut frame is a corrupt one. */
+static inline void rv_take_frame(struct rv_handle *h, uint8_t *frame, uint32_t len, uint32_t orig_len,
+				 uint32_t status, uint16_t vlan, const uint8_t *vnet)
 {
+	if (orig_len > len) {
+		h->ctr->rx_truncated++;
+		return;
+	}
 	struct rv_desc *d = &h->desc[h->desc_count];
 	rv_parse_frame(frame, len, d);
+	if (vnet && (vnet[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		status |= TP_STATUS_CSUMNOTREADY;
 	if ((status & TP_STATUS_CSUMNOTREADY) && d->kind == RV_KIND_IPV4 &&
 	    (d->proto == IPPROTO_TCP || d->proto == IPPROTO_UDP) && !(d->flags & RV_DF_FRAGMENT))
 		d->flags |= RV_DF_CSUM_PARTIAL;
-	if (status & TP_STATUS_VLAN_VALID)
+	if (status & TP_STATUS_VLAN_VALID) {
 		d->flags |= RV_DF_VLAN_STRIPPED;
+		d->vlan_tci = vlan;
+	}
+	if (vnet) {
+		h->ctr->rx_large_frames++;
+		if (vnet[1] != VIRTIO_NET_HDR_GSO_NONE) {
+			d->flags |= RV_DF_GSO;
+			h->ctr->rx_gso_frames++;
+		}
+	}
+	h->vnet[h->desc_count] = vnet;
 	h->frame[h->desc_count] = frame;
 	h->verdict[h->desc_count] = RV_VERDICT_PASS;
 	h->desc_count++;
@@ -526,17 +640,70 @@ static void rv_release_blocks(struct rv_handle *h)
 
 static int rv_sim_rx(struct rv_handle *h)
 {
-	uint32_t off = 0;
-	while (off < h->sim_rx_len && h->desc_count < h->desc_cap) {
+	uint32_t off = 0, ring_frames = 0, large_frames = 0;
+	while (off < h->sim_rx_len) {
 		uint32_t len, status;
 		memcpy(&len, h->sim_rx + off, 4);
 		memcpy(&status, h->sim_rx + off + 4, 4);
-		rv_take_frame(h, h->sim_rx + off + 8, len, status);
+		uint8_t *rec = h->sim_rx + off + 8;
+		/* RV_SIM_CUT: the frame as if the kernel had captured only its first half. */
+		uint32_t orig = len, cut = status & RV_SIM_CUT ? len / 2 : len;
+		status &= ~RV_SIM_CUT;
+		/* As on a real handle: a batch takes at most ring_desc_cap ring frames and
+		 * RV_LARGE_PER_BATCH large ones; the first that does not fit waits for the next. */
+		if (status & RV_SIM_VNET) {
+			if (large_frames == RV_LARGE_PER_BATCH)
+				break;
+			large_frames++;
+			rv_take_frame(h, rec + RV_VNET_HDR_LEN, cut, orig, status & ~RV_SIM_VNET, 0, rec);
+			len += RV_VNET_HDR_LEN;
+		} else {
+			if (ring_frames == h->ring_desc_cap)
+				break;
+			ring_frames++;
+			rv_take_frame(h, rec, cut, orig, status, 0, NULL);
+		}
 		off += 8 + ((len + 3) & ~3u);
 	}
 	/* Frames not taken stay queued for the next batch; move them after tx (see rv_tx_batch). */
 	h->held_first = off;
 	return (int)h->desc_count;
+}
+
+/* Take what the large-frame socket has queued (never waits). Each buffer holds the
+ * virtio_net_hdr and then the frame; the auxdata gives the frame's original length (a longer
+ * one was cut to the buffer) and a VLAN tag the kernel stripped. */
+static void rv_rx_large(struct rv_handle *h)
+{
+	for (uint32_t i = 0; i < RV_LARGE_PER_BATCH; i++) {
+		struct msghdr *mh = &h->large_msgs[i].msg_hdr;
+		mh->msg_control = h->large_cmsg + (size_t)i * RV_CMSG_BYTES;
+		mh->msg_controllen = RV_CMSG_BYTES;
+		mh->msg_flags = 0;
+	}
+	int r = recvmmsg(h->large_fd, h->large_msgs, RV_LARGE_PER_BATCH, MSG_DONTWAIT, NULL);
+	for (int i = 0; i < r; i++) {
+		struct msghdr *mh = &h->large_msgs[i].msg_hdr;
+		uint8_t *buf = h->large_buf + (size_t)i * RV_LARGE_BUF;
+		uint32_t got = h->large_msgs[i].msg_len;
+		uint32_t status = 0, vlan = 0, orig = got > RV_VNET_HDR_LEN ? got - RV_VNET_HDR_LEN : 0;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+			if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA)
+				continue;
+			struct tpacket_auxdata aux;
+			memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+			status = aux.tp_status;
+			vlan = aux.tp_vlan_tci;
+			orig = aux.tp_len;
+		}
+		if (got < RV_VNET_HDR_LEN) {
+			h->ctr->rx_truncated++; /* not even the virtio_net_hdr */
+			continue;
+		}
+		if (mh->msg_flags & MSG_TRUNC)
+			orig = orig > got - RV_VNET_HDR_LEN ? orig : got; /* longer than the buffer */
+		rv_take_frame(h, buf + RV_VNET_HDR_LEN, got - RV_VNET_HDR_LEN, orig, status, (uint16_t)vlan, buf);
+	}
 }
 
 int rv_rx_batch(struct rv_handle *h, int32_t timeout_ms)
@@ -548,22 +715,27 @@ int rv_rx_batch(struct rv_handle *h, int32_t timeout_ms)
 		return rv_sim_rx(h);
 
 	struct tpacket_block_desc *bd = (void *)(h->ring + (size_t)h->next_block * h->block_size);
+	int large_ready = 1; /* not polled: unknown, so look */
 	/* Acquire: the block's frames are valid only after we have seen TP_STATUS_USER. */
 	if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
-		if (timeout_ms <= 0)
-			return 0;
-		struct pollfd pfd = { .fd = h->fd, .events = POLLIN | POLLERR };
+		if (timeout_ms <= 0) {
+			rv_rx_large(h);
+			return (int)h->desc_count;
+		}
+		struct pollfd pfd[2] = {
+			{ .fd = h->fd, .events = POLLIN | POLLERR },
+			{ .fd = h->large_fd, .events = POLLIN },
+		};
 		h->ctr->rx_polls++;
-		int r = poll(&pfd, 1, timeout_ms);
+		int r = poll(pfd, 2, timeout_ms);
 		if (r < 0)
 			return errno == EINTR ? 0 : -errno;
-		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
-			return 0;
+		large_ready = (pfd[1].revents & POLLIN) != 0;
 	}
 
 	uint32_t per_block = h->block_size / 64;
 	h->held_first = h->next_block;
-	while (h->held_blocks < h->block_count && h->desc_count + per_block <= h->desc_cap) {
+	while (h->held_blocks < h->block_count && h->desc_count + per_block <= h->ring_desc_cap) {
 		bd = (void *)(h->ring + (size_t)h->next_block * h->block_size);
 		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
 			break;
@@ -571,15 +743,16 @@ int rv_rx_batch(struct rv_handle *h, int32_t timeout_ms)
 		struct tpacket3_hdr *ph = (void *)((uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt);
 		for (uint32_t i = 0; i < n; i++) {
 			uint8_t *frame = (uint8_t *)ph + ph->tp_mac;
-			rv_take_frame(h, frame, ph->tp_snaplen, ph->tp_status);
-			if (ph->tp_status & TP_STATUS_VLAN_VALID)
-				h->desc[h->desc_count - 1].vlan_tci = (uint16_t)ph->hv1.tp_vlan_tci;
+			rv_take_frame(h, frame, ph->tp_snaplen, ph->tp_len, ph->tp_status,
+				      (uint16_t)ph->hv1.tp_vlan_tci, NULL);
 			ph = (void *)((uint8_t *)ph + ph->tp_next_offset);
 		}
 		h->ctr->rx_blocks++;
 		h->held_blocks++;
 		h->next_block = (h->next_block + 1) % h->block_count;
 	}
+	if (large_ready)
+		rv_rx_large(h);
 	return (int)h->desc_count;
 }
 
@@ -752,8 +925,52 @@ static void rv_queue_tun(struct rv_handle *h, uint8_t *f, const struct rv_desc *
 	h->ctr->tun_fragmented++;
 }
 
-/* Simulation: append a message's pieces as one captured frame; 0 when the buffer is full. */
-static int rv_sim_capture_msg(struct rv_handle *h, const struct msghdr *mh)
+/* A super-frame for a TUN real server: cut into the packets it stands for (gso.c), each in its
+ * own IPIP packet. The tunnel's MTU is judged on the segments, as the packets the sender meant
+ * are those: with DF (TCP always) and segments too big for it, the sender is told the tunnel's
+ * MTU once, as for one packet, and lowers its MSS. */
+static void rv_queue_tun_gso(struct rv_handle *h, uint8_t *f, const struct rv_desc *d, struct rv_slot *s,
+			     const uint8_t *vnet)
+{
+	const uint8_t *inner = f + d->l3_off;
+	uint16_t gso_size = (uint16_t)(vnet[4] | vnet[5] << 8); /* little-endian on this host (vio_le) */
+	struct rv_gso g;
+	if (rv_gso_plan(inner, d->ip_len, vnet[1], gso_size, &g) < 0) {
+		h->ctr->gso_dropped++;
+		return;
+	}
+	uint32_t mtu = s->mtu ? s->mtu : 1500;
+	if (g.hdr_len + g.mss + 20 > mtu) {
+		if (!(d->flags & RV_DF_DONT_FRAG)) {
+			h->ctr->gso_dropped++; /* no DF: would be segments cut again into fragments; not done */
+			return;
+		}
+		h->ctr->tun_frag_needed++;
+		if (rv_icmp_allowed(h))
+			rv_queue_frag_needed(h, f, d, (uint16_t)(mtu - 20));
+		else
+			h->ctr->tun_icmp_limited++;
+		return;
+	}
+	if (h->msg_count + g.segments > h->msg_cap) {
+		h->ctr->gso_dropped++;
+		return;
+	}
+	for (uint32_t i = 0; i < g.segments; i++) {
+		uint8_t *hdr = rv_scratch(h);
+		uint32_t len = rv_gso_segment(inner, &g, i, hdr + 34);
+		rv_outer_header(h, hdr, s, hdr + 34, (uint16_t)(20 + g.hdr_len + len),
+				d->flags & RV_DF_DONT_FRAG ? 0x4000 : 0);
+		h->ip_id++;
+		rv_queue(h, s->tx_if, hdr, 34 + g.hdr_len, inner + g.hdr_len + i * g.mss, len);
+	}
+	h->ctr->tun_packets += g.segments;
+	h->ctr->gso_segments += g.segments;
+}
+
+/* Simulation: append a message's pieces as one captured frame; 0 when the buffer is full. A
+ * message for a vnet socket (it starts with a virtio_net_hdr) is flagged in the length word. */
+static int rv_sim_capture_msg(struct rv_handle *h, const struct msghdr *mh, int vnet)
 {
 	uint32_t len = 0;
 	for (size_t i = 0; i < mh->msg_iovlen; i++)
@@ -763,7 +980,8 @@ static int rv_sim_capture_msg(struct rv_handle *h, const struct msghdr *mh)
 		h->ctr->tx_errors++;
 		return 0;
 	}
-	memcpy(h->sim_tx + h->sim_tx_len, &len, 4);
+	uint32_t word = len | (vnet ? RV_SIM_VNET : 0);
+	memcpy(h->sim_tx + h->sim_tx_len, &word, 4);
 	uint32_t at = h->sim_tx_len + 4;
 	for (size_t i = 0; i < mh->msg_iovlen; i++) {
 		memcpy(h->sim_tx + at, mh->msg_iov[i].iov_base, mh->msg_iov[i].iov_len);
@@ -771,7 +989,7 @@ static int rv_sim_capture_msg(struct rv_handle *h, const struct msghdr *mh)
 	}
 	h->sim_tx_len += need;
 	h->ctr->tx_frames++;
-	h->ctr->tx_bytes += len;
+	h->ctr->tx_bytes += vnet ? len - RV_VNET_HDR_LEN : len;
 	return 1;
 }
 
@@ -781,10 +999,11 @@ static uint32_t rv_send_run(struct rv_handle *h, uint32_t from, uint32_t to, uin
 	uint32_t ok = 0;
 	if (h->fd < 0) {
 		for (uint32_t m = from; m < to; m++)
-			ok += (uint32_t)rv_sim_capture_msg(h, &h->msgs[m].msg_hdr);
+			ok += (uint32_t)rv_sim_capture_msg(h, &h->msgs[m].msg_hdr, tx_if & RV_MSG_VNET);
 		return ok;
 	}
-	int fd = h->tx_fds[tx_if];
+	int vnet = tx_if & RV_MSG_VNET;
+	int fd = vnet ? h->vnet_fds[tx_if & ~RV_MSG_VNET] : h->tx_fds[tx_if];
 	uint32_t sent = from;
 	while (sent < to) {
 		uint32_t chunk = to - sent > RV_SENDMMSG_MAX ? RV_SENDMMSG_MAX : to - sent;
@@ -800,7 +1019,7 @@ static uint32_t rv_send_run(struct rv_handle *h, uint32_t from, uint32_t to, uin
 			continue;
 		}
 		for (int i = 0; i < r; i++)
-			h->ctr->tx_bytes += h->msgs[sent + i].msg_len;
+			h->ctr->tx_bytes += h->msgs[sent + i].msg_len - (vnet ? RV_VNET_HDR_LEN : 0);
 		sent += (uint32_t)r;
 		ok += (uint32_t)r;
 	}
@@ -855,8 +1074,7 @@ int rv_tx_batch(struct rv_handle *h)
 			h->ctr->verdict_bad++;
 			continue;
 		}
-		if ((d->flags & RV_DF_CSUM_PARTIAL) && d->kind == RV_KIND_IPV4)
-			rv_complete_l4_checksum(f, d);
+		const uint8_t *vnet = h->vnet[i];
 		s->packets++;
 		s->bytes += d->frame_len;
 		if (s->method == RV_FWD_DR) {
@@ -864,8 +1082,21 @@ int rv_tx_batch(struct rv_handle *h)
 			 * receives on one NIC and reaches its servers on another), with that NIC's MAC. */
 			memcpy(f, s->dmac, 6);
 			memcpy(f + 6, s->smac, 6);
+			if (vnet) {
+				/* A large frame leaves whole with the virtio_net_hdr it came with (it sits
+				 * right before the frame): the kernel or the egress device segments it and
+				 * finishes its checksum, as IPVS leaves a GSO skb to the egress device. */
+				rv_queue(h, s->tx_if | RV_MSG_VNET, vnet, RV_VNET_HDR_LEN + d->frame_len, NULL, 0);
+				continue;
+			}
+			if ((d->flags & RV_DF_CSUM_PARTIAL) && d->kind == RV_KIND_IPV4)
+				rv_complete_l4_checksum(f, d);
 			rv_queue(h, s->tx_if, f, d->frame_len, NULL, 0);
+		} else if (vnet && (d->flags & RV_DF_GSO)) {
+			rv_queue_tun_gso(h, f, d, s, vnet);
 		} else {
+			if ((d->flags & RV_DF_CSUM_PARTIAL) && d->kind == RV_KIND_IPV4)
+				rv_complete_l4_checksum(f, d);
 			rv_queue_tun(h, f, d, s);
 		}
 	}
@@ -893,9 +1124,14 @@ int rv_add_tx_interface(struct rv_handle *h, const char *ifname)
 		return -ENODEV;
 	if (h->fd < 0)
 		return (int)h->tx_if_count++; /* simulation: nothing to open, frames are captured */
+	int vfd = rv_vnet_tx_socket(ifindex);
+	if (vfd < 0)
+		return vfd;
 	int fd = socket(AF_PACKET, SOCK_RAW, 0); /* protocol 0: this socket never receives */
-	if (fd < 0)
+	if (fd < 0) {
+		close(vfd);
 		return -errno;
+	}
 	int one = 1;
 	struct sockaddr_ll sll;
 	memset(&sll, 0, sizeof(sll));
@@ -905,8 +1141,10 @@ int rv_add_tx_interface(struct rv_handle *h, const char *ifname)
 	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 		int err = -errno;
 		close(fd);
+		close(vfd);
 		return err;
 	}
+	h->vnet_fds[h->tx_if_count] = vfd;
 	h->tx_fds[h->tx_if_count] = fd;
 	return (int)h->tx_if_count++;
 }
@@ -927,7 +1165,7 @@ int rv_send_frame(struct rv_handle *h, const uint8_t *frame, uint32_t len)
 	if (h->fd < 0) {
 		struct iovec iov = { .iov_base = (void *)frame, .iov_len = len };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		return rv_sim_capture_msg(h, &mh) ? (int)len : -ENOSPC;
+		return rv_sim_capture_msg(h, &mh, 0) ? (int)len : -ENOSPC;
 	}
 	ssize_t r = send(h->fd, frame, len, 0);
 	if (r < 0) {
@@ -950,6 +1188,14 @@ int rv_refresh_kernel_stats(struct rv_handle *h)
 	h->ctr->kernel_packets += st.tp_packets;
 	h->ctr->kernel_drops += st.tp_drops;
 	h->ctr->kernel_freeze_q += st.tp_freeze_q_cnt;
+	/* The large-frame socket has no ring: its statistics are the short struct tpacket_stats, and
+	 * tp_drops counts frames its full queue could not take. */
+	struct tpacket_stats lst;
+	len = sizeof(lst);
+	if (getsockopt(h->large_fd, SOL_PACKET, PACKET_STATISTICS, &lst, &len) < 0)
+		return -errno;
+	h->ctr->kernel_packets += lst.tp_packets;
+	h->ctr->kernel_drops += lst.tp_drops;
 	return 0;
 }
 
@@ -965,6 +1211,23 @@ int rv_sim_push(struct rv_handle *h, const uint8_t *frame, uint32_t len, uint32_
 	memcpy(h->sim_rx + h->sim_rx_len, &len, 4);
 	memcpy(h->sim_rx + h->sim_rx_len + 4, &status, 4);
 	memcpy(h->sim_rx + h->sim_rx_len + 8, frame, len);
+	h->sim_rx_len += need;
+	return 0;
+}
+
+int rv_sim_push_vnet(struct rv_handle *h, const uint8_t *vnet, const uint8_t *frame, uint32_t len, uint32_t status)
+{
+	if (h->fd >= 0)
+		return -EINVAL;
+	uint32_t stored = RV_VNET_HDR_LEN + len;
+	uint32_t need = 8 + ((stored + 3) & ~3u);
+	if (h->sim_rx_len + need > RV_SIM_RX_BYTES || len > RV_LARGE_BUF - RV_VNET_HDR_LEN)
+		return -ENOSPC;
+	status = RV_SIM_VNET | (status & RV_SIM_CUT);
+	memcpy(h->sim_rx + h->sim_rx_len, &len, 4);
+	memcpy(h->sim_rx + h->sim_rx_len + 4, &status, 4);
+	memcpy(h->sim_rx + h->sim_rx_len + 8, vnet, RV_VNET_HDR_LEN);
+	memcpy(h->sim_rx + h->sim_rx_len + 8 + RV_VNET_HDR_LEN, frame, len);
 	h->sim_rx_len += need;
 	return 0;
 }
@@ -994,6 +1257,7 @@ int rv_layout(uint32_t *out, uint32_t cap)
 		offsetof(struct rv_slot, bytes),
 		sizeof(struct rv_counters),
 		sizeof(struct rv_ring_params),
+		RV_LARGE_PER_BATCH, RV_VNET_HDR_LEN,
 	};
 	uint32_t n = sizeof(v) / sizeof(v[0]);
 	if (n > cap)

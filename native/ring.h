@@ -38,6 +38,9 @@ enum rv_kind {
 #define RV_DF_CSUM_PARTIAL 0x20 /* TCP/UDP checksum not computed yet (TP_STATUS_CSUMNOTREADY: the
                                  * frame came from a local or veth sender with checksum offload);
                                  * the shim completes it before forwarding */
+#define RV_DF_GSO 0x40        /* a GSO super-frame (from the large-frame socket): one descriptor for
+                               * the several packets its virtio_net_hdr says it stands for; ip_len
+                               * and frame_len are the whole super-frame's */
 
 /* One received frame, as the policy layer sees it. 32 bytes, host byte order throughout. */
 struct rv_desc {
@@ -111,6 +114,13 @@ struct rv_counters {
 	uint64_t tun_fragmented;    /* inner packets without DF sent as two or more outer fragments */
 	uint64_t tun_frag_needed;   /* inner packets with DF too big for the tunnel: dropped, ICMP sent */
 	uint64_t tun_icmp_limited;  /* of those, ICMP "fragmentation needed" suppressed by the rate limit */
+	uint64_t rx_large_frames;   /* frames too large for a ring block, from the large-frame socket */
+	uint64_t rx_gso_frames;     /* of those, GSO super-frames */
+	uint64_t rx_truncated;      /* frames received cut short (longer than any buffer): dropped */
+	uint64_t gso_segments;      /* packets the shim cut super-frames into (TUN) */
+	uint64_t gso_dropped;       /* super-frames it could not cut: unknown GSO type, bad headers,
+	                             * more than RV_GSO_MAX_SEGS segments, too big for the tunnel
+	                             * without DF */
 };
 
 struct rv_ring_params {
@@ -125,13 +135,14 @@ struct rv_handle;
 
 /* Open an AF_PACKET socket bound to ifname with a TPACKET_V3 RX ring. */
 int rv_open(const char *ifname, const struct rv_ring_params *params, struct rv_handle **out);
-/* Open like rv_open and make the socket a member of a PACKET_FANOUT group on that interface: one
- * ring per packet worker, the kernel choosing the ring per frame (see fanout.c for how). group
- * RV_FANOUT_NEW creates a new group with an id the kernel picks; 0..65535 joins that group.
- * Returns the group id (0..65535) or -errno. Frames arriving while the socket is bound but not yet a member are
- * not received, so a member never sees copies of frames the group also delivers. */
+/* Open like rv_open and make its sockets members of PACKET_FANOUT groups on that interface: one
+ * ring per packet worker, the kernel choosing the ring per frame (see fanout.c for how).
+ * groups[0] is the rings' group, groups[1] the large-frame sockets' (large_frames.c): each
+ * RV_FANOUT_NEW creates a new group with an id the kernel picks, 0..65535 joins that group; on
+ * success both hold the ids. Returns 0 or -errno. Frames arriving while a socket is bound but not
+ * yet a member are not received, so a member never sees copies of frames the group also delivers. */
 #define RV_FANOUT_NEW (-1)
-int rv_open_fanout(const char *ifname, const struct rv_ring_params *params, int32_t group,
+int rv_open_fanout(const char *ifname, const struct rv_ring_params *params, int32_t *groups,
 		   struct rv_handle **out);
 /* Spread the group's IPv4 frames by hash(source address & saddr_mask) over its members (any member
  * may set it; it applies to the whole group). Non-IPv4 frames (ARP) go to the first member. */
@@ -165,8 +176,9 @@ int rv_rx_batch(struct rv_handle *h, int32_t timeout_ms);
 /* Apply the verdicts of the current batch, transmit with sendmmsg (iovecs point into the ring,
  * rewritten in place), and return the blocks to the kernel. Returns frames sent. */
 int rv_tx_batch(struct rv_handle *h);
-/* Open a send-only socket on another interface (TUN real servers routed out of a different port).
- * Returns its tx_if index (1..7) for rv_slot.tx_if. */
+/* Open send-only sockets (one plain, one for super-frames with a virtio_net_hdr) on another
+ * interface (real servers routed out of a different port). Returns its tx_if index (1..7) for
+ * rv_slot.tx_if. */
 int rv_add_tx_interface(struct rv_handle *h, const char *ifname);
 /* ICMP "fragmentation needed" for TUN: source address (host order) and a token bucket of `rate`
  * messages per second with `burst` in hand (IPVS relies on the kernel's icmp_ratelimit, 1/s
@@ -178,9 +190,17 @@ int rv_send_frame(struct rv_handle *h, const uint8_t *frame, uint32_t len);
 int rv_refresh_kernel_stats(struct rv_handle *h);
 
 /* Simulation handle only. */
-/* status: TP_STATUS_* bits the frame would have carried in the ring (TP_STATUS_CSUMNOTREADY = 8). */
+/* status: TP_STATUS_* bits the frame would have carried in the ring (TP_STATUS_CSUMNOTREADY = 8),
+ * or RV_SIM_CUT: the kernel captured only part of the frame (tp_snaplen < tp_len; the shim sees
+ * the first half), which the shim must count and drop. */
+#define RV_SIM_CUT 0x40000000u
 int rv_sim_push(struct rv_handle *h, const uint8_t *frame, uint32_t len, uint32_t status);
-/* Transmitted frames as [u32 length][bytes, padded to 4] records. */
+/* A frame as the large-frame socket would deliver it: its 10-byte virtio_net_hdr (flags,
+ * gso_type, hdr_len, gso_size, csum_start, csum_offset; little-endian) and the frame; status 0
+ * or RV_SIM_CUT. */
+int rv_sim_push_vnet(struct rv_handle *h, const uint8_t *vnet, const uint8_t *frame, uint32_t len, uint32_t status);
+/* Transmitted frames as [u32 length][bytes, padded to 4] records; length bit 31 set: the bytes
+ * start with the virtio_net_hdr the frame was sent with (a super-frame sent whole). */
 const uint8_t *rv_sim_tx_buffer(struct rv_handle *h);
 uint32_t rv_sim_tx_length(struct rv_handle *h);
 void rv_sim_tx_clear(struct rv_handle *h);

@@ -62,6 +62,11 @@ const SHIM_METRICS: Record<CounterName, MetricDef> = {
   tunFragmented: counter("tun_fragmented", "TUN packets without DF sent as two or more outer fragments."),
   tunFragNeeded: counter("tun_frag_needed", "TUN packets with DF too big for the tunnel: dropped, ICMP fragmentation needed sent."),
   tunIcmpLimited: counter("tun_icmp_limited", "ICMP fragmentation-needed messages suppressed by the rate limit."),
+  rxLargeFrames: counter("rx_large_frames", "Frames too large for an RX ring block (GSO super-frames, jumbo frames), read whole from the large-frame socket."),
+  rxGsoFrames: counter("rx_gso_frames", "GSO super-frames received (each stands for several packets)."),
+  rxTruncated: counter("rx_truncated", "Frames received cut short (longer than any receive buffer): dropped, never forwarded."),
+  gsoSegments: counter("gso_segments", "Packets the director cut GSO super-frames into for TUN real servers."),
+  gsoDropped: counter("gso_dropped", "GSO super-frames that could not be cut (unknown GSO type, bad headers, too many segments, too big for the tunnel without DF): dropped."),
 };
 
 // Every policy counter (src/dataplane/policy_counters.ts); two of them are gauges.

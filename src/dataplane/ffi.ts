@@ -5,7 +5,7 @@ import { dlopen, FFIType, toArrayBuffer, type Pointer } from "bun:ffi";
 // @ts-ignore -- a file import yields the library's path (extracted under $TMPDIR when compiled)
 import libPath from "../../native/build/libringvs.so" with { type: "file" };
 import {
-  COUNTER_NAMES, COUNTERS_SIZE, type Counters, DESC_SIZE, LAYOUT_ORDER, SLOT_SIZE,
+  COUNTER_NAMES, COUNTERS_SIZE, type Counters, DESC_SIZE, LAYOUT_ORDER, SLOT_SIZE, VNET_HDR_LEN,
 } from "./layout.ts";
 import type { RingConfig } from "../config/model.ts";
 
@@ -15,9 +15,16 @@ const TP_STATUS_CSUMNOTREADY = 8;
 const TP_STATUS_VLAN_VALID = 16;
 /** native/ring.h: rv_open_fanout's "create a new group". */
 const RV_FANOUT_NEW = -1;
+/** native/ring.c RV_SIM_VNET: a captured frame that starts with its virtio_net_hdr. */
+const SIM_VNET = 0x80000000;
+/** native/ring.h RV_SIM_CUT. */
+const SIM_CUT = 0x40000000;
+
+/** The fanout group ids of a ring's two sockets. */
+export interface FanoutGroups { ring: number; large: number }
 const lib = dlopen(libPath as string, {
   rv_open: { args: [ptr, ptr, ptr], returns: i32 },
-  rv_open_fanout: { args: [ptr, ptr, i32, ptr], returns: i32 },
+  rv_open_fanout: { args: [ptr, ptr, ptr, ptr], returns: i32 },
   rv_set_fanout_mask: { args: [ptr, u32], returns: i32 },
   rv_pin_thread: { args: [i32], returns: i32 },
   rv_set_thread_cpus: { args: [ptr, u32], returns: i32 },
@@ -38,6 +45,7 @@ const lib = dlopen(libPath as string, {
   rv_set_icmp: { args: [ptr, u32, u32, u32], returns: v },
   rv_refresh_kernel_stats: { args: [ptr], returns: i32 },
   rv_sim_push: { args: [ptr, ptr, u32, u32], returns: i32 },
+  rv_sim_push_vnet: { args: [ptr, ptr, ptr, u32, u32], returns: i32 },
   rv_sim_tx_buffer: { args: [ptr], returns: ptr },
   rv_sim_tx_length: { args: [ptr], returns: u32 },
   rv_sim_tx_clear: { args: [ptr], returns: v },
@@ -130,19 +138,21 @@ export class Ring {
     return new Ring(Number(out[0]) as Pointer, false, true);
   }
 
-  /** Open a ring on `ifname` as a member of a PACKET_FANOUT group: group null creates one (its id
-   *  is in `.fanoutGroup`), a number 0..65535 joins that group. The kernel spreads frames over
+  /** Open a ring on `ifname` as a member of PACKET_FANOUT groups: groups null creates them (their
+   *  ids are in `.fanoutGroups`), another ring's `.fanoutGroups` joins those. There are two: the
+   *  rings' and the large-frame sockets' (native/large_frames.c). The kernel spreads frames over
    *  the members by source address (setFanoutMask). */
-  static openFanout(ifname: string, params: RingParams, group: number | null): Ring {
+  static openFanout(ifname: string, params: RingParams, groups: FanoutGroups | null): Ring {
     const out = new BigUint64Array(1);
-    const id = check("rv_open_fanout", C.rv_open_fanout(Buffer.from(ifname + "\0"), paramsBuffer(params), group ?? RV_FANOUT_NEW, out));
+    const ids = Int32Array.from(groups ? [groups.ring, groups.large] : [RV_FANOUT_NEW, RV_FANOUT_NEW]);
+    check("rv_open_fanout", C.rv_open_fanout(Buffer.from(ifname + "\0"), paramsBuffer(params), ids, out));
     const ring = new Ring(Number(out[0]) as Pointer, false, true);
-    ring.fanoutGroup = id;
+    ring.fanoutGroups = { ring: ids[0]!, large: ids[1]! };
     return ring;
   }
 
-  /** The fanout group this ring belongs to, null when it is alone on its interface. */
-  fanoutGroup: number | null = null;
+  /** The fanout groups this ring belongs to, null when it is alone on its interface. */
+  fanoutGroups: FanoutGroups | null = null;
 
   /** Spread the fanout group's IPv4 frames by hash(source address & mask), mask in host order. */
   setFanoutMask(mask: number): void {
@@ -197,27 +207,44 @@ export class Ring {
 
   /** Queue a frame for the next simulated rx, with the ring status bits it would have carried:
    *  `csumPartial` as from a checksum-offloading sender (TP_STATUS_CSUMNOTREADY), `vlanStripped`
-   *  as a tagged frame whose tag the kernel moved into ring metadata (TP_STATUS_VLAN_VALID). */
-  simPush(frame: Uint8Array, csumPartial = false, vlanStripped = false): void {
-    const status = (csumPartial ? TP_STATUS_CSUMNOTREADY : 0) | (vlanStripped ? TP_STATUS_VLAN_VALID : 0);
+   *  as a tagged frame whose tag the kernel moved into ring metadata (TP_STATUS_VLAN_VALID),
+   *  `truncated` as captured cut short (tp_snaplen < tp_len: the shim sees its first half). */
+  simPush(frame: Uint8Array, csumPartial = false, vlanStripped = false, truncated = false): void {
+    const status = (csumPartial ? TP_STATUS_CSUMNOTREADY : 0) | (vlanStripped ? TP_STATUS_VLAN_VALID : 0) | (truncated ? SIM_CUT : 0);
     check("rv_sim_push", C.rv_sim_push(this.handle, frame, frame.length, status));
+  }
+
+  /** Queue a frame as the large-frame socket delivers it (a GSO super-frame or a jumbo frame):
+   *  with its 10-byte virtio_net_hdr (flags, gso_type, hdr_len, gso_size, csum_start,
+   *  csum_offset; little-endian). */
+  simPushVnet(vnet: Uint8Array, frame: Uint8Array, truncated = false): void {
+    if (vnet.length !== VNET_HDR_LEN) throw new Error(`a virtio_net_hdr is ${VNET_HDR_LEN} bytes, not ${vnet.length}`);
+    check("rv_sim_push_vnet", C.rv_sim_push_vnet(this.handle, vnet, frame, frame.length, truncated ? SIM_CUT : 0));
   }
 
   /** Frames "transmitted" by a simulated handle since the last call; clears them. */
   simTakeTx(): Uint8Array[] {
+    return this.simTakeTxMessages().map((m) => m.frame);
+  }
+
+  /** The same with the virtio_net_hdr of each frame sent whole through a vnet socket (a
+   *  super-frame to a DR real server), null for every other frame. Clears them. */
+  simTakeTxMessages(): { frame: Uint8Array; vnet: Uint8Array | null }[] {
     const len = C.rv_sim_tx_length(this.handle);
-    const frames: Uint8Array[] = [];
+    const out: { frame: Uint8Array; vnet: Uint8Array | null }[] = [];
     if (len > 0) {
       const buf = new Uint8Array(toArrayBuffer(C.rv_sim_tx_buffer(this.handle)!, 0, len));
       const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
       for (let off = 0; off < len; ) {
-        const n = dv.getUint32(off, true);
-        frames.push(buf.slice(off + 4, off + 4 + n));
+        const word = dv.getUint32(off, true);
+        const n = word & 0x7fffffff;
+        const bytes = buf.slice(off + 4, off + 4 + n);
+        out.push(word & SIM_VNET ? { frame: bytes.slice(VNET_HDR_LEN), vnet: bytes.slice(0, VNET_HDR_LEN) } : { frame: bytes, vnet: null });
         off += 4 + ((n + 3) & ~3);
       }
     }
     C.rv_sim_tx_clear(this.handle);
-    return frames;
+    return out;
   }
 
   close(): void {

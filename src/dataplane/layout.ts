@@ -19,6 +19,7 @@ export const COUNTER_NAMES = [
   "txFrames", "txBytes", "txErrors", "txArpReplies", "txCalls",
   "kernelPackets", "kernelDrops", "kernelFreezeQ",
   "tunPackets", "tunFragmented", "tunFragNeeded", "tunIcmpLimited",
+  "rxLargeFrames", "rxGsoFrames", "rxTruncated", "gsoSegments", "gsoDropped",
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 export type Counters = Record<CounterName, number>;
@@ -26,12 +27,17 @@ export const COUNTERS_SIZE = COUNTER_NAMES.length * 8;
 
 export const RING_PARAMS_SIZE = 20;
 
+/** native/large_frames.h: large frames a batch takes besides the ring's (a handle's descriptor
+ *  capacity is the ring's share plus these), and the virtio_net_hdr in front of each. */
+export const LARGE_FRAMES_PER_BATCH = 32;
+export const VNET_HDR_LEN = 10;
+
 /** The order rv_layout() writes its values in. */
 export const LAYOUT_ORDER: readonly number[] = [
   DESC_SIZE, DESC.saddr, DESC.daddr, DESC.sport, DESC.dport, DESC.proto, DESC.tcpFlags,
   DESC.kind, DESC.flags, DESC.l3Off, DESC.vlanTci, DESC.frameLen, DESC.ipLen, DESC.hash,
   SLOT_SIZE, SLOT.dmac, SLOT.method, SLOT.txIf, SLOT.rip, SLOT.smac, SLOT.mtu, SLOT.saddr, SLOT.packets, SLOT.bytes,
-  COUNTERS_SIZE, RING_PARAMS_SIZE,
+  COUNTERS_SIZE, RING_PARAMS_SIZE, LARGE_FRAMES_PER_BATCH, VNET_HDR_LEN,
 ];
 
 /** native/ring.h enum rv_kind. IcmpError descriptors carry the quoted connection's tuple, turned
@@ -43,6 +49,8 @@ export const DF_VLAN = 0x04;
 export const DF_VLAN_STRIPPED = 0x08;
 export const DF_DONT_FRAG = 0x10;
 export const DF_CSUM_PARTIAL = 0x20;
+/** A GSO super-frame: one descriptor for the packets it stands for (native/large_frames.c). */
+export const DF_GSO = 0x40;
 
 export const VERDICT_PASS = 0xffff;
 export const VERDICT_DROP = 0xfffe;

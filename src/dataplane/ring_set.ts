@@ -17,7 +17,7 @@ export class RingSet {
     const rings: Ring[] = [];
     try {
       rings.push(Ring.openFanout(ifname, params, null));
-      while (rings.length < count) rings.push(Ring.openFanout(ifname, params, rings[0]!.fanoutGroup!));
+      while (rings.length < count) rings.push(Ring.openFanout(ifname, params, rings[0]!.fanoutGroups!));
     } catch (e) {
       for (const r of rings) r.close();
       throw e;

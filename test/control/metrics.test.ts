@@ -156,6 +156,21 @@ ringvs_tun_frag_needed_total 22
 # HELP ringvs_tun_icmp_limited_total ICMP fragmentation-needed messages suppressed by the rate limit.
 # TYPE ringvs_tun_icmp_limited_total counter
 ringvs_tun_icmp_limited_total 23
+# HELP ringvs_rx_large_frames_total Frames too large for an RX ring block (GSO super-frames, jumbo frames), read whole from the large-frame socket.
+# TYPE ringvs_rx_large_frames_total counter
+ringvs_rx_large_frames_total 24
+# HELP ringvs_rx_gso_frames_total GSO super-frames received (each stands for several packets).
+# TYPE ringvs_rx_gso_frames_total counter
+ringvs_rx_gso_frames_total 25
+# HELP ringvs_rx_truncated_total Frames received cut short (longer than any receive buffer): dropped, never forwarded.
+# TYPE ringvs_rx_truncated_total counter
+ringvs_rx_truncated_total 26
+# HELP ringvs_gso_segments_total Packets the director cut GSO super-frames into for TUN real servers.
+# TYPE ringvs_gso_segments_total counter
+ringvs_gso_segments_total 27
+# HELP ringvs_gso_dropped_total GSO super-frames that could not be cut (unknown GSO type, bad headers, too many segments, too big for the tunnel without DF): dropped.
+# TYPE ringvs_gso_dropped_total counter
+ringvs_gso_dropped_total 28
 # HELP ringvs_vip_packets_total Frames to a configured VIP:port.
 # TYPE ringvs_vip_packets_total counter
 ringvs_vip_packets_total 10

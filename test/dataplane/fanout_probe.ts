@@ -76,6 +76,6 @@ const byClient = await drain();
 rings.setFanoutMask(0xffffff00);
 sendAll();
 const masked = await drain();
-console.log(JSON.stringify({ fanoutGroup: rings.rings[0]!.fanoutGroup, byClient, masked }));
+console.log(JSON.stringify({ fanoutGroup: rings.rings[0]!.fanoutGroups!.ring, byClient, masked }));
 sender.close();
 rings.close();

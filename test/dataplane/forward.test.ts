@@ -11,7 +11,7 @@ import { describe, expect, test } from "bun:test";
 import { Ring, type RingParams } from "../../src/dataplane/ffi.ts";
 import { Forwarder } from "../../src/dataplane/forwarder.ts";
 import {
-  type Counters, DESC, DESC_SIZE, DF_VLAN_STRIPPED, Kind, SLOT, SLOT_SIZE, VERDICT_ARP_REPLY, VERDICT_DROP, VERDICT_PASS,
+  type Counters, DESC, DESC_SIZE, DF_VLAN_STRIPPED, Kind, SLOT, SLOT_SIZE, VERDICT_ARP_REPLY, VERDICT_DROP, VERDICT_PASS, LARGE_FRAMES_PER_BATCH,
 } from "../../src/dataplane/layout.ts";
 import { DEFAULT_TIMEOUTS, type Plan, type PlanDest, type PlanService } from "../../src/dataplane/plan.ts";
 import { DEFAULT_SCHEDULER_FLAGS } from "../../src/sched/scheduler.ts";
@@ -653,7 +653,8 @@ describe("simulation handle and shim", () => {
       const frames = syns(1030, 20000);
       for (const f of frames) h.ring.simPush(f);
       const cap = h.ring.descCapacity;
-      expect(cap).toBe(1024); // one 64 KiB block's worth of minimum-size frames
+      // One 64 KiB block's worth of minimum-size frames, and room for the large-frame socket's.
+      expect(cap).toBe(1024 + LARGE_FRAMES_PER_BATCH);
       const sent: Uint8Array[] = [];
       for (const want of [1024, 6, 0]) {
         const n = h.ring.rx(0);
