@@ -126,10 +126,8 @@ host() {
 	ip -n "$sw" link set dev "$port" up
 	ip -n "$ns" addr add "$ip/$MASK" dev "$ifname"
 	ip -n "$ns" link set dev "$ifname" up
-	# A veth hands segmentation-offloaded super-frames (up to 64 KiB) straight to its peer; a
-	# real wire carries frames of at most the MTU. The lab models the wire: hosts segment in
-	# software, so what reaches the director is what a NIC would deliver (with GRO off).
-	ip netns exec "$ns" ethtool -K "$ifname" tso off gso off >/dev/null
+	# Offloads stay at the veth defaults (TSO/GSO on), as in every container and VM host: a
+	# sender hands its peer super-frames of up to 64 KiB, and the director must forward them.
 }
 
 # bridge NS: a switch namespace with br0. Kernel defaults made explicit: no STP
