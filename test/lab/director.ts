@@ -92,6 +92,7 @@ export class DirectorProcess {
       proc.kill("SIGKILL");
       await proc.exited;
       await Bun.sleep(50); // let the stderr reader drain
+      rmSync(tmp, { recursive: true, force: true });
       throw new Error(`director did not become ready (exit ${proc.exitCode}): ${d.stderr}`);
     }
     d.ready = ready;
