@@ -121,6 +121,7 @@ function emit(event: string, data: object): void {
 }
 
 function summary(config: DirectorConfig): string {
+  if (config.services.length === 0) return "no services (an empty table; add them with -A/-a)";
   return config.services.map((s) => `${serviceLabel(s)} ${s.scheduler} -> ${s.realServers.length} real server(s)`).join("; ");
 }
 

@@ -146,10 +146,11 @@ async function confValue(dev: string, name: string): Promise<number | null> {
 }
 
 /** Why the kernel will not answer ARP for local VIPs configured on another interface than the
- *  receiving one, when its sysctls say so (the director then receives no VIP traffic). */
-async function sysctlWarnings(ifname: string, placement: VipPlacement): Promise<string[]> {
-  if (placement.on.size === 0) return [];
-  const vips = [...placement.on].map(([vip, dev]) => `${vip} (on ${dev})`).join(", ");
+ *  receiving one (`on`: VIP -> that interface), when its sysctls say so (the director then
+ *  receives no VIP traffic). */
+async function sysctlWarnings(ifname: string, on: ReadonlyMap<string, string>): Promise<string[]> {
+  if (on.size === 0) return [];
+  const vips = [...on].map(([vip, dev]) => `${vip} (on ${dev})`).join(", ");
   const out: string[] = [];
   const ignore = await confValue(ifname, "arp_ignore");
   if (ignore !== null && ignore >= 1) {
@@ -216,7 +217,7 @@ export class Director {
    *  placement, privileges, nft) and leaves nothing behind when it does. */
   static async start(config: DirectorConfig, log: Log): Promise<Director> {
     const placement = await placeVips(config);
-    for (const w of await sysctlWarnings(config.interface, placement)) log(w);
+    for (const w of await sysctlWarnings(config.interface, placement.on)) log(w);
     const params: RingParams = { ...config.ring, descCapacity: DESC_CAPACITY, slotCapacity: SLOT_CAPACITY };
     const rings = RingSet.open(config.interface, params, config.workers.count);
     const guard = new KernelGuard(config.interface);
@@ -404,6 +405,9 @@ export class Director {
       throw e;
     }
     const newArp = [...placement.arp].filter((v) => !this.placement.arp.has(v));
+    // A VIP that -A or a reload brings in on lo (or moves there) gets the same sysctl check as at
+    // start; one already warned about is not repeated on every later change.
+    const newElsewhere = new Map([...placement.on].filter(([vip, dev]) => this.placement.on.get(vip) !== dev));
     this.placement = placement;
     const mask = fanoutMask(next.services);
     if (this.rings.count > 1 && mask !== fanoutMask(before.services)) {
@@ -416,6 +420,7 @@ export class Director {
     this.lastPlanJson = JSON.stringify(plan);
     this.workers.publish(plan);
     if (newArp.length) this.announceVips(newArp);
+    for (const w of await sysctlWarnings(next.interface, newElsewhere)) this.log(w);
   }
 
   /** Tracked connections as the workers have them (ipvsadm -c), at most `limit`. */

@@ -56,6 +56,16 @@ describe("ringvs CLI", () => {
     expect(r.code).toBe(0);
   });
 
+  test("check: --interface alone, an empty rules file and a config without services are an empty table", () => {
+    for (const args of [
+      ["--interface", "eth0"],
+      ["--interface", "eth0", "--rules", file("empty.rules", "")],
+      ["--config", file("empty.json", JSON.stringify({ interface: "eth0" }))],
+    ]) {
+      expect({ args, ...ringvs(["check", ...args]) }).toEqual({ args, code: 0, stdout: "ok: 0 service(s), 0 real server(s)\n", stderr: "" });
+    }
+  });
+
   test("check --workers/--cpus: a rules file with a CPU list that does not fit the workers names the field", () => {
     const rules = file("w.rules", "-A -t 198.18.0.100:80 -s rr\n-a -t 198.18.0.100:80 -r 198.18.0.11 -g\n");
     expect(ringvs(["check", "--interface", "eth0", "--rules", rules, "--workers", "2", "--cpus", "0,1"]).code).toBe(0);

@@ -15,6 +15,8 @@ export interface DirectorProcessOptions {
   config?: object;
   /** Or: an ipvsadm-save rules text with --interface eth0. */
   rules?: string;
+  /** Or neither: `serve --interface eth0` alone, which starts with an empty table. */
+  noRules?: boolean;
   vipMode?: "auto" | "local" | "arp";
   /** Run this executable instead of `bun src/cli/main.ts` (the single-binary test). */
   binary?: string;
@@ -42,6 +44,8 @@ export class DirectorProcess {
   socket = "";
   /** The config file it was started with (rewrite it, then reload). */
   configPath = "";
+  /** The rules file it was started with (rewrite it, then reload); "" without one. */
+  rulesPath = "";
 
   private constructor(
     readonly proc: Subprocess<"ignore", "pipe", "pipe">,
@@ -59,6 +63,7 @@ export class DirectorProcess {
     chmodSync(tmp, 0o755); // the socket's own mode (0600), not its directory, must keep others out
     const socket = join(tmp, "ringvs.sock");
     let configPath = "";
+    let rulesPath = "";
     const args: string[] = ["serve", "--socket", socket];
     if (opts.config) {
       const path = join(tmp, "ringvs.json");
@@ -69,6 +74,10 @@ export class DirectorProcess {
       const path = join(tmp, "ipvsadm.rules");
       writeFileSync(path, opts.rules);
       args.push("--interface", lab.directorIf, "--rules", path);
+      if (opts.vipMode) args.push("--vip-mode", opts.vipMode);
+      rulesPath = path;
+    } else if (opts.noRules) {
+      args.push("--interface", lab.directorIf);
       if (opts.vipMode) args.push("--vip-mode", opts.vipMode);
     }
     const argv = opts.binary ? [opts.binary, ...args] : ["bun", CLI, ...args];
@@ -83,11 +92,13 @@ export class DirectorProcess {
       proc.kill("SIGKILL");
       await proc.exited;
       await Bun.sleep(50); // let the stderr reader drain
+      rmSync(tmp, { recursive: true, force: true });
       throw new Error(`director did not become ready (exit ${proc.exitCode}): ${d.stderr}`);
     }
     d.ready = ready;
     d.socket = socket;
     d.configPath = configPath;
+    d.rulesPath = rulesPath;
     return d;
   }
 
