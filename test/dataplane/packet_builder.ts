@@ -177,21 +177,28 @@ export interface TcpOpts {
   payload?: Uint8Array;
   csum?: L4Csum;
   padTo?: number;
+  /** TCP option bytes after the 20-byte header (a multiple of 4, at most 40), counted in the data
+   *  offset; absent = none (data offset 5). */
+  options?: Uint8Array;
 }
 
-/** Ethernet + IPv4 + a 20-byte TCP header + payload. */
+/** Ethernet + IPv4 + a 20-byte TCP header (+ `options`) + payload. */
 export function tcp(o: TcpOpts): Uint8Array {
   const payload = o.payload ?? new Uint8Array(0);
-  const seg = new Uint8Array(20 + payload.length);
+  const options = o.options ?? new Uint8Array(0);
+  if (options.length % 4 !== 0 || options.length > 40) throw new Error(`bad TCP options length ${options.length}`);
+  const hlen = 20 + options.length;
+  const seg = new Uint8Array(hlen + payload.length);
   const dv = new DataView(seg.buffer);
   dv.setUint16(0, o.sport);
   dv.setUint16(2, o.dport);
   dv.setUint32(4, o.seq ?? 1000);
   dv.setUint32(8, o.ack ?? 0);
-  seg[12] = 5 << 4;
+  seg[12] = (hlen / 4) << 4;
   seg[13] = o.flags;
   dv.setUint16(14, o.window ?? 64240);
-  seg.set(payload, 20);
+  seg.set(options, 20);
+  seg.set(payload, hlen);
   fillL4Checksum(seg, 16, o.ip.src, o.ip.dst, 6, o.csum ?? "correct");
   return ethernet(o.eth, ETH_P_IP, ipv4(o.ip, 6, seg), o.padTo);
 }
