@@ -885,7 +885,10 @@ static void rv_queue_frag_needed(struct rv_handle *h, const uint8_t *f, const st
 /* IPIP, as ip_vs_tunnel_xmit: one outer packet when it fits the egress MTU; otherwise, for an
  * inner packet with DF, drop it and tell the sender the tunnel's MTU (mtu - 20); without DF,
  * fragment the outer packet (each fragment carries a slice of the inner packet). */
-static void rv_queue_tun(struct rv_handle *h, uint8_t *f, const struct rv_desc *d, struct rv_slot *s)
+/* max_pieces: RV_MSGS_PER_DESC for a ring frame; a large one (a jumbo frame, which without DF
+ * behind a 1500-byte link needs 7) may take the RV_GSO_MAX_SEGS messages reserved for it. */
+static void rv_queue_tun(struct rv_handle *h, uint8_t *f, const struct rv_desc *d, struct rv_slot *s,
+			 uint32_t max_pieces)
 {
 	const uint8_t *inner = f + d->l3_off;
 	uint32_t len = d->ip_len;
@@ -909,7 +912,7 @@ static void rv_queue_tun(struct rv_handle *h, uint8_t *f, const struct rv_desc *
 		return;
 	}
 	uint32_t chunk = (mtu - 20) & ~7u;  /* fragment payloads are multiples of 8 bytes */
-	if ((len + chunk - 1) / chunk > RV_MSGS_PER_DESC) {
+	if ((len + chunk - 1) / chunk > max_pieces) {
 		h->ctr->verdict_bad++;      /* an MTU so small that one packet would need too many pieces */
 		return;
 	}
@@ -1097,7 +1100,7 @@ int rv_tx_batch(struct rv_handle *h)
 		} else {
 			if ((d->flags & RV_DF_CSUM_PARTIAL) && d->kind == RV_KIND_IPV4)
 				rv_complete_l4_checksum(f, d);
-			rv_queue_tun(h, f, d, s);
+			rv_queue_tun(h, f, d, s, vnet ? RV_GSO_MAX_SEGS : RV_MSGS_PER_DESC);
 		}
 	}
 	int sent = (int)rv_flush(h);
