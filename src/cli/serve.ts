@@ -207,7 +207,7 @@ export async function serve(argv: string[], checkOnly: boolean): Promise<number>
 
   const unresolved = director.unresolved();
   if (unresolved.length) log(`real servers without a MAC (not chosen until they resolve): ${unresolved.join(", ")}`);
-  log(`forwarding on ${config.interface}: ${summary(config)}; control socket ${socketPath}`);
+  log(`forwarding on ${config.interfaces.join(",")}: ${summary(config)}; control socket ${socketPath}`);
 
   // Handlers first, "ready" last: whoever waits for ready may signal at once.
   process.on("SIGUSR1", () => emit("stats", director.stats()));
@@ -228,6 +228,6 @@ export async function serve(argv: string[], checkOnly: boolean): Promise<number>
     };
     process.on("SIGINT", () => void stop("SIGINT"));
     process.on("SIGTERM", () => void stop("SIGTERM"));
-    emit("ready", { interface: config.interface, pid: process.pid, socket: socketPath, vips: director.vipPlacement, unresolved });
+    emit("ready", { interface: config.interfaces.join(","), pid: process.pid, socket: socketPath, vips: director.vipPlacement, unresolved });
   });
 }

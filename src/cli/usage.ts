@@ -5,6 +5,7 @@ export const USAGE = `usage:
   ringvs serve --interface IF [--rules FILE] [--vip-mode auto|local|arp] [--tunnel-source ADDR] [--socket PATH]
                [--workers N] [--cpus C0,C1,...]       N packet workers (PACKET_FANOUT), pinned to CPUs
                without --rules (or with an empty file) it starts with an empty table: add services with -A/-a
+               --interface eth0,eth1: receive on several interfaces, each with N workers
   ringvs check --config FILE | --interface IF [--rules FILE] [--vip-mode MODE] [--tunnel-source ADDR]
   ringvs serve --interface IF --keepalived keepalived.conf [...]     virtual_server blocks of keepalived.conf
   ringvs import-keepalived keepalived.conf --interface IF             print them as a JSON config

@@ -823,8 +823,11 @@ function issueToError(path: ConfigPath, field: string, value: unknown, message: 
 export function keepalivedToJson(result: { config: DirectorConfig }): string {
   // The director's own settings have the same shape in the config and in the file, so they are
   // written as they are; services differ (schedulerFlags is a list in the file, an object here).
-  const { services, ...settings } = result.config;
+  // One receiving interface is written as "interface", several as "interfaces" (the file
+  // takes one of the two).
+  const { services, interface: first, interfaces, ...settings } = result.config;
   const doc = {
+    ...(interfaces.length > 1 ? { interfaces } : { interface: first }),
     ...settings,
     services: services.map((s) => {
       const flags: string[] = [];

@@ -103,7 +103,11 @@ export interface WorkersConfig {
 }
 
 export interface DirectorConfig {
+  /** The first receiving interface (the director's own address on it sources TUN's ICMP). */
   interface: string;
+  /** Every interface ringvs receives VIP traffic on, `interface` first: each gets its own rings
+   *  (and workers.count packet workers), kernel guard and counters. */
+  interfaces: string[];
   timeouts: TimeoutConfig;
   /** Outer source address of TUN packets; null = the kernel's preferred source for the route to
    *  each real server (the director's address on the egress interface). */

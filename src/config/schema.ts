@@ -505,12 +505,38 @@ const metricsObject = z
   )
   .strict();
 
+/** One receiving interface, or several: "eth0,eth1" (serve --interface) or a JSON array. */
+const interfaceName = z.string().superRefine((s, ctx) => {
+  const problem = interfaceNameProblem(s);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+function checkInterfaceList(names: readonly string[], ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) ctx.addIssue({ code: "custom", message: `${name} is listed twice` });
+    seen.add(name);
+  }
+  if (names.length > RECEIVING_INTERFACES_MAX) {
+    ctx.addIssue({ code: "custom", message: `at most ${RECEIVING_INTERFACES_MAX} receiving interfaces (each costs a transmit socket in every ring)` });
+  }
+}
+
+/** A ring has 8 transmit interfaces (native/ring.c RV_TX_IF_MAX) and tx_if 0 is its own; with
+ *  several receiving interfaces every one of them is also a transmit interface in every ring. */
+const RECEIVING_INTERFACES_MAX = 4;
+
 const rootObject = z
   .object({
     interface: z.string().superRefine((s, ctx) => {
-      const problem = interfaceNameProblem(s);
-      if (problem) ctx.addIssue({ code: "custom", message: problem });
-    }),
+      const names = s.split(",");
+      for (const name of names) {
+        const problem = interfaceNameProblem(name);
+        if (problem) ctx.addIssue({ code: "custom", message: names.length > 1 ? `${JSON.stringify(name)}: ${problem}` : problem });
+      }
+      checkInterfaceList(names, ctx);
+    }).optional(),
+    interfaces: z.array(interfaceName).min(1, "must name at least one interface").superRefine(checkInterfaceList).optional(),
     timeouts: timeoutsObject.default({}),
     tunnelSource: unicastAddress.nullable().default(null),
     vipMode: z
@@ -535,7 +561,18 @@ const rootObject = z
   })
   .strict();
 
-export const directorConfigSchema: z.ZodType<DirectorConfig, z.ZodTypeDef, unknown> = rootObject;
+export const directorConfigSchema: z.ZodType<DirectorConfig, z.ZodTypeDef, unknown> = rootObject
+  .superRefine((c, ctx) => {
+    if (c.interface === undefined && c.interfaces === undefined) {
+      ctx.addIssue({ code: "custom", path: ["interface"], message: "required" });
+    } else if (c.interface !== undefined && c.interfaces !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["interfaces"], message: 'give either "interface" or "interfaces", not both' });
+    }
+  })
+  .transform(({ interface: one, interfaces, ...rest }): DirectorConfig => {
+    const all = interfaces ?? one!.split(",");
+    return { interface: all[0]!, interfaces: all, ...rest };
+  });
 
 // ---------------------------------------------------------------------------------------------
 // Turning zod issues into plain, front-end-neutral problems.

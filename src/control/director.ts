@@ -62,13 +62,28 @@ export interface ServiceStats {
   dests: DestStats[];
 }
 export interface WorkerShare {
+  /** The receiving interface of the worker's ring. */
+  interface: string;
   rxFrames: number;
   txFrames: number;
   newFlows: number;
   flowsActive: number;
 }
-export interface DirectorStats {
+/** What one receiving interface carried (the shim's counters of its rings). */
+export interface InterfaceShare {
   interface: string;
+  rxFrames: number;
+  rxBytes: number;
+  txFrames: number;
+  txBytes: number;
+  txErrors: number;
+  kernelDrops: number;
+}
+export interface DirectorStats {
+  /** The receiving interfaces, comma-separated ("eth0", "eth0,eth1"). */
+  interface: string;
+  /** Per receiving interface, in order. */
+  perInterface: InterfaceShare[];
   /** Packet workers (rings in the fanout group); their counters are summed below. */
   workers: number;
   /** Each worker's share, in worker order: how evenly the fanout spreads the load. */
@@ -83,10 +98,10 @@ interface VipPlacement {
   local: Set<string>;
   /** VIPs ringvs answers ARP for. */
   arp: Set<string>;
-  /** The director's own address on the interface (not a VIP), if it has one: the source of the
-   *  ICMP "fragmentation needed" messages TUN sends to clients. */
+  /** The director's own address on its first interface (not a VIP), if it has one: the source
+   *  of the ICMP "fragmentation needed" messages TUN sends to clients. */
   dip: string | null;
-  /** Local VIPs configured on another interface than the receiving one (lo, a dummy): VIP ->
+  /** Local VIPs configured on an interface ringvs does not receive on (lo, a dummy): VIP ->
    *  that interface. */
   on: Map<string, string>;
 }
@@ -99,27 +114,29 @@ async function placeVips(config: DirectorConfig): Promise<VipPlacement> {
     ifname: string;
     addr_info?: { family: string; local: string }[];
   }[];
-  const onIf = new Set<string>();
+  const onIf = new Map<string, string>(); // address -> the receiving interface it is on
   const elsewhere = new Map<string, string>();
+  const receiving = new Set(config.interfaces);
   for (const link of all) {
     for (const a of link.addr_info ?? []) {
       if (a.family !== "inet") continue;
-      if (link.ifname === config.interface) onIf.add(a.local);
+      if (receiving.has(link.ifname)) onIf.set(a.local, link.ifname);
       else elsewhere.set(a.local, link.ifname);
     }
   }
-  if (!all.some((l) => l.ifname === config.interface)) {
-    throw new Error(`interface ${config.interface} does not exist`);
+  for (const ifname of config.interfaces) {
+    if (!all.some((l) => l.ifname === ifname)) throw new Error(`interface ${ifname} does not exist`);
   }
   const vips = new Set(config.services.flatMap((s) => serviceMatches(s).map((m) => m.address)));
-  const placement: VipPlacement = { local: new Set(), arp: new Set(), on: new Map(), dip: [...onIf].find((a) => !vips.has(a)) ?? null };
+  const dip = [...onIf].find(([a, dev]) => dev === config.interface && !vips.has(a))?.[0] ?? null;
+  const placement: VipPlacement = { local: new Set(), arp: new Set(), on: new Map(), dip };
   for (const vip of vips) {
     const local = onIf.has(vip);
     if (config.vipMode === "local" && !local && !elsewhere.has(vip)) {
       throw new Error(`vipMode "local": VIP ${vip} is not configured on this host (ip addr add ${vip}/32 dev lo, or dev ${config.interface})`);
     }
     if (config.vipMode === "arp" && (local || elsewhere.has(vip))) {
-      throw new Error(`vipMode "arp": VIP ${vip} is configured on ${local ? config.interface : elsewhere.get(vip)}; remove it or use vipMode "local"`);
+      throw new Error(`vipMode "arp": VIP ${vip} is configured on ${onIf.get(vip) ?? elsewhere.get(vip)}; remove it or use vipMode "local"`);
     }
     // A VIP on any local interface (lo, a dummy, another NIC: the ipvs.sh selftest and many LVS
     // guides put it on lo) is the local setup: Linux answers ARP for every local address on
@@ -146,9 +163,15 @@ async function confValue(dev: string, name: string): Promise<number | null> {
 }
 
 /** Why the kernel will not answer ARP for local VIPs configured on another interface than the
- *  receiving one (`on`: VIP -> that interface), when its sysctls say so (the director then
- *  receives no VIP traffic). */
-async function sysctlWarnings(ifname: string, on: ReadonlyMap<string, string>): Promise<string[]> {
+ *  receiving ones (`on`: VIP -> that interface), when its sysctls say so (the director then
+ *  receives no VIP traffic), for each receiving interface. */
+async function sysctlWarnings(ifnames: readonly string[], on: ReadonlyMap<string, string>): Promise<string[]> {
+  const out: string[] = [];
+  for (const ifname of ifnames) out.push(...(await sysctlWarningsOf(ifname, on)));
+  return out;
+}
+
+async function sysctlWarningsOf(ifname: string, on: ReadonlyMap<string, string>): Promise<string[]> {
   if (on.size === 0) return [];
   const vips = [...on].map(([vip, dev]) => `${vip} (on ${dev})`).join(", ");
   const out: string[] = [];
@@ -205,7 +228,7 @@ export class Director {
     private config: DirectorConfig,
     private readonly rings: RingSet,
     private readonly guard: KernelGuard,
-    private readonly offloads: ReceiveOffloads,
+    private readonly offloads: ReceiveOffloads[],
     private readonly reach: Reachability,
     private placement: VipPlacement,
     private readonly log: Log,
@@ -217,22 +240,28 @@ export class Director {
    *  placement, privileges, nft) and leaves nothing behind when it does. */
   static async start(config: DirectorConfig, log: Log): Promise<Director> {
     const placement = await placeVips(config);
-    for (const w of await sysctlWarnings(config.interface, placement.on)) log(w);
+    for (const w of await sysctlWarnings(config.interfaces, placement.on)) log(w);
     const params: RingParams = { ...config.ring, descCapacity: DESC_CAPACITY, slotCapacity: SLOT_CAPACITY };
-    const rings = RingSet.open(config.interface, params, config.workers.count);
-    const guard = new KernelGuard(config.interface);
-    const reach = new Reachability(config.interface, rings, config.tunnelSource);
-    const offloads = new ReceiveOffloads(config.interface);
+    const rings = RingSet.open(config.interfaces, params, config.workers.count);
+    const guard = new KernelGuard(config.interfaces);
+    // With one receiving interface it is every ring's tx_if 0; with several, each ring has its
+    // own there, so every egress interface gets a transmit socket numbered alike in all rings.
+    const reach = new Reachability(config.interfaces.length === 1 ? config.interface : null, rings, config.tunnelSource);
+    const offloads = config.interfaces.map((ifname) => new ReceiveOffloads(ifname));
     let d: Director | null = null;
     try {
       rings.setFanoutMask(fanoutMask(config.services));
       await guard.install(config.services);
-      const offloadWarning = await offloads.disable();
-      if (offloadWarning) log(offloadWarning);
+      for (const o of offloads) {
+        const offloadWarning = await o.disable();
+        if (offloadWarning) log(offloadWarning);
+      }
       if (placement.dip) rings.setIcmp(ipToU32(placement.dip), ICMP_RATE, ICMP_BURST);
       d = new Director(config, rings, guard, offloads, reach, placement, log);
       await d.waitForMacs();
-      await d.workers.start(d.currentPlan(), config.workers.cpus);
+      // workers.cpus places the workers of each interface alike: worker j of every interface on cpus[j].
+      const cpus = config.workers.cpus;
+      await d.workers.start(d.currentPlan(), cpus ? rings.rings.map((_, i) => cpus[i % config.workers.count]!) : null);
       if (config.workers.cpus) moveOffWorkerCpus(config.workers.cpus, log);
       d.announce();
       d.refreshTimer = setInterval(() => void d!.refresh(), REFRESH_MS);
@@ -240,7 +269,7 @@ export class Director {
     } catch (e) {
       d?.workers.terminate();
       await guard.remove();
-      await offloads.restore();
+      for (const o of offloads) await o.restore();
       await reach.release();
       rings.close();
       throw e;
@@ -282,13 +311,17 @@ export class Director {
   private announceVips(vips: string[]): void {
     if (vips.length === 0) return;
     let sent = 0;
+    const ifs = this.rings.interfaces;
     const send = () => {
       if (this.stopped) return;
-      for (const vip of vips) this.rings.sendFrame(gratuitousArp(this.rings.mac, ipToU32(vip)));
+      for (let i = 0; i < ifs.length; i++) {
+        for (const vip of vips) this.rings.sendFrame(gratuitousArp(this.rings.macOf(i), ipToU32(vip)), i);
+      }
       if (++sent < GARP_COUNT) setTimeout(send, 1000);
     };
     send();
-    this.log(`answering ARP for ${vips.join(", ")} as ${macToString(this.rings.mac)} (gratuitous ARP sent)`);
+    const as = ifs.map((ifname, i) => `${macToString(this.rings.macOf(i))}${ifs.length > 1 ? ` on ${ifname}` : ""}`).join(", ");
+    this.log(`answering ARP for ${vips.join(", ")} as ${as} (gratuitous ARP sent)`);
   }
 
   /** Stable small number per service identity, for the life of the process (< 2^20). */
@@ -383,8 +416,8 @@ export class Director {
    *  cannot change this way. Throws (changing nothing in the data plane) when the guard or a
    *  lookup fails. */
   async apply(next: DirectorConfig): Promise<void> {
-    if (next.interface !== this.config.interface) {
-      throw new Error(`the interface cannot change while running (${this.config.interface} -> ${next.interface}): restart ringvs`);
+    if (next.interfaces.join(",") !== this.config.interfaces.join(",")) {
+      throw new Error(`the interfaces cannot change while running (${this.config.interfaces.join(",")} -> ${next.interfaces.join(",")}): restart ringvs`);
     }
     const placement = await placeVips(next);
     if (
@@ -410,17 +443,17 @@ export class Director {
     const newElsewhere = new Map([...placement.on].filter(([vip, dev]) => this.placement.on.get(vip) !== dev));
     this.placement = placement;
     const mask = fanoutMask(next.services);
-    if (this.rings.count > 1 && mask !== fanoutMask(before.services)) {
+    if (this.config.workers.count > 1 && mask !== fanoutMask(before.services)) {
       // A client whose persistence group now hashes to another worker loses its connections
       // there (that worker has no entry for them); new connections are scheduled normally.
-      this.log(`persistence netmasks changed: clients are spread over the ${this.rings.count} workers by ${u32ToIp(mask)} now; open connections of clients that move to another worker are dropped`);
+      this.log(`persistence netmasks changed: clients are spread over the ${this.config.workers.count} workers${this.config.interfaces.length > 1 ? " of each interface" : ""} by ${u32ToIp(mask)} now; open connections of clients that move to another worker are dropped`);
       this.rings.setFanoutMask(mask);
     }
     const plan = this.buildPlan();
     this.lastPlanJson = JSON.stringify(plan);
     this.workers.publish(plan);
     if (newArp.length) this.announceVips(newArp);
-    for (const w of await sysctlWarnings(next.interface, newElsewhere)) this.log(w);
+    for (const w of await sysctlWarnings(next.interfaces, newElsewhere)) this.log(w);
   }
 
   /** Tracked connections as the workers have them (ipvsadm -c), at most `limit`. */
@@ -456,12 +489,16 @@ export class Director {
     // One getsockopt per ring, so ring drops are current rather than as of the last refresh tick.
     if (!this.stopped) r.refreshKernelStats();
     return {
-      interface: this.config.interface,
+      interface: this.config.interfaces.join(","),
+      perInterface: r.countersByInterface().map(({ interface: name, counters: c }) => ({
+        interface: name, rxFrames: c.rxFrames, rxBytes: c.rxBytes, txFrames: c.txFrames, txBytes: c.txBytes,
+        txErrors: c.txErrors, kernelDrops: c.kernelDrops,
+      })),
       workers: r.count,
       perWorker: r.rings.map((ring, i) => {
         const c = ring.counters();
         const p = this.workers.policyCountersOf(i);
-        return { rxFrames: c.rxFrames, txFrames: c.txFrames, newFlows: p.newFlows, flowsActive: p.flowsActive };
+        return { interface: r.interfaceOf(i), rxFrames: c.rxFrames, txFrames: c.txFrames, newFlows: p.newFlows, flowsActive: p.flowsActive };
       }),
       shim: r.counters(),
       policy: this.workers.policyCounters(),
@@ -501,7 +538,7 @@ export class Director {
       // the socket may already be unusable if the interface vanished; the counters are still valid
     }
     await this.guard.remove();
-    await this.offloads.restore();
+    for (const o of this.offloads) await o.restore();
     await this.reach.release();
   }
 

@@ -19,7 +19,7 @@ import { COUNTER_NAMES } from "../dataplane/layout.ts";
 import type { PolicyCounterName } from "../dataplane/policy_counters.ts";
 import { POLICY_COUNTER_NAMES } from "../dataplane/policy_counters.ts";
 import type { DestSnapshot, RulesSnapshot, ServiceKey, ServiceSnapshot } from "./control.ts";
-import type { DestStats, DirectorStats, ServiceStats, WorkerShare } from "./director.ts";
+import type { DestStats, DirectorStats, ServiceStats, WorkerShare, InterfaceShare } from "./director.ts";
 
 /** What Prometheus asks for and expects back for the text format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -91,7 +91,13 @@ const POLICY_METRICS: Record<PolicyCounterName, MetricDef> = {
   batches: counter("batches", "Descriptor batches the policy processed."),
 };
 
-const DIRECTOR_INFO = gauge("director_info", "Always 1; the interface the director forwards on.");
+const DIRECTOR_INFO = gauge("director_info", "Always 1; the interfaces the director receives on (comma-separated).");
+const INTERFACE_RX_FRAMES = counter("interface_rx_frames", "Frames read on this receiving interface (all its rings).");
+const INTERFACE_RX_BYTES = counter("interface_rx_bytes", "Bytes of the frames read on this receiving interface.");
+const INTERFACE_TX_FRAMES = counter("interface_tx_frames", "Frames sent by the rings of this receiving interface.");
+const INTERFACE_TX_BYTES = counter("interface_tx_bytes", "Bytes sent by the rings of this receiving interface.");
+const INTERFACE_TX_ERRORS = counter("interface_tx_errors", "Frames the kernel refused to send, rings of this receiving interface.");
+const INTERFACE_RING_DROPS = counter("interface_ring_drops", "Frames the kernel dropped on this receiving interface because a ring or queue was full.");
 const FLOW_TABLE_SIZE = gauge("flow_table_size", "Capacity of the flow table (ipvsadm's connection table size).");
 const WORKERS = gauge("workers", "Packet workers (one ring each, in one PACKET_FANOUT group when more than one).");
 const WORKER_RX_FRAMES = counter("worker_rx_frames", "Frames read from this worker's RX ring.");
@@ -244,6 +250,14 @@ export function renderMetrics(stats: DirectorStats, snapshot: RulesSnapshot): st
   for (const name of COUNTER_NAMES) family(out, SHIM_METRICS[name], [[[], stats.shim[name]]]);
   for (const name of POLICY_COUNTER_NAMES) family(out, POLICY_METRICS[name], [[[], stats.policy[name]]]);
   family(out, FLOW_TABLE_SIZE, [[[], snapshot.connTableSize]]);
+  const perInterface = (pick: (i: InterfaceShare) => number) =>
+    stats.perInterface.map((i): [Labels, number] => [[["interface", i.interface]], pick(i)]);
+  family(out, INTERFACE_RX_FRAMES, perInterface((i) => i.rxFrames));
+  family(out, INTERFACE_RX_BYTES, perInterface((i) => i.rxBytes));
+  family(out, INTERFACE_TX_FRAMES, perInterface((i) => i.txFrames));
+  family(out, INTERFACE_TX_BYTES, perInterface((i) => i.txBytes));
+  family(out, INTERFACE_TX_ERRORS, perInterface((i) => i.txErrors));
+  family(out, INTERFACE_RING_DROPS, perInterface((i) => i.kernelDrops));
   // Per worker: how evenly the fanout spreads clients (the director-wide series are the sums).
   family(out, WORKERS, [[[], stats.workers]]);
   const perWorker = (pick: (w: WorkerShare) => number) =>

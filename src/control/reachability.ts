@@ -33,7 +33,10 @@ export class Reachability {
   private routes = new Map<string, RealServerRoute | string>();
 
   constructor(
-    private readonly ifname: string,
+    /** The interface that is tx_if 0 (the ring's own socket) in every ring; null with several
+     *  receiving interfaces, whose rings each have another one there: then every egress
+     *  interface, the receiving ones included, gets its own transmit socket. */
+    private readonly ifname: string | null,
     private readonly ring: { addTxInterface(ifname: string): number },
     /** Outer source override (config tunnelSource); otherwise the route's preferred source. */
     private readonly tunnelSource: string | null,

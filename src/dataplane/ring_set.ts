@@ -1,28 +1,56 @@
-// The director's rings on its interface: one per packet worker. With one worker it is a plain
-// ring; with several, the rings are the members of one PACKET_FANOUT group and the kernel picks
-// the ring per frame (by client source address, see native/fanout.c). Everything the control
-// plane does to "the ring" goes through here: per-ring settings are applied to every ring (so a
-// TUN transmit interface has the same tx_if number in all of them), counters are summed, and
-// frames the control plane sends itself (gratuitous ARP) leave through the first ring.
+// The director's rings: one per packet worker on each receiving interface. On an interface with
+// one worker it is a plain ring; with several, the rings are the members of one PACKET_FANOUT
+// group on that interface and the kernel picks the ring per frame (by client source address, see
+// native/fanout.c). Everything the control plane does to "the ring" goes through here: per-ring
+// settings are applied to every ring (so a transmit interface has the same tx_if number in all of
+// them), counters are summed (and kept per interface), and frames the control plane sends itself
+// (gratuitous ARP) leave through the first ring of the interface they are for.
 import { Ring, type RingParams } from "./ffi.ts";
 import { COUNTER_NAMES, SLOT, SLOT_SIZE, type Counters } from "./layout.ts";
 
 export class RingSet {
-  private constructor(readonly rings: readonly Ring[]) {}
+  private constructor(
+    readonly rings: readonly Ring[],
+    /** The receiving interfaces, in order; rings[i] is on interfaces[floor(i / perInterface)]. */
+    readonly interfaces: readonly string[],
+    private readonly perInterface: number,
+  ) {}
 
-  /** Open `count` rings on `ifname` (count > 1: a fanout group). Closes what it opened and
-   *  rethrows if any of them fails. */
-  static open(ifname: string, params: RingParams, count: number): RingSet {
-    if (count === 1) return new RingSet([Ring.open(ifname, params)]);
+  /** Open `count` rings on each of `ifnames` (count > 1: a fanout group per interface). Closes
+   *  what it opened and rethrows if any of them fails. */
+  static open(ifnames: string | readonly string[], params: RingParams, count: number): RingSet {
+    const names = typeof ifnames === "string" ? [ifnames] : [...ifnames];
     const rings: Ring[] = [];
     try {
-      rings.push(Ring.openFanout(ifname, params, null));
-      while (rings.length < count) rings.push(Ring.openFanout(ifname, params, rings[0]!.fanoutGroups!));
+      for (const ifname of names) {
+        if (count === 1) {
+          rings.push(Ring.open(ifname, params));
+          continue;
+        }
+        const first = Ring.openFanout(ifname, params, null);
+        rings.push(first);
+        for (let i = 1; i < count; i++) rings.push(Ring.openFanout(ifname, params, first.fanoutGroups!));
+      }
     } catch (e) {
       for (const r of rings) r.close();
       throw e;
     }
-    return new RingSet(rings);
+    return new RingSet(rings, names, count);
+  }
+
+  /** The rings on receiving interface number i. */
+  ringsOf(i: number): readonly Ring[] {
+    return this.rings.slice(i * this.perInterface, (i + 1) * this.perInterface);
+  }
+
+  /** The receiving interface ring number i is on. */
+  interfaceOf(ring: number): string {
+    return this.interfaces[Math.floor(ring / this.perInterface)]!;
+  }
+
+  /** Each receiving interface's MAC (its first ring's). */
+  macOf(i: number): Uint8Array {
+    return this.ringsOf(i)[0]!.mac;
   }
 
   get count(): number {
@@ -33,9 +61,11 @@ export class RingSet {
     return this.rings[0]!.mac;
   }
 
-  /** Spread frames over the workers by hash(client address & mask); a no-op with one ring. */
+  /** Spread frames over each interface's workers by hash(client address & mask); a no-op with one
+   *  ring per interface. */
   setFanoutMask(mask: number): void {
-    if (this.rings.length > 1) this.rings[0]!.setFanoutMask(mask);
+    if (this.perInterface === 1) return;
+    for (let i = 0; i < this.interfaces.length; i++) this.ringsOf(i)[0]!.setFanoutMask(mask);
   }
 
   /** A transmit socket on `ifname` in every ring; returns its tx_if number, the same in all. */
@@ -53,8 +83,10 @@ export class RingSet {
     for (const r of this.rings) r.setIcmp(saddr, Math.max(1, Math.floor(ratePerSecond / n)), Math.max(1, Math.floor(burst / n)));
   }
 
-  sendFrame(frame: Uint8Array): number {
-    return this.rings[0]!.sendFrame(frame);
+  /** Send a frame built by the control plane out of receiving interface number i (default the
+   *  first). */
+  sendFrame(frame: Uint8Array, i = 0): number {
+    return this.ringsOf(i)[0]!.sendFrame(frame);
   }
 
   refreshKernelStats(): void {
@@ -69,6 +101,19 @@ export class RingSet {
       for (const name of COUNTER_NAMES) sum[name] += c[name];
     }
     return sum;
+  }
+
+  /** The shim's counters of each receiving interface, summed over its rings. */
+  countersByInterface(): { interface: string; counters: Counters }[] {
+    return this.interfaces.map((name, i) => {
+      const [first, ...rest] = this.ringsOf(i);
+      const sum = first!.counters();
+      for (const r of rest) {
+        const c = r.counters();
+        for (const n of COUNTER_NAMES) sum[n] += c[n];
+      }
+      return { interface: name, counters: sum };
+    });
   }
 
   /** Packets and bytes sent to one real-server slot, summed over the rings. */

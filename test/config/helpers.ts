@@ -12,6 +12,7 @@ export function rs(address: string, port: number, weight = 1, more: Partial<Real
 /** The director settings of a file that sets none but the interface eth0 (every front end gives the same). */
 export const DIRECTOR_DEFAULTS: Omit<DirectorConfig, "services"> = {
   interface: "eth0",
+  interfaces: ["eth0"],
   timeouts: { tcp: 900, tcpFin: 120, udp: 300 },
   tunnelSource: null,
   vipMode: "auto",

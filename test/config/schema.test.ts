@@ -213,7 +213,7 @@ describe("refusals", () => {
       "t.json:1: services[0].realServers[0].wieght: 2: unknown key; did you mean 'weight'?",
     ]);
     expect(problems({}, { colour: "blue" })).toEqual([
-      't.json:1: colour: "blue": unknown key (allowed: interface, timeouts, tunnelSource, vipMode, ring, flowTableSize, workers, services, metrics)',
+      't.json:1: colour: "blue": unknown key (allowed: interface, interfaces, timeouts, tunnelSource, vipMode, ring, flowTableSize, workers, services, metrics)',
     ]);
     expect(problems({ persistence: { timout: 10 } })).toEqual([
       "t.json:1: services[0].persistence.timout: 10: unknown key; did you mean 'timeout'?",
@@ -771,5 +771,25 @@ describe("metrics", () => {
     expect(parseLoopbackListen("[0::1]:9100")).toEqual({ ok: true, listen: { host: "::1", port: 9100 } });
     expect(parseLoopbackListen("127.0.0.1:0")).toEqual({ ok: false, problem: "port '0' must be 1..65535" });
     expect(parseLoopbackListen("127.0.0.1:0", 0)).toEqual({ ok: true, listen: { host: "127.0.0.1", port: 0 } });
+  });
+});
+
+describe("receiving interfaces", () => {
+  const parse = (top: Record<string, unknown>) => parseConfigText(JSON.stringify({ services: [], ...top }), "t.json");
+  test("one interface, a comma list (serve --interface eth0,eth1) or an array: interface is the first, interfaces all", () => {
+    expect([configOf(parse({ interface: "eth0" }))].map((c) => [c.interface, c.interfaces])).toEqual([["eth0", ["eth0"]]]);
+    expect([configOf(parse({ interface: "eth0,eth1" }))].map((c) => [c.interface, c.interfaces])).toEqual([["eth0", ["eth0", "eth1"]]]);
+    expect([configOf(parse({ interfaces: ["bond0", "eth2"] }))].map((c) => [c.interface, c.interfaces])).toEqual([["bond0", ["bond0", "eth2"]]]);
+  });
+  test("refusals name the field and the interface", () => {
+    const errs = (top: Record<string, unknown>) => errorsOf(parse(top)).map(formatConfigError);
+    expect(errs({})).toEqual(["t.json: interface: required"]);
+    expect(errs({ interface: "eth0", interfaces: ["eth1"] })).toEqual([`t.json:1: interfaces: ["eth1"]: give either "interface" or "interfaces", not both`]);
+    expect(errs({ interface: "eth0,eth0" })).toEqual([`t.json:1: interface: "eth0,eth0": eth0 is listed twice`]);
+    expect(errs({ interface: "eth0,eth1:1" })).toEqual([`t.json:1: interface: "eth0,eth1:1": "eth1:1": 'eth1:1' is an address label (alias), not an interface: use 'eth1'`]);
+    expect(errs({ interfaces: [] })).toEqual([`t.json:1: interfaces: []: must name at least one interface`]);
+    expect(errs({ interfaces: ["a", "b", "c", "d", "e"] })).toEqual([
+      `t.json:1: interfaces: ["a","b","c","d","e"]: at most 4 receiving interfaces (each costs a transmit socket in every ring)`,
+    ]);
   });
 });

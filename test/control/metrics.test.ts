@@ -17,9 +17,16 @@ function traffic(conns: number, inPkts: number, inBytes: number, cps: number, in
 }
 
 const STATS: DirectorStats = {
-  interface: "eth0",
+  interface: "eth0,eth1",
+  perInterface: [
+    { interface: "eth0", rxFrames: 7, rxBytes: 700, txFrames: 5, txBytes: 500, txErrors: 0, kernelDrops: 1 },
+    { interface: "eth1", rxFrames: 11, rxBytes: 1100, txFrames: 9, txBytes: 900, txErrors: 2, kernelDrops: 0 },
+  ],
   workers: 2,
-  perWorker: [{ rxFrames: 7, txFrames: 5, newFlows: 3, flowsActive: 2 }, { rxFrames: 11, txFrames: 9, newFlows: 4, flowsActive: 1 }],
+  perWorker: [
+    { interface: "eth0", rxFrames: 7, txFrames: 5, newFlows: 3, flowsActive: 2 },
+    { interface: "eth1", rxFrames: 11, txFrames: 9, newFlows: 4, flowsActive: 1 },
+  ],
   shim,
   policy,
   services: [
@@ -84,9 +91,9 @@ const RS7 = `${TCP},real_server="203.0.113.7:80",forward="tun"`;
 const RS12 = `${FWM},real_server="198.18.0.12:0",forward="dr"`;
 
 /** The director-wide families. */
-const DIRECTOR_FAMILIES = `# HELP ringvs_director_info Always 1; the interface the director forwards on.
+const DIRECTOR_FAMILIES = `# HELP ringvs_director_info Always 1; the interfaces the director receives on (comma-separated).
 # TYPE ringvs_director_info gauge
-ringvs_director_info{interface="eth0"} 1
+ringvs_director_info{interface="eth0,eth1"} 1
 # HELP ringvs_rx_frames_total Frames read from the RX ring.
 # TYPE ringvs_rx_frames_total counter
 ringvs_rx_frames_total 1
@@ -228,6 +235,30 @@ ringvs_batches_total 180
 # HELP ringvs_flow_table_size Capacity of the flow table (ipvsadm's connection table size).
 # TYPE ringvs_flow_table_size gauge
 ringvs_flow_table_size 1048576
+# HELP ringvs_interface_rx_frames_total Frames read on this receiving interface (all its rings).
+# TYPE ringvs_interface_rx_frames_total counter
+ringvs_interface_rx_frames_total{interface="eth0"} 7
+ringvs_interface_rx_frames_total{interface="eth1"} 11
+# HELP ringvs_interface_rx_bytes_total Bytes of the frames read on this receiving interface.
+# TYPE ringvs_interface_rx_bytes_total counter
+ringvs_interface_rx_bytes_total{interface="eth0"} 700
+ringvs_interface_rx_bytes_total{interface="eth1"} 1100
+# HELP ringvs_interface_tx_frames_total Frames sent by the rings of this receiving interface.
+# TYPE ringvs_interface_tx_frames_total counter
+ringvs_interface_tx_frames_total{interface="eth0"} 5
+ringvs_interface_tx_frames_total{interface="eth1"} 9
+# HELP ringvs_interface_tx_bytes_total Bytes sent by the rings of this receiving interface.
+# TYPE ringvs_interface_tx_bytes_total counter
+ringvs_interface_tx_bytes_total{interface="eth0"} 500
+ringvs_interface_tx_bytes_total{interface="eth1"} 900
+# HELP ringvs_interface_tx_errors_total Frames the kernel refused to send, rings of this receiving interface.
+# TYPE ringvs_interface_tx_errors_total counter
+ringvs_interface_tx_errors_total{interface="eth0"} 0
+ringvs_interface_tx_errors_total{interface="eth1"} 2
+# HELP ringvs_interface_ring_drops_total Frames the kernel dropped on this receiving interface because a ring or queue was full.
+# TYPE ringvs_interface_ring_drops_total counter
+ringvs_interface_ring_drops_total{interface="eth0"} 1
+ringvs_interface_ring_drops_total{interface="eth1"} 0
 # HELP ringvs_workers Packet workers (one ring each, in one PACKET_FANOUT group when more than one).
 # TYPE ringvs_workers gauge
 ringvs_workers 2
