@@ -12,10 +12,11 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # Debian packages: iproute2 (ip netns, neighbour table), nftables (kernel guard), ethtool (receive
-# offloads), tcpdump (RST capture in tests), curl (lab client), gcc/make (C shim),
+# offloads), tcpdump (RST capture in tests), curl (lab client), socat (client and server of the
+# kernel's ipvs.sh selftest, test/lab/ipvs_selftest.test.ts), gcc/make (C shim),
 # procps/util-linux (sysctl, taskset, setpriv).
 need=()
-for pair in ip:iproute2 nft:nftables ethtool:ethtool tcpdump:tcpdump curl:curl gcc:gcc make:make sysctl:procps \
+for pair in ip:iproute2 nft:nftables ethtool:ethtool tcpdump:tcpdump curl:curl socat:socat gcc:gcc make:make sysctl:procps \
 	taskset:util-linux setpriv:util-linux sha256sum:coreutils; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done

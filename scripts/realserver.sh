@@ -165,10 +165,18 @@ sysctl_set() { echo "$2" >"/proc/sys/$1"; }
 
 lo_alias() { ip link show dev lo | sed -n 's/^    alias //p'; }
 
-# vip_on DEV VIP: is VIP/32 configured on DEV?
-vip_on() {
-	ip -o -4 addr show dev "$1" 2>/dev/null | grep -q " inet $2/32 "
+# output_has REGEX CMD...: does a line of CMD's output match REGEX? Not `CMD | grep -q`: grep
+# stops reading at its first match, CMD dies of SIGPIPE on a later write, and pipefail makes the
+# pipeline false (a VIP followed by other addresses was "not on" its device now and then, so stop
+# left it configured while forgetting it). The output is read whole first.
+output_has() {
+	local out
+	out=$("${@:2}" 2>/dev/null) || return 1
+	grep -q -- "$1" <<<"$out"
 }
+
+# vip_on DEV VIP: is VIP/32 configured on DEV?
+vip_on() { output_has " inet $2/32 " ip -o -4 addr show dev "$1"; }
 
 # Devices other than DEV carrying VIP; a DR real server with the VIP on eth0
 # would answer ARP for it even with arp_ignore=1.
@@ -177,11 +185,11 @@ vip_elsewhere() {
 }
 
 dev_exists() { ip link show dev "$1" >/dev/null 2>&1; }
-dev_is_up() { ip -o link show dev "$1" 2>/dev/null | grep -q '<[^>]*\bUP\b'; }
+dev_is_up() { output_has '<[^>]*\bUP\b' ip -o link show dev "$1"; }
 
 # "kernel ipip" or "TUN device" (what provides tunl0), for messages.
 tunl0_kind() {
-	if ip -d -o link show dev tunl0 2>/dev/null | grep -q ' ipip '; then
+	if output_has ' ipip ' ip -d -o link show dev tunl0; then
 		echo "kernel ipip"
 	else
 		echo "$(ip -d -o link show dev tunl0 2>/dev/null | grep -o 'tun type [a-z]*' || echo unknown type), a user-space decapsulator"

@@ -8,12 +8,21 @@ import type { Lab } from "./harness.ts";
 import { REPO_ROOT } from "./harness.ts";
 import type { DirectorStats } from "../../src/control/director.ts";
 
+/** Where a director runs: the Lab, or any other topology with a director namespace, the
+ *  interface ringvs listens on there, and a way to run commands in a namespace (the ipvs.sh
+ *  selftest's two-armed director listens on its client-side veth). */
+export interface DirectorHost {
+  readonly directorNs: string;
+  readonly directorIf: string;
+  exec: Lab["exec"];
+}
+
 export const CLI = join(REPO_ROOT, "src/cli/main.ts");
 
 export interface DirectorProcessOptions {
   /** JSON config object (written to a temp file and passed as --config). */
   config?: object;
-  /** Or: an ipvsadm-save rules text with --interface eth0. */
+  /** Or: an ipvsadm-save rules text with --interface (the host's directorIf). */
   rules?: string;
   /** Or neither: `serve --interface eth0` alone, which starts with an empty table. */
   noRules?: boolean;
@@ -58,7 +67,7 @@ export class DirectorProcess {
     })();
   }
 
-  static async start(lab: Lab, opts: DirectorProcessOptions): Promise<DirectorProcess> {
+  static async start(lab: DirectorHost, opts: DirectorProcessOptions): Promise<DirectorProcess> {
     const tmp = mkdtempSync(join(tmpdir(), "ringvs-dir-"));
     chmodSync(tmp, 0o755); // the socket's own mode (0600), not its directory, must keep others out
     const socket = join(tmp, "ringvs.sock");
@@ -129,7 +138,7 @@ export class DirectorProcess {
 
   /** Run the ringvs CLI (ipvsadm syntax, reload) against this director's socket, from the
    *  director's namespace as an operator would. */
-  async cli(lab: Lab, argv: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  async cli(lab: DirectorHost, argv: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const cmd = this.binary ? [this.binary, ...argv] : ["bun", CLI, ...argv];
     const r = await lab.exec(lab.directorNs, cmd, { env: { RINGVS_SOCKET: this.socket }, stdin, timeoutMs: 30_000 });
     return { code: r.code, stdout: r.stdout, stderr: r.stderr };

@@ -293,6 +293,53 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | null> {
   }
 }
 
+/**
+ * Runs argv inside NS (`ip netns exec NS argv...`, which execs argv, so the pid is argv's own) and
+ * collects its output; killed (SIGKILL) after timeoutMs (default 30 s). While it runs it is in
+ * `procs`, so whoever owns the namespaces can kill it on teardown.
+ */
+export async function nsExec(ns: string, argv: string[], opts: ExecOptions, procs: Set<Subprocess>): Promise<ExecResult> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const proc = Bun.spawn(["ip", "netns", "exec", ns, ...argv], {
+    stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, ...opts.env },
+  });
+  procs.add(proc);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    proc.kill("SIGKILL");
+  }, timeoutMs);
+  try {
+    const [out, err, code] = await Promise.all([readAll(proc.stdout), readAll(proc.stderr), proc.exited]);
+    return {
+      code: proc.signalCode ? null : code,
+      stdout: decoder.decode(out),
+      stderr: decoder.decode(err),
+      stdoutBytes: out,
+      timedOut,
+    };
+  } finally {
+    clearTimeout(timer);
+    procs.delete(proc);
+  }
+}
+
+/** Starts a long-running `ip netns exec NS argv...` (pid = argv's) and keeps it in `procs` until it exits. */
+export function nsSpawn(ns: string, argv: string[], opts: SpawnOptions, procs: Set<Subprocess>): Subprocess {
+  const proc = Bun.spawn(["ip", "netns", "exec", ns, ...argv], {
+    stdin: "ignore",
+    stdout: opts.stdout ?? "ignore",
+    stderr: opts.stderr ?? "inherit",
+    env: { ...process.env, ...opts.env },
+  });
+  procs.add(proc);
+  proc.exited.then(() => procs.delete(proc));
+  return proc;
+}
+
 export class Lab {
   readonly prefix: string;
   readonly switchNs: string;
@@ -490,46 +537,13 @@ export class Lab {
   }
 
   /** Runs argv inside NS and collects its output; killed (SIGKILL) after timeoutMs (default 30 s). */
-  async exec(ns: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    const timeoutMs = opts.timeoutMs ?? 30_000;
-    const proc = Bun.spawn(["ip", "netns", "exec", ns, ...argv], {
-      stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
-      stdout: "pipe",
-      stderr: "pipe",
-      env: { ...process.env, ...opts.env },
-    });
-    this.procs.add(proc);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      proc.kill("SIGKILL");
-    }, timeoutMs);
-    try {
-      const [out, err, code] = await Promise.all([readAll(proc.stdout), readAll(proc.stderr), proc.exited]);
-      return {
-        code: proc.signalCode ? null : code,
-        stdout: decoder.decode(out),
-        stderr: decoder.decode(err),
-        stdoutBytes: out,
-        timedOut,
-      };
-    } finally {
-      clearTimeout(timer);
-      this.procs.delete(proc);
-    }
+  exec(ns: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    return nsExec(ns, argv, opts, this.procs);
   }
 
   /** Starts a long-running process in NS; it is killed by down() (and by lab.sh down). */
   spawn(ns: string, argv: string[], opts: SpawnOptions = {}): Subprocess {
-    const proc = Bun.spawn(["ip", "netns", "exec", ns, ...argv], {
-      stdin: "ignore",
-      stdout: opts.stdout ?? "ignore",
-      stderr: opts.stderr ?? "inherit",
-      env: { ...process.env, ...opts.env },
-    });
-    this.procs.add(proc);
-    proc.exited.then(() => this.procs.delete(proc));
-    return proc;
+    return nsSpawn(ns, argv, opts, this.procs);
   }
 
   /** HTTP request with curl from the client namespace (or opts.ns); never throws for HTTP or network errors. */

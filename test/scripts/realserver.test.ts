@@ -2,7 +2,7 @@
 // its own RINGVS_RS_STATE_DIR, so nothing touches the root namespace.
 
 import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Netns as ScriptNetns, nsPrefix, runnable, SCRIPT, VIP, VIP2, type Run } from "./realserver_helpers.ts";
 
@@ -177,6 +177,29 @@ describe.skipIf(!runnable)("realserver.sh (DR)", () => {
     expect(ns.rs("status", VIP2).code).toBe(0);
     expect(ns.rs("stop", VIP2).code).toBe(0);
     expect(ns.loAddrs()).toEqual(["127.0.0.1/8 lo"]);
+    expect(ns.values()).toEqual(DEFAULTS);
+    expect(ns.stateFiles()).toEqual([]);
+  });
+
+  test("a VIP with many addresses after it on lo is still found: status 0, start again a no-op, stop removes it", () => {
+    // `ip addr show` writes one address at a time; a reader that stops at the VIP's line (grep -q)
+    // makes ip die of SIGPIPE on a later write, which pipefail turned into "VIP not there" (with
+    // two VIPs, now and then). 1200 addresses after the VIP are more than a pipe holds (64 KiB),
+    // so ip is still writing when the reader has its line: every time, not now and then.
+    expect(ns.rs("start", VIP).code).toBe(0);
+    const more = Array.from({ length: 1200 }, (_, i) => `addr add 198.19.${200 + (i >> 8)}.${i & 255}/32 dev lo\n`).join("");
+    const batch = join(ns.stateDir, "more.batch");
+    writeFileSync(batch, more);
+    ns.sh(["ip", "-batch", batch], true);
+    rmSync(batch);
+    expect(ns.loAddrs().length).toBe(1202);
+    const status = ns.rs("status", VIP);
+    expect({ code: status.code, out: status.stdout }).toMatchObject({ code: 0, out: expect.stringContaining(`vip ${VIP}: on lo`) });
+    const again = ns.rs("start", VIP);
+    expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(ns.rs("stop", VIP).code).toBe(0);
+    expect(ns.loAddrs()).not.toContain(`${VIP}/32 lo:ringvs`);
+    expect(ns.loAddrs().length).toBe(1201);
     expect(ns.values()).toEqual(DEFAULTS);
     expect(ns.stateFiles()).toEqual([]);
   });
