@@ -111,3 +111,11 @@ int rv_filter_drop_all(int fd)
 		return -errno;
 	return 0;
 }
+
+int rv_filter_detach(int fd)
+{
+	int unused = 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof(unused)) < 0)
+		return -errno;
+	return 0;
+}

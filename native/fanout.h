@@ -17,8 +17,10 @@ int rv_fanout_join(int fd, int32_t group);
  * connection they are about), everything else to member 0. Returns 0 or -errno. */
 int rv_fanout_set_mask(int fd, uint32_t saddr_mask);
 /* A filter that accepts nothing, attached before bind so that a socket joining an existing group
- * does not receive copies of the group's frames in the moment between bind and join; replaced by
- * its size filter (large_frames.h) once it has joined. */
+ * does not receive copies of the group's frames in the moment between bind and join; detached
+ * (a ring socket) or replaced by its size filter (a large-frame socket, large_frames.h) once it
+ * has joined. */
 int rv_filter_drop_all(int fd);
+int rv_filter_detach(int fd);
 
 #endif

@@ -21,9 +21,9 @@
  * of it, so the default ~208 KiB would drop a burst of four. */
 #define RV_LARGE_RCVBUF (32u << 20)
 
-/* Keep only frames of at most `threshold` bytes (keep_larger 0: the ring socket), or only those
- * longer (keep_larger 1: the large-frame socket). Replaces any filter on fd. 0 or -errno. */
-int rv_size_filter(int fd, uint32_t threshold, int keep_larger);
+/* Keep only frames longer than `threshold` bytes (the large-frame socket). Replaces any filter on
+ * fd. 0 or -errno. */
+int rv_large_filter(int fd, uint32_t threshold);
 
 /* Set up fd (an AF_PACKET SOCK_RAW socket, not yet bound) to receive whole frames with their
  * virtio_net_hdr and auxdata (VLAN tag, original length): PACKET_VNET_HDR, PACKET_AUXDATA,

@@ -44,15 +44,19 @@ const SIZE = 20_000_000;
     expect(k).toContain(`generic-segmentation-offload: ${v}`);
   }
 
+  // Two workers: each ring's large-frame socket is in a second fanout group with the same hash,
+  // so a connection's super-frames reach the worker that holds it (else: no flow, dropped).
   const cases = [
-    { method: "dr", offloads: true },
-    { method: "dr", offloads: false },
-    { method: "tun", offloads: true },
-    { method: "tun", offloads: false },
+    { method: "dr", offloads: true, workers: 1 },
+    { method: "dr", offloads: false, workers: 1 },
+    { method: "tun", offloads: true, workers: 1 },
+    { method: "tun", offloads: false, workers: 1 },
+    { method: "dr", offloads: true, workers: 2 },
+    { method: "tun", offloads: true, workers: 2 },
   ] as const;
 
-  for (const { method, offloads } of cases) {
-    const label = `${method.toUpperCase()}, client TSO/GSO ${offloads ? "on (the default)" : "off"}`;
+  for (const { method, offloads, workers } of cases) {
+    const label = `${method.toUpperCase()}, client TSO/GSO ${offloads ? "on (the default)" : "off"}${workers > 1 ? `, ${workers} packet workers` : ""}`;
     test(`${label}: a 20 MB upload and a 20 MB download arrive intact`, async () => {
       const rip = method === "dr" ? lab.rsIps[0]! : lab.farIps[0]!;
       // A fresh path MTU for the VIP, so TUN's frag-needed path runs in every case.
@@ -61,6 +65,7 @@ const SIZE = 20_000_000;
       const d = await DirectorProcess.start(lab, {
         config: {
           interface: lab.directorIf,
+          workers: { count: workers },
           services: [{ protocol: "tcp", address: lab.vips[0], port: 80, scheduler: "rr", realServers: [{ address: rip, forward: method }] }],
         },
       });
@@ -89,6 +94,9 @@ const SIZE = 20_000_000;
       console.log(`super-frames ${label}: ${JSON.stringify({ seconds, rxFrames: sh.rxFrames, rxGsoFrames: sh.rxGsoFrames, gsoSegments: sh.gsoSegments, tunPackets: sh.tunPackets, tunFragNeeded: sh.tunFragNeeded })}`);
       expect({ txErrors: sh.txErrors, rxTruncated: sh.rxTruncated, gsoDropped: sh.gsoDropped, kernelDrops: sh.kernelDrops, verdictBad: sh.verdictBad })
         .toEqual({ txErrors: 0, rxTruncated: 0, gsoDropped: 0, kernelDrops: 0, verdictBad: 0 });
+      // Every frame of the two transfers belonged to a connection the receiving worker knew.
+      expect(s.policy.tcpNoFlowDropped).toBeLessThan(10);
+      expect(s.workers).toBe(workers);
       if (offloads) {
         // The client really sent super-frames, and they crossed the director as such.
         expect(sh.rxGsoFrames).toBeGreaterThan(0);
