@@ -7,29 +7,12 @@
  * types), so for TUN the shim makes the segments itself and encapsulates each one.
  */
 #include "gso.h"
+#include "bytes.h"
 #include "csum.h"
 
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
-
-static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-static inline void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 int rv_gso_plan(const uint8_t *ip, uint32_t ip_len, uint8_t gso_type, uint16_t gso_size, struct rv_gso *g)
 {

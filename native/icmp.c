@@ -14,6 +14,7 @@
  * are the director's own kernel's.
  */
 #include "icmp.h"
+#include "bytes.h"
 
 #include <netinet/in.h>
 
@@ -24,11 +25,6 @@
  * 4.3.2.3 asks routers for more): the TCP/UDP ports are in the first 4. */
 #define RV_QUOTE_L4 8
 
-static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* The ICMP checksum covers the whole message (RFC 792). Checked here, as ip_vs_in_icmp checks it
  * before relaying: a corrupted error must not count as forwarded (the real server would discard

@@ -30,8 +30,4 @@ int rv_large_filter(int fd, uint32_t threshold);
  * PACKET_IGNORE_OUTGOING and a large receive queue. 0 or -errno. */
 int rv_large_setup(int fd);
 
-/* A send-only socket on ifindex whose messages start with a virtio_net_hdr, so a super-frame
- * leaves whole and the kernel or the device segments it. Returns the fd or -errno. */
-int rv_vnet_tx_socket(int ifindex);
-
 #endif

@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include "ring.h"
+#include "bytes.h"
 #include "csum.h"
 #include "fanout.h"
 #include "gso.h"
@@ -134,11 +135,6 @@ static inline uint32_t rv_hash3(uint32_t a, uint32_t b, uint32_t c)
 
 /* ---------------------------------------------------------------- parsing */
 
-static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 void rv_parse_frame(const uint8_t *f, uint32_t len, struct rv_desc *d)
 {
@@ -328,6 +324,8 @@ static int rv_new_handle(const struct rv_ring_params *p, struct rv_handle **out)
 
 #define RV_CMSG_BYTES CMSG_SPACE(sizeof(struct tpacket_auxdata))
 
+static int rv_tx_socket(int ifindex, int vnet_hdr);
+
 /* The large-frame socket (large_frames.c) on h's interface, joined to fanout group `group` when
  * fanout is set (*group_out = its id), keeping frames above h->large_threshold. */
 static int rv_open_large(struct rv_handle *h, int fanout, int32_t group, uint32_t *group_out)
@@ -474,7 +472,7 @@ static int rv_open_socket(const char *ifname, const struct rv_ring_params *p, in
 		groups[1] = (int32_t)ids[1];
 	}
 	h->tx_fds[0] = h->fd;
-	if ((h->vnet_fds[0] = rv_vnet_tx_socket(h->ifindex)) < 0) {
+	if ((h->vnet_fds[0] = rv_tx_socket(h->ifindex, 1)) < 0) {
 		err = h->vnet_fds[0];
 		goto fail;
 	}
@@ -761,18 +759,6 @@ int rv_rx_batch(struct rv_handle *h, int32_t timeout_ms)
 
 /* ---------------------------------------------------------------- transmit */
 
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-static inline void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 static void rv_make_arp_reply(struct rv_handle *h, uint8_t *f, const struct rv_desc *d)
 {
@@ -1121,6 +1107,29 @@ int rv_tx_batch(struct rv_handle *h)
 	return sent;
 }
 
+/* A send-only socket on ifindex (protocol 0: it never receives), bypassing the qdisc as the
+ * ring's own does. vnet_hdr: its messages start with a virtio_net_hdr, so a super-frame leaves
+ * whole and the kernel or the device segments it. Returns the fd or -errno. */
+static int rv_tx_socket(int ifindex, int vnet_hdr)
+{
+	int fd = socket(AF_PACKET, SOCK_RAW, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	struct sockaddr_ll sll;
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_ifindex = ifindex;
+	if ((vnet_hdr && setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) ||
+	    setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 int rv_add_tx_interface(struct rv_handle *h, const char *ifname)
 {
 	if (h->tx_if_count >= RV_TX_IF_MAX)
@@ -1130,25 +1139,13 @@ int rv_add_tx_interface(struct rv_handle *h, const char *ifname)
 		return -ENODEV;
 	if (h->fd < 0)
 		return (int)h->tx_if_count++; /* simulation: nothing to open, frames are captured */
-	int vfd = rv_vnet_tx_socket(ifindex);
+	int vfd = rv_tx_socket(ifindex, 1);
 	if (vfd < 0)
 		return vfd;
-	int fd = socket(AF_PACKET, SOCK_RAW, 0); /* protocol 0: this socket never receives */
+	int fd = rv_tx_socket(ifindex, 0);
 	if (fd < 0) {
 		close(vfd);
-		return -errno;
-	}
-	int one = 1;
-	struct sockaddr_ll sll;
-	memset(&sll, 0, sizeof(sll));
-	sll.sll_family = AF_PACKET;
-	sll.sll_ifindex = ifindex;
-	if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
-		int err = -errno;
-		close(fd);
-		close(vfd);
-		return err;
+		return fd;
 	}
 	h->vnet_fds[h->tx_if_count] = vfd;
 	h->tx_fds[h->tx_if_count] = fd;
