@@ -382,6 +382,7 @@ export class Director {
     if (this.stopped) return;
     try {
       this.rings.refreshKernelStats();
+      this.reportTruncated();
       const problems = await this.reach.refresh(this.targets());
       for (const t of this.targets()) {
         const key = `${t.forward}:${t.address}`;
@@ -403,6 +404,17 @@ export class Director {
       this.log(`refresh failed: ${(e as Error).message}`);
     }
   }
+
+  /** Frames the shim received cut short are dropped, never sent (a cut frame is a corrupt one);
+   *  say so when more arrived since the last look, at most once a refresh. */
+  private reportTruncated(): void {
+    const n = this.rings.counters().rxTruncated;
+    if (n > this.truncatedReported) {
+      this.log(`${n - this.truncatedReported} frame(s) received cut short (longer than the 64 KiB large-frame buffer, e.g. from BIG TCP) were dropped (rxTruncated ${n})`);
+      this.truncatedReported = n;
+    }
+  }
+  private truncatedReported = 0;
 
   /** The configuration running now. */
   get running(): DirectorConfig {
