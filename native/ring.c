@@ -874,6 +874,17 @@ static void rv_queue_frag_needed(struct rv_handle *h, const uint8_t *f, const st
 /* IPIP, as ip_vs_tunnel_xmit: one outer packet when it fits the egress MTU; otherwise, for an
  * inner packet with DF, drop it and tell the sender the tunnel's MTU (mtu - 20); without DF,
  * fragment the outer packet (each fragment carries a slice of the inner packet). */
+/* A packet with DF too big for the tunnel is dropped, and its sender told the tunnel's MTU
+ * (egress MTU - 20), within the rate limit. */
+static void rv_tun_too_big(struct rv_handle *h, const uint8_t *f, const struct rv_desc *d, uint32_t mtu)
+{
+	h->ctr->tun_frag_needed++;
+	if (rv_icmp_allowed(h))
+		rv_queue_frag_needed(h, f, d, (uint16_t)(mtu - 20));
+	else
+		h->ctr->tun_icmp_limited++;
+}
+
 /* max_pieces: RV_MSGS_PER_DESC for a ring frame; a large one (a jumbo frame, which without DF
  * behind a 1500-byte link needs 7) may take the RV_GSO_MAX_SEGS messages reserved for it. */
 static void rv_queue_tun(struct rv_handle *h, uint8_t *f, const struct rv_desc *d, struct rv_slot *s,
@@ -893,11 +904,7 @@ static void rv_queue_tun(struct rv_handle *h, uint8_t *f, const struct rv_desc *
 	/* Never an ICMP error about an ICMP error (RFC 1122 3.2.2): one too big for the tunnel (an
 	 * egress MTU under ~600 bytes) is fragmented like a packet without DF. */
 	if ((d->flags & RV_DF_DONT_FRAG) && d->kind != RV_KIND_ICMP_ERROR) {
-		h->ctr->tun_frag_needed++;
-		if (rv_icmp_allowed(h))
-			rv_queue_frag_needed(h, f, d, (uint16_t)(mtu - 20));
-		else
-			h->ctr->tun_icmp_limited++;
+		rv_tun_too_big(h, f, d, mtu);
 		return;
 	}
 	uint32_t chunk = (mtu - 20) & ~7u;  /* fragment payloads are multiples of 8 bytes */
@@ -937,11 +944,7 @@ static void rv_queue_tun_gso(struct rv_handle *h, uint8_t *f, const struct rv_de
 			h->ctr->gso_dropped++; /* no DF: would be segments cut again into fragments; not done */
 			return;
 		}
-		h->ctr->tun_frag_needed++;
-		if (rv_icmp_allowed(h))
-			rv_queue_frag_needed(h, f, d, (uint16_t)(mtu - 20));
-		else
-			h->ctr->tun_icmp_limited++;
+		rv_tun_too_big(h, f, d, mtu);
 		return;
 	}
 	if (h->msg_count + g.segments > h->msg_cap) {
