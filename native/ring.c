@@ -60,11 +60,14 @@ struct rv_handle {
 
 	uint8_t *ring;        /* mmap'ed RX ring */
 	size_t ring_bytes;
-	uint32_t block_size;
-	uint32_t block_count;
-	uint32_t next_block;  /* first block the kernel may hand us next */
-	uint32_t held_blocks; /* blocks taken by the current batch, starting at held_first */
-	uint32_t held_first;
+	uint32_t version;     /* TPACKET_V2 or TPACKET_V3 */
+	/* What the kernel hands over one at a time, each with its own status word: a block (V3, its
+	 * block_status) or a frame (V2, its tp_status). Units lie back to back in the ring. */
+	uint32_t unit_size;
+	uint32_t unit_count;
+	uint32_t next_unit;   /* first unit the kernel may hand us next */
+	uint32_t held_units;  /* units taken by the current batch, starting at held_first */
+	uint32_t held_first;  /* (simulation: bytes of the queue the batch took) */
 
 	/* Shared with the policy layer: one anonymous mapping, carved below. */
 	void *shared;
@@ -299,7 +302,8 @@ static int rv_check_params(const struct rv_ring_params *p)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	if (!p || p->block_size < (uint32_t)page || (p->block_size & (p->block_size - 1)) ||
-	    p->block_count < 2 || p->block_timeout_ms == 0)
+	    p->block_count < 2 || p->block_timeout_ms == 0 ||
+	    (p->version != 0 && p->version != RV_RING_V2 && p->version != RV_RING_V3))
 		return -EINVAL;
 	return 0;
 }
@@ -317,7 +321,8 @@ static int rv_new_handle(const struct rv_ring_params *p, struct rv_handle **out)
 	h->large_fd = -1;
 	for (int i = 0; i < RV_TX_IF_MAX; i++)
 		h->vnet_fds[i] = -1;
-	h->large_threshold = p->block_size - RV_LARGE_MARGIN;
+	h->version = p->version == RV_RING_V2 ? TPACKET_V2 : TPACKET_V3;
+	h->large_threshold = (h->version == TPACKET_V2 ? RV_V2_FRAME_SIZE : p->block_size) - RV_LARGE_MARGIN;
 	*out = h;
 	return 0;
 }
@@ -414,27 +419,33 @@ static int rv_open_socket(const char *ifname, const struct rv_ring_params *p, in
 	if ((uint32_t)ifr.ifr_mtu + RV_ETH_HLEN + RV_VLAN_HLEN < h->large_threshold)
 		h->large_threshold = (uint32_t)ifr.ifr_mtu + RV_ETH_HLEN + RV_VLAN_HLEN;
 
-	int one = 1, v3 = TPACKET_V3;
-	if (setsockopt(h->fd, SOL_PACKET, PACKET_VERSION, &v3, sizeof(v3)) < 0 ||
+	int one = 1, version = (int)h->version;
+	if (setsockopt(h->fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) < 0 ||
 	    setsockopt(h->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0 ||
 	    setsockopt(h->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0) {
 		err = -errno;
 		goto fail;
 	}
+	/* The same geometry for both versions; V2 reads tpacket_req3 as a tpacket_req (its first four
+	 * fields) and ignores the rest. V3's frame size is nominal (frames are packed) but must divide
+	 * the block; V2's frames are RV_V2_FRAME_SIZE each, back to back since the size divides the
+	 * block. */
 	struct tpacket_req3 req;
 	memset(&req, 0, sizeof(req));
 	req.tp_block_size = p->block_size;
 	req.tp_block_nr = p->block_count;
-	req.tp_frame_size = 2048; /* nominal in V3 (frames are packed), but must divide the block */
+	req.tp_frame_size = RV_V2_FRAME_SIZE;
 	req.tp_frame_nr = (p->block_size / req.tp_frame_size) * p->block_count;
-	req.tp_retire_blk_tov = p->block_timeout_ms;
-	if (setsockopt(h->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0) {
+	if (h->version == TPACKET_V3)
+		req.tp_retire_blk_tov = p->block_timeout_ms;
+	if (setsockopt(h->fd, SOL_PACKET, PACKET_RX_RING, &req,
+		       h->version == TPACKET_V3 ? sizeof(req) : sizeof(struct tpacket_req)) < 0) {
 		err = -errno;
 		goto fail;
 	}
-	h->block_size = p->block_size;
-	h->block_count = p->block_count;
 	h->ring_bytes = (size_t)p->block_size * p->block_count;
+	h->unit_size = h->version == TPACKET_V3 ? p->block_size : RV_V2_FRAME_SIZE;
+	h->unit_count = (uint32_t)(h->ring_bytes / h->unit_size);
 	h->ring = mmap(NULL, h->ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, h->fd, 0);
 	if (h->ring == MAP_FAILED) {
 		h->ring = NULL;
@@ -512,7 +523,7 @@ int rv_open_sim(const uint8_t mac[6], const struct rv_ring_params *p, struct rv_
 	if (err)
 		return err;
 	memcpy(h->mac, mac, 6);
-	h->block_size = p->block_size;
+	h->unit_size = h->version == TPACKET_V3 ? p->block_size : RV_V2_FRAME_SIZE;
 	err = rv_alloc_shared(h, p);
 	if (err)
 		goto fail;
@@ -625,16 +636,22 @@ static inline void rv_take_frame(struct rv_handle *h, uint8_t *frame, uint32_t l
 	}
 }
 
-static void rv_release_blocks(struct rv_handle *h)
+/* The status word of ring unit i: a V3 block's block_status, a V2 frame's tp_status. */
+static inline uint32_t *rv_unit_status(struct rv_handle *h, uint32_t i)
 {
-	for (uint32_t i = 0; i < h->held_blocks; i++) {
-		struct tpacket_block_desc *bd =
-			(void *)(h->ring + (size_t)((h->held_first + i) % h->block_count) * h->block_size);
-		/* Release: every read of the block's frames, and the sendmmsg that copied them out, must
-		 * be done before the kernel sees the block as its own again and overwrites it. */
-		__atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
-	}
-	h->held_blocks = 0;
+	uint8_t *u = h->ring + (size_t)i * h->unit_size;
+	return h->version == TPACKET_V3 ? &((struct tpacket_block_desc *)u)->hdr.bh1.block_status
+					: &((struct tpacket2_hdr *)u)->tp_status;
+}
+
+static void rv_release_units(struct rv_handle *h)
+{
+	for (uint32_t i = 0; i < h->held_units; i++)
+		/* Release: every read of the unit's frames, and the sendmmsg that copied them out, must
+		 * be done before the kernel sees the unit as its own again and overwrites it. */
+		__atomic_store_n(rv_unit_status(h, (h->held_first + i) % h->unit_count), TP_STATUS_KERNEL,
+				 __ATOMIC_RELEASE);
+	h->held_units = 0;
 }
 
 static int rv_sim_rx(struct rv_handle *h)
@@ -705,18 +722,69 @@ static void rv_rx_large(struct rv_handle *h)
 	}
 }
 
+/* V3: every ready block that fits in the descriptor area, all of its frames. */
+static void rv_rx_blocks(struct rv_handle *h)
+{
+	uint32_t per_block = h->unit_size / 64;
+	while (h->held_units < h->unit_count && h->desc_count + per_block <= h->ring_desc_cap) {
+		struct tpacket_block_desc *bd = (void *)(h->ring + (size_t)h->next_unit * h->unit_size);
+		/* Acquire: the block's frames are valid only after we have seen TP_STATUS_USER. */
+		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+			break;
+		uint32_t n = bd->hdr.bh1.num_pkts;
+		struct tpacket3_hdr *ph = (void *)((uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt);
+		for (uint32_t i = 0; i < n; i++) {
+			uint8_t *frame = (uint8_t *)ph + ph->tp_mac;
+			/* A large frame's copy here is cut to the block; the large-frame socket has it whole. */
+			if (ph->tp_len <= h->large_threshold)
+				rv_take_frame(h, frame, ph->tp_snaplen, ph->tp_len, ph->tp_status,
+					      (uint16_t)ph->hv1.tp_vlan_tci, NULL);
+			ph = (void *)((uint8_t *)ph + ph->tp_next_offset);
+		}
+		h->ctr->rx_blocks++;
+		h->held_units++;
+		h->next_unit = (h->next_unit + 1) % h->unit_count;
+	}
+}
+
+/* Frames ahead of the one being parsed that rv_rx_frames prefetches. */
+#define RV_V2_PREFETCH 4
+
+/* V2: every ready frame, in ring order, up to the descriptor area's size. A batch forms by itself:
+ * what arrived while the last one was being forwarded is all ready now. */
+static void rv_rx_frames(struct rv_handle *h)
+{
+	while (h->held_units < h->unit_count && h->desc_count < h->ring_desc_cap) {
+		struct tpacket2_hdr *ph = (void *)(h->ring + (size_t)h->next_unit * h->unit_size);
+		/* A backlog of 2 KiB frames is a stride the hardware prefetcher does not follow (two
+		 * frames per page), so a frame's header and first bytes would each be a cache miss:
+		 * ask for those of a frame a few ahead (status word, tpacket2_hdr; headers at tp_mac). */
+		uint8_t *ahead = h->ring + (size_t)((h->next_unit + RV_V2_PREFETCH) % h->unit_count) * h->unit_size;
+		__builtin_prefetch(ahead);
+		__builtin_prefetch(ahead + 64);
+		/* Acquire: the frame is valid only after we have seen TP_STATUS_USER. */
+		uint32_t status = __atomic_load_n(&ph->tp_status, __ATOMIC_ACQUIRE);
+		if (!(status & TP_STATUS_USER))
+			break;
+		/* A large frame's copy here is cut to the frame; the large-frame socket has it whole. */
+		if (ph->tp_len <= h->large_threshold)
+			rv_take_frame(h, (uint8_t *)ph + ph->tp_mac, ph->tp_snaplen, ph->tp_len, status,
+				      ph->tp_vlan_tci, NULL);
+		h->held_units++;
+		h->next_unit = (h->next_unit + 1) % h->unit_count;
+	}
+}
+
 int rv_rx_batch(struct rv_handle *h, int32_t timeout_ms)
 {
-	if (h->desc_count || h->held_blocks)
+	if (h->desc_count || h->held_units)
 		rv_tx_batch(h); /* a batch whose verdicts were never applied: apply what is set (every
-		                 * verdict starts as PASS) and hand the blocks back to the kernel */
+		                 * verdict starts as PASS) and hand the ring back to the kernel */
 	if (h->fd < 0)
 		return rv_sim_rx(h);
 
-	struct tpacket_block_desc *bd = (void *)(h->ring + (size_t)h->next_block * h->block_size);
 	int large_ready = 1; /* not polled: unknown, so look */
-	/* Acquire: the block's frames are valid only after we have seen TP_STATUS_USER. */
-	if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
+	if (!(__atomic_load_n(rv_unit_status(h, h->next_unit), __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
 		if (timeout_ms <= 0) {
 			rv_rx_large(h);
 			return (int)h->desc_count;
@@ -731,27 +799,11 @@ int rv_rx_batch(struct rv_handle *h, int32_t timeout_ms)
 			return errno == EINTR ? 0 : -errno;
 		large_ready = (pfd[1].revents & POLLIN) != 0;
 	}
-
-	uint32_t per_block = h->block_size / 64;
-	h->held_first = h->next_block;
-	while (h->held_blocks < h->block_count && h->desc_count + per_block <= h->ring_desc_cap) {
-		bd = (void *)(h->ring + (size_t)h->next_block * h->block_size);
-		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
-			break;
-		uint32_t n = bd->hdr.bh1.num_pkts;
-		struct tpacket3_hdr *ph = (void *)((uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt);
-		for (uint32_t i = 0; i < n; i++) {
-			uint8_t *frame = (uint8_t *)ph + ph->tp_mac;
-			/* A large frame's copy here is cut to the block; the large-frame socket has it whole. */
-			if (ph->tp_len <= h->large_threshold)
-				rv_take_frame(h, frame, ph->tp_snaplen, ph->tp_len, ph->tp_status,
-					      (uint16_t)ph->hv1.tp_vlan_tci, NULL);
-			ph = (void *)((uint8_t *)ph + ph->tp_next_offset);
-		}
-		h->ctr->rx_blocks++;
-		h->held_blocks++;
-		h->next_block = (h->next_block + 1) % h->block_count;
-	}
+	h->held_first = h->next_unit;
+	if (h->version == TPACKET_V3)
+		rv_rx_blocks(h);
+	else
+		rv_rx_frames(h);
 	if (large_ready)
 		rv_rx_large(h);
 	return (int)h->desc_count;
@@ -1104,7 +1156,7 @@ int rv_tx_batch(struct rv_handle *h)
 		h->sim_rx_len -= used;
 		h->held_first = 0;
 	} else {
-		rv_release_blocks(h);
+		rv_release_units(h);
 	}
 	h->desc_count = 0;
 	return sent;
@@ -1187,7 +1239,9 @@ int rv_refresh_kernel_stats(struct rv_handle *h)
 {
 	if (h->fd < 0)
 		return 0;
+	/* A V2 ring's statistics are the short struct tpacket_stats (no freeze count). */
 	struct tpacket_stats_v3 st;
+	memset(&st, 0, sizeof(st));
 	socklen_t len = sizeof(st);
 	if (getsockopt(h->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0)
 		return -errno;
@@ -1262,8 +1316,8 @@ int rv_layout(uint32_t *out, uint32_t cap)
 		offsetof(struct rv_slot, saddr), offsetof(struct rv_slot, packets),
 		offsetof(struct rv_slot, bytes),
 		sizeof(struct rv_counters),
-		sizeof(struct rv_ring_params),
-		RV_LARGE_PER_BATCH, RV_VNET_HDR_LEN,
+		sizeof(struct rv_ring_params), offsetof(struct rv_ring_params, version),
+		RV_LARGE_PER_BATCH, RV_VNET_HDR_LEN, RV_V2_FRAME_SIZE,
 	};
 	uint32_t n = sizeof(v) / sizeof(v[0]);
 	if (n > cap)

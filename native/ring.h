@@ -93,7 +93,7 @@ struct rv_slot {
 struct rv_counters {
 	uint64_t rx_frames;
 	uint64_t rx_bytes;
-	uint64_t rx_blocks;
+	uint64_t rx_blocks;         /* V3 blocks taken (a V2 ring hands over frames, not blocks: 0) */
 	uint64_t rx_polls;
 	uint64_t parsed_ipv4;
 	uint64_t parsed_arp;
@@ -123,17 +123,28 @@ struct rv_counters {
 	                             * without DF */
 };
 
+/* Ring versions (rv_ring_params.version). */
+#define RV_RING_V2 2 /* TPACKET_V2: fixed RV_V2_FRAME_SIZE frames, each handed over (and the
+                      * reader woken) as soon as it is written */
+#define RV_RING_V3 3 /* TPACKET_V3: frames packed into blocks, a block handed over when full or
+                      * when its retire timer fires */
+/* V2 frame size: holds a 1500-MTU frame with two VLAN tags behind the tpacket2_hdr; frames longer
+ * than that (jumbo, super-frames) come from the large-frame socket, as frames longer than a V3
+ * block do. */
+#define RV_V2_FRAME_SIZE 2048
+
 struct rv_ring_params {
 	uint32_t block_size;   /* bytes, power of two, multiple of the page size */
-	uint32_t block_count;
-	uint32_t block_timeout_ms; /* retire timeout of a partly filled block */
+	uint32_t block_count;  /* the ring is block_size * block_count bytes in either version */
+	uint32_t block_timeout_ms; /* V3: retire timeout of a partly filled block */
 	uint32_t desc_capacity;    /* descriptors per batch; raised to fit at least one full block */
 	uint32_t slot_capacity;    /* real-server slots */
+	uint32_t version;          /* RV_RING_V2 or RV_RING_V3 (0: V3) */
 };
 
 struct rv_handle;
 
-/* Open an AF_PACKET socket bound to ifname with a TPACKET_V3 RX ring. */
+/* Open an AF_PACKET socket bound to ifname with a TPACKET_V3 (or V2, params->version) RX ring. */
 int rv_open(const char *ifname, const struct rv_ring_params *params, struct rv_handle **out);
 /* Open like rv_open and make its sockets members of PACKET_FANOUT groups on that interface: one
  * ring per packet worker, the kernel choosing the ring per frame (see fanout.c for how).
@@ -169,9 +180,10 @@ uint32_t rv_slot_capacity(struct rv_handle *h);
 /* Our interface's MAC (6 bytes to out) and index. */
 int rv_if_info(struct rv_handle *h, uint8_t *mac_out, int32_t *ifindex_out);
 
-/* Receive a batch: wait up to timeout_ms (0 = don't wait) for a ready block, then take every ready
- * block that fits in the descriptor area and parse its frames. Returns the number of descriptors.
- * The frames stay in the ring (owned by us) until rv_tx_batch() hands the blocks back. */
+/* Receive a batch: wait up to timeout_ms (0 = don't wait) for a ready block (V2: frame), then take
+ * every ready block (frame) that fits in the descriptor area and parse its frames. Returns the
+ * number of descriptors. The frames stay in the ring (owned by us) until rv_tx_batch() hands them
+ * back. */
 int rv_rx_batch(struct rv_handle *h, int32_t timeout_ms);
 /* Apply the verdicts of the current batch, transmit with sendmmsg (iovecs point into the ring,
  * rewritten in place), and return the blocks to the kernel. Returns frames sent. */

@@ -62,11 +62,20 @@ export interface ServiceConfig {
   realServers: RealServerConfig[];
 }
 
+/** AF_PACKET ring versions (native/ring.h RV_RING_V2/V3). */
+export const RING_VERSIONS = [2, 3] as const;
+export type RingVersion = (typeof RING_VERSIONS)[number];
+
 export interface RingConfig {
-  /** Bytes per TPACKET_V3 block; a power of two and a multiple of the page size. */
+  /** 2: TPACKET_V2, a frame is handed over (and the worker woken) as soon as it arrives.
+   *  3: TPACKET_V3, frames packed in blocks, a block handed over when full or when its retire
+   *  timer fires. */
+  version: RingVersion;
+  /** Bytes per block; a power of two and a multiple of the page size. The ring is blockSize *
+   *  blockCount bytes in both versions (V2 cuts it into 2 KiB frames). */
   blockSize: number;
   blockCount: number;
-  /** Retire timeout of a partly filled block: bounds the latency the ring adds at low load. */
+  /** V3: retire timeout of a partly filled block: bounds the latency the ring adds at low load. */
   blockTimeoutMs: number;
 }
 
@@ -127,7 +136,7 @@ export interface DirectorConfig {
  *  of 64-byte frames) ~0.1 ms for 8 KiB, ~0.2 for 16 KiB, ~0.8 for 64 KiB, which is what the p99
  *  of the added latency is made of; drain capacity was the same for all three, and a batch still
  *  takes every ready block at once (bench/RESULTS.md, "Added latency"). */
-export const RING_DEFAULTS: RingConfig = { blockSize: 8192, blockCount: 4096, blockTimeoutMs: 1 };
+export const RING_DEFAULTS: RingConfig = { version: 2, blockSize: 8192, blockCount: 4096, blockTimeoutMs: 1 };
 export const FLOW_TABLE_DEFAULT_SIZE = 1 << 20;
 export const WORKERS_DEFAULT: WorkersConfig = { count: 1, cpus: null };
 /** PACKET_FANOUT groups hold at most 256 members (PACKET_FANOUT_MAX). */

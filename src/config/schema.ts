@@ -20,12 +20,14 @@ import {
   FLOW_TABLE_DEFAULT_SIZE,
   MH_TABLE_SIZE_DEFAULT,
   RING_DEFAULTS,
+  RING_VERSIONS,
   TIMEOUT_DEFAULTS,
   WORKERS_DEFAULT,
   WORKERS_MAX,
   type DirectorConfig,
   type ForwardMethod,
   type RealServerConfig,
+  type RingVersion,
   type SchedulerName,
   type ServiceConfig,
   type ServiceMatch,
@@ -455,6 +457,11 @@ function checkServices(services: readonly ServiceConfig[]): Issue[] {
 
 const ringObject = z
   .object({
+    version: z
+      .union(RING_VERSIONS.map((v) => z.literal(v)) as [z.ZodLiteral<RingVersion>, z.ZodLiteral<RingVersion>], {
+        errorMap: () => ({ message: `must be ${RING_VERSIONS.join(" or ")}` }),
+      })
+      .default(RING_DEFAULTS.version),
     blockSize: powerOfTwo(
       RING_BLOCK_SIZE_MIN,
       RING_BLOCK_SIZE_MAX,

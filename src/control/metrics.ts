@@ -41,7 +41,7 @@ const gauge = (name: string, help: string): MetricDef => ({ name: `ringvs_${name
 const SHIM_METRICS: Record<CounterName, MetricDef> = {
   rxFrames: counter("rx_frames", "Frames read from the RX ring."),
   rxBytes: counter("rx_bytes", "Bytes of the frames read from the RX ring."),
-  rxBlocks: counter("rx_blocks", "RX ring blocks processed."),
+  rxBlocks: counter("rx_blocks", "RX ring blocks processed (TPACKET_V3 rings; a V2 ring hands over frames, not blocks)."),
   rxPolls: counter("rx_polls", "poll() calls waiting for an RX block."),
   parsedIpv4: counter("parsed_ipv4", "Frames parsed as IPv4."),
   parsedArp: counter("parsed_arp", "Frames parsed as ARP."),

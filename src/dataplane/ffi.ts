@@ -79,7 +79,7 @@ export interface RingParams extends RingConfig {
 }
 
 function paramsBuffer(p: RingParams): Uint32Array {
-  return new Uint32Array([p.blockSize, p.blockCount, p.blockTimeoutMs, p.descCapacity, p.slotCapacity]);
+  return new Uint32Array([p.blockSize, p.blockCount, p.blockTimeoutMs, p.descCapacity, p.slotCapacity, p.version]);
 }
 
 /** sizeof/offsetof values from the C side, in LAYOUT_ORDER's order. */
@@ -130,7 +130,7 @@ export class Ring {
     this.ifindex = ifindex[0]!;
   }
 
-  /** Open an AF_PACKET TPACKET_V3 ring on `ifname`. Throws ShimError (EPERM without root,
+  /** Open an AF_PACKET ring (TPACKET_V2 or V3, params.version) on `ifname`. Throws ShimError (EPERM without root,
    *  ENODEV for a missing interface, EINVAL for bad ring sizes). */
   static open(ifname: string, params: RingParams): Ring {
     const out = new BigUint64Array(1);

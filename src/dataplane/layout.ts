@@ -25,7 +25,12 @@ export type CounterName = (typeof COUNTER_NAMES)[number];
 export type Counters = Record<CounterName, number>;
 export const COUNTERS_SIZE = COUNTER_NAMES.length * 8;
 
-export const RING_PARAMS_SIZE = 20;
+/** native/ring.h struct rv_ring_params: six u32 in the order ffi.ts writes them (blockSize,
+ *  blockCount, blockTimeoutMs, descCapacity, slotCapacity, version). */
+export const RING_PARAMS_SIZE = 24;
+export const RING_PARAMS_VERSION_OFFSET = 20;
+/** native/ring.h RV_V2_FRAME_SIZE: a V2 ring is cut into frames of this size. */
+export const V2_FRAME_SIZE = 2048;
 
 /** native/large_frames.h: large frames a batch takes besides the ring's (a handle's descriptor
  *  capacity is the ring's share plus these), and the virtio_net_hdr in front of each. */
@@ -37,7 +42,8 @@ export const LAYOUT_ORDER: readonly number[] = [
   DESC_SIZE, DESC.saddr, DESC.daddr, DESC.sport, DESC.dport, DESC.proto, DESC.tcpFlags,
   DESC.kind, DESC.flags, DESC.l3Off, DESC.vlanTci, DESC.frameLen, DESC.ipLen, DESC.hash,
   SLOT_SIZE, SLOT.dmac, SLOT.method, SLOT.txIf, SLOT.rip, SLOT.smac, SLOT.mtu, SLOT.saddr, SLOT.packets, SLOT.bytes,
-  COUNTERS_SIZE, RING_PARAMS_SIZE, LARGE_FRAMES_PER_BATCH, VNET_HDR_LEN,
+  COUNTERS_SIZE, RING_PARAMS_SIZE, RING_PARAMS_VERSION_OFFSET, LARGE_FRAMES_PER_BATCH, VNET_HDR_LEN,
+  V2_FRAME_SIZE,
 ];
 
 /** native/ring.h enum rv_kind. IcmpError descriptors carry the quoted connection's tuple, turned

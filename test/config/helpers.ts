@@ -16,7 +16,7 @@ export const DIRECTOR_DEFAULTS: Omit<DirectorConfig, "services"> = {
   timeouts: { tcp: 900, tcpFin: 120, udp: 300 },
   tunnelSource: null,
   vipMode: "auto",
-  ring: { blockSize: 8192, blockCount: 4096, blockTimeoutMs: 1 },
+  ring: { version: 2, blockSize: 8192, blockCount: 4096, blockTimeoutMs: 1 },
   flowTableSize: 1048576,
   workers: { count: 1, cpus: null },
   metrics: null,

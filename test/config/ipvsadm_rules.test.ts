@@ -100,7 +100,7 @@ describe("ipvsadm-save -n output", () => {
     const config = configOf(r);
     expect(config.interface).toBe("veth-dir");
     expect(config.vipMode).toBe("arp");
-    expect(config.ring).toEqual({ blockSize: 8192, blockCount: 8, blockTimeoutMs: 1 });
+    expect(config.ring).toEqual({ version: 2, blockSize: 8192, blockCount: 8, blockTimeoutMs: 1 });
     expect(config.flowTableSize).toBe(4096);
   });
 

@@ -26,7 +26,7 @@ test("the JSON defaults are ipvsadm's and ringvs's documented ones", () => {
     timeouts: { tcp: 900, tcpFin: 120, udp: 300 },
     tunnelSource: null,
     vipMode: "auto",
-    ring: { blockSize: 8192, blockCount: 4096, blockTimeoutMs: 1 },
+    ring: { version: 2, blockSize: 8192, blockCount: 4096, blockTimeoutMs: 1 },
     flowTableSize: 1 << 20,
   });
 });

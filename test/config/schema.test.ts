@@ -79,7 +79,7 @@ describe("defaults", () => {
 
   test("ring is partial: given fields win, the rest come from RING_DEFAULTS", () => {
     const config = configOf(parseConfigText(doc({}, { ring: { blockCount: 64 } }), "t.json"));
-    expect(config.ring).toEqual({ blockSize: 8192, blockCount: 64, blockTimeoutMs: 1 });
+    expect(config.ring).toEqual({ version: 2, blockSize: 8192, blockCount: 64, blockTimeoutMs: 1 });
   });
 
   test("workers: one by default, unpinned; count and cpus as given", () => {
@@ -219,7 +219,7 @@ describe("refusals", () => {
       "t.json:1: services[0].persistence.timout: 10: unknown key; did you mean 'timeout'?",
     ]);
     expect(problems({}, { ring: { size: 4096 } })).toEqual([
-      "t.json:1: ring.size: 4096: unknown key (allowed: blockSize, blockCount, blockTimeoutMs)",
+      "t.json:1: ring.size: 4096: unknown key (allowed: version, blockSize, blockCount, blockTimeoutMs)",
     ]);
   });
 
@@ -266,6 +266,8 @@ describe("ranges", () => {
     ["blockCount 65537", {}, { ring: { blockCount: 65537 } }, "ring.blockCount: 65537: must be 2..65536"],
     ["blockTimeoutMs 0", {}, { ring: { blockTimeoutMs: 0 } }, "ring.blockTimeoutMs: 0: must be 1..1000"],
     ["blockTimeoutMs 1001", {}, { ring: { blockTimeoutMs: 1001 } }, "ring.blockTimeoutMs: 1001: must be 1..1000"],
+    ["ring version 1", {}, { ring: { version: 1 } }, "ring.version: 1: must be 2 or 3"],
+    ["ring version \"3\"", {}, { ring: { version: "3" } }, 'ring.version: "3": must be 2 or 3'],
     ["flowTableSize not a power of two", {}, { flowTableSize: 1000000 }, "flowTableSize: 1000000: must be a power of two from 1024 to 16777216 (2^24)"],
     ["flowTableSize too small", {}, { flowTableSize: 512 }, "flowTableSize: 512: must be a power of two from 1024 to 16777216 (2^24)"],
     ["flowTableSize too large", {}, { flowTableSize: 33554432 }, "flowTableSize: 33554432: must be a power of two from 1024 to 16777216 (2^24)"],
@@ -285,12 +287,12 @@ describe("ranges", () => {
       parseConfigText(
         doc(
           { port: 65535, persistence: { timeout: 2678400, netmask: "0.0.0.0" }, realServers: [{ address: "10.0.0.1", weight: 65535 }] },
-          { interface: "abcdefghijklmno", ring: { blockSize: 4194304, blockCount: 65536, blockTimeoutMs: 1000 }, flowTableSize: 16777216 },
+          { interface: "abcdefghijklmno", ring: { version: 3, blockSize: 4194304, blockCount: 65536, blockTimeoutMs: 1000 }, flowTableSize: 16777216 },
         ),
         "t.json",
       ),
     );
-    expect(config.ring).toEqual({ blockSize: 4194304, blockCount: 65536, blockTimeoutMs: 1000 });
+    expect(config.ring).toEqual({ version: 3, blockSize: 4194304, blockCount: 65536, blockTimeoutMs: 1000 });
     expect(config.flowTableSize).toBe(16777216);
     expect(config.services[0].persistence).toEqual({ timeout: 2678400, netmask: "0.0.0.0" });
     const thresholds = configOf(
@@ -302,7 +304,7 @@ describe("ranges", () => {
     expect(thresholds.services[0].realServers[0]).toMatchObject({ upperThreshold: 2147483647, lowerThreshold: 2147483647 });
     expect(thresholds.timeouts).toEqual({ tcp: 1, tcpFin: 2147483647, udp: 1 });
     const low = configOf(parseConfigText(doc({ port: 1 }, { ring: { blockSize: 4096, blockCount: 2 }, flowTableSize: 1024 }), "t.json"));
-    expect(low.ring).toEqual({ blockSize: 4096, blockCount: 2, blockTimeoutMs: 1 });
+    expect(low.ring).toEqual({ version: 2, blockSize: 4096, blockCount: 2, blockTimeoutMs: 1 });
     expect(low.flowTableSize).toBe(1024);
   });
 

@@ -100,7 +100,7 @@ ringvs_rx_frames_total 1
 # HELP ringvs_rx_bytes_total Bytes of the frames read from the RX ring.
 # TYPE ringvs_rx_bytes_total counter
 ringvs_rx_bytes_total 2
-# HELP ringvs_rx_blocks_total RX ring blocks processed.
+# HELP ringvs_rx_blocks_total RX ring blocks processed (TPACKET_V3 rings; a V2 ring hands over frames, not blocks).
 # TYPE ringvs_rx_blocks_total counter
 ringvs_rx_blocks_total 3
 # HELP ringvs_rx_polls_total poll() calls waiting for an RX block.

@@ -14,7 +14,7 @@ import { ACK, FIN, ip, mac, RST, SYN, tcp, udp } from "./packet_builder.ts";
 const DIRECTOR = mac("02:00:00:00:00:01");
 const ROUTER = mac("02:00:00:00:00:10");
 const VIP = ip("198.18.0.100");
-const PARAMS: RingParams = { blockSize: 65536, blockCount: 4, blockTimeoutMs: 1, descCapacity: 1024, slotCapacity: 16 };
+const PARAMS: RingParams = { version: 3, blockSize: 65536, blockCount: 4, blockTimeoutMs: 1, descCapacity: 1024, slotCapacity: 16 };
 const TCP = 6;
 const UDP = 17;
 const FULL_SWEEP = 1024 / 256;

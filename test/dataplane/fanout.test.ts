@@ -1,7 +1,8 @@
 // PACKET_FANOUT through the shim, on a real veth in a namespace of its own: two rings in one
 // group split the frames between them with no copies, a client address always lands in the same
 // ring, ARP goes to the first ring, and a /24 mask puts a whole client network in one ring (what
-// persistence netmasks need). fanout_probe.ts runs inside the namespace and reports.
+// persistence netmasks need). fanout_probe.ts runs inside the namespace and reports. Both ring
+// versions: the V2 ring (the default) and the V3 ring.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { canRunLab } from "../lab/harness.ts";
@@ -9,7 +10,6 @@ import { canRunLab } from "../lab/harness.ts";
 const LAB = canRunLab();
 if (!LAB) console.warn("SKIPPING fanout tests: they need root and iproute2 (CI runs them as root)");
 const labDescribe = LAB ? describe : describe.skip;
-const NS = `rvfo${process.pid}`;
 
 function sh(...argv: string[]): void {
   const r = Bun.spawnSync(argv, { stderr: "pipe" });
@@ -19,14 +19,15 @@ function sh(...argv: string[]): void {
 interface RingSeen { ipv4: number; arp: number; sources: number[]; icmpClients: number[] }
 interface ProbeResult { fanoutGroup: number; byClient: RingSeen[]; masked: RingSeen[] }
 
-labDescribe("PACKET_FANOUT rings", () => {
+for (const version of [2, 3] as const) labDescribe(`PACKET_FANOUT rings (ring.version ${version})`, () => {
+  const NS = `rvfo${process.pid}v${version}`;
   let result: ProbeResult;
   beforeAll(() => {
     sh("ip", "netns", "add", NS);
     sh("ip", "-n", NS, "link", "add", "name", "fa", "type", "veth", "peer", "name", "fb");
     sh("ip", "-n", NS, "link", "set", "fa", "up");
     sh("ip", "-n", NS, "link", "set", "fb", "up");
-    const r = Bun.spawnSync(["ip", "netns", "exec", NS, "bun", join(import.meta.dir, "fanout_probe.ts"), "fa", "fb"], {
+    const r = Bun.spawnSync(["ip", "netns", "exec", NS, "bun", join(import.meta.dir, "fanout_probe.ts"), "fa", "fb", String(version)], {
       stderr: "pipe", timeout: 20_000,
     });
     if (r.exitCode !== 0) throw new Error(`fanout_probe: ${r.stderr.toString()}`);

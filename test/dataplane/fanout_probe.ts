@@ -1,14 +1,21 @@
 // Run inside a namespace by fanout.test.ts (`ip netns exec NS bun fanout_probe.ts TX RX`): sends
 // frames out of TX (a plain ring) into its veth peer RX, where two rings form a fanout group
 // (RingSet), and prints as JSON which ring got which frames, first spread by client address and
-// then under a /24 mask. A separate process because rings open in the caller's namespace.
+// then under a /24 mask, on rings of the version given (2 or 3). A separate process because rings
+// open in the caller's namespace.
 import { RingSet } from "../../src/dataplane/ring_set.ts";
 import { Ring } from "../../src/dataplane/ffi.ts";
 import { DESC, DESC_SIZE } from "../../src/dataplane/layout.ts";
 import { arp, icmp, ip, mac, quote, udp } from "./packet_builder.ts";
 
-const [txIf, rxIf] = process.argv.slice(2) as [string, string];
-const PARAMS = { blockSize: 4096, blockCount: 64, blockTimeoutMs: 1, descCapacity: 1024, slotCapacity: 4 };
+const [txIf, rxIf, versionArg] = process.argv.slice(2) as [string, string, string];
+const version = versionArg === "2" ? 2 : 3;
+// 256 KiB hold thousands of small frames in V3 blocks but only 128 of V2's 2 KiB frames: 2 MiB for
+// V2, so neither ring drops any of the ~200 frames a round sends before it drains.
+const PARAMS = {
+  version: version as 2 | 3, blockSize: 4096, blockCount: version === 2 ? 512 : 64, blockTimeoutMs: 1,
+  descCapacity: 1024, slotCapacity: 4,
+};
 const CLIENTS = 64;
 const VIP = ip("198.18.0.100");
 const KIND_IPV4 = 1;

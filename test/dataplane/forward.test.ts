@@ -39,7 +39,7 @@ const OTHER_HOST = ip("198.18.0.50");
 const TCP = 6;
 const UDP = 17;
 
-const PARAMS: RingParams = { blockSize: 65536, blockCount: 4, blockTimeoutMs: 1, descCapacity: 256, slotCapacity: 16 };
+const PARAMS: RingParams = { version: 3, blockSize: 65536, blockCount: 4, blockTimeoutMs: 1, descCapacity: 256, slotCapacity: 16 };
 const FLOW_TABLE_SIZE = 1024;
 /** housekeeping() calls that cover the whole flow table once (SWEEP_BUDGET is 256 buckets). */
 const FULL_SWEEP_CALLS = FLOW_TABLE_SIZE / 256;

@@ -49,7 +49,7 @@ const TCP = 6;
 const UDP = 17;
 const CWR = 0x80;
 
-const PARAMS: RingParams = { blockSize: 65536, blockCount: 4, blockTimeoutMs: 1, descCapacity: 1024, slotCapacity: 16 };
+const PARAMS: RingParams = { version: 3, blockSize: 65536, blockCount: 4, blockTimeoutMs: 1, descCapacity: 1024, slotCapacity: 16 };
 
 /** One service per protocol (TCP VIP:80, UDP VIP:443 as QUIC would use), one real server in slot 1. */
 function plan(d: PlanDest): Plan {

@@ -18,7 +18,7 @@ const VIP = ip("198.18.0.100");
 const CLIENT = ip("198.18.5.7");
 const DIP = ip("198.18.0.3");
 const RIP = ip("198.19.0.11");
-const PARAMS: RingParams = { blockSize: 65536, blockCount: 4, blockTimeoutMs: 1, descCapacity: 1024, slotCapacity: 16 };
+const PARAMS: RingParams = { version: 3, blockSize: 65536, blockCount: 4, blockTimeoutMs: 1, descCapacity: 1024, slotCapacity: 16 };
 
 function tunDest(slot: number, mtu = 1500, txIf = 0): PlanDest {
   return {
