@@ -6,6 +6,7 @@
 #   REPS=5 SIZES=64 MODES=dr bench/drain.sh
 #   STEADY=0 bench/drain.sh                         drains only (no steady/kernel section)
 #   FORWARDERS="ringvs2 ringvs" STEADY=0 bench/drain.sh   scaling: 2 packet workers against 1
+#   FORWARDERS="ringvs-v2 ringvs-v3" bench/drain.sh       ring.version 2 against 3 (one worker each)
 #   BLOCK_SIZE=65536 BLOCK_COUNT=512 bench/drain.sh       another ring geometry, for ringvs and cfwd
 #   ROUNDS=3 REPS=3 bench/drain.sh                  forwarders alternate 3 times (A, B, A, B, A, B)
 #
@@ -65,13 +66,26 @@ MODES=${MODES:-"dr tun"}
 KINDS=${KINDS:-"est syn"}
 REPS=${REPS:-3}
 FLOWS=${FLOWS:-1024}
-NFRAMES_64=${NFRAMES_64:-150000}
-NFRAMES_1400=${NFRAMES_1400:-18000}
 STEADY=${STEADY:-1}
 FORWARDERS=${FORWARDERS:-"ringvs cfwd"}
-# The director's default geometry (src/config/model.ts RING_DEFAULTS), for both forwarders.
+# Does a V2 ring take part (ringvs-v2, or ringvs/ringvs2 with the default ring.version 2)? Its
+# 2 KiB frames hold 8x fewer 64-byte frames than V3 blocks per MiB: a 32 MiB ring 16384 of them,
+# too few for a drain long enough to time well. Such a run gets 128 MiB rings (65536 frames) and
+# drains of 60000 frames, for every forwarder of the run alike.
+DEFAULT_RING_VERSION=$(cd "$(dirname "$0")/.." && bun -e 'import { RING_DEFAULTS } from "./src/config/model.ts"; console.log(RING_DEFAULTS.version)')
+V2_IN_RUN=0
+for f in $FORWARDERS; do
+	case $f in
+	ringvs-v2) V2_IN_RUN=1 ;;
+	ringvs | ringvs2) ((DEFAULT_RING_VERSION != 2)) || V2_IN_RUN=1 ;;
+	esac
+done
+# The director's default geometry (src/config/model.ts RING_DEFAULTS), for both forwarders;
+# 4x the blocks with a V2 ring in the run.
 BLOCK_SIZE=${BLOCK_SIZE:-8192}
-BLOCK_COUNT=${BLOCK_COUNT:-4096}
+BLOCK_COUNT=${BLOCK_COUNT:-$((V2_IN_RUN ? 16384 : 4096))}
+NFRAMES_64=${NFRAMES_64:-$((V2_IN_RUN ? 60000 : 150000))}
+NFRAMES_1400=${NFRAMES_1400:-18000}
 # Rounds: each forwarder is started ROUNDS times, alternating, REPS drains per cell each time; the
 # table pools all of them. Alternating keeps a slow drift of this VM's speed (it has one) out of
 # the ratio, which one block of A followed by one block of B would take for a difference.
@@ -96,15 +110,22 @@ require_int ROUNDS 1 10
 require_int STEADY_S 1 10
 require_int BLOCK_SIZE 4096 4194304
 require_int BLOCK_COUNT 2 65536
-# ring_holds FRAME_BYTES: frames of that footprint the ring holds (whole frames per block).
-ring_holds() { echo $(((BLOCK_SIZE - 48) / $1 * BLOCK_COUNT)); }
+# ring_holds FRAME_BYTES: frames of that footprint the ring holds (whole frames per block); a
+# V2 ring in the run holds BLOCK_SIZE * BLOCK_COUNT / 2048 frames of any size.
+ring_holds() {
+	local v3=$(((BLOCK_SIZE - 48) / $1 * BLOCK_COUNT)) v2=$((BLOCK_SIZE * BLOCK_COUNT / 2048))
+	((!V2_IN_RUN || v2 > v3)) || v3=$v2
+	echo "$v3"
+}
 ((NFRAMES_64 <= $(ring_holds 160) * 19 / 20 && NFRAMES_1400 <= $(ring_holds 1488) * 19 / 20)) ||
 	die "NFRAMES_64 / NFRAMES_1400 must stay below 95% of what the ring holds ($(ring_holds 160) / $(ring_holds 1488))"
 for s in $SIZES; do [[ $s == 64 || $s == 1400 ]] || die "SIZES: 64 and/or 1400"; done
 for m in $MODES; do [[ $m == dr || $m == tun ]] || die "MODES: dr and/or tun"; done
 read -r -a FWDS <<<"$FORWARDERS"
-((${#FWDS[@]} == 2)) || die "FORWARDERS: two of ringvs, ringvs2, cfwd"
-for f in "${FWDS[@]}"; do [[ $f == ringvs || $f == ringvs2 || $f == cfwd ]] || die "FORWARDERS: ringvs, ringvs2 and/or cfwd"; done
+((${#FWDS[@]} == 2)) || die "FORWARDERS: two of ringvs, ringvs2, ringvs-v2, ringvs-v3, cfwd"
+for f in "${FWDS[@]}"; do
+	[[ $f =~ ^(ringvs|ringvs2|ringvs-v2|ringvs-v3|cfwd)$ ]] || die "FORWARDERS: ringvs, ringvs2, ringvs-v2, ringvs-v3 and/or cfwd"
+done
 if [[ " $FORWARDERS " == *" ringvs2 "* ]]; then
 	SPREAD=${SPREAD:-256} WATCH_SLEEP=(-s 100) EST_SRC=198.18.32.0
 else
@@ -120,17 +141,20 @@ bench_build
 lab_up drn drain
 EST_SRC=${EST_SRC:-$LAB_CLIENT_IP}
 
+# ringvs1 / ringvs2: one / two workers, the default ring version; ringvs-v2 / ringvs-v3: one worker,
+# ring.version 2 / 3.
 for mode in $MODES; do
-	for w in 1 2; do
-		cpus="[$FWD_CPU]"
-		((w == 2)) && cpus="[$FWD_CPU, $GEN_CPU]"
+	for w in 1 2 -v2 -v3; do
+		cpus="[$FWD_CPU]" count=1 version=""
+		[[ $w != 2 ]] || cpus="[$FWD_CPU, $GEN_CPU]" count=2
+		[[ $w != -v* ]] || version="\"version\": ${w#-v}, "
 		cat >"$TMP/ringvs$w-$mode.json" <<-EOF
 			{
 			  "interface": "$LAB_DIRECTOR_IF",
 			  "vipMode": "arp",
 			  "flowTableSize": $FLOW_TABLE,
-			  "ring": { "blockSize": $BLOCK_SIZE, "blockCount": $BLOCK_COUNT },
-			  "workers": { "count": $w, "cpus": $cpus },
+			  "ring": { $version"blockSize": $BLOCK_SIZE, "blockCount": $BLOCK_COUNT },
+			  "workers": { "count": $count, "cpus": $cpus },
 			  "services": [{
 			    "protocol": "tcp", "address": "$VIP", "port": $PORT, "scheduler": "rr",
 			    "realServers": [{ "address": "$RS_IP", "forward": "$mode" }]
@@ -160,6 +184,7 @@ start_fwd() {
 	case $name in
 	ringvs) ringvs_start "$TMP/ringvs1-$mode.json" 600 "$MAIN_CPU" ;;
 	ringvs2) ringvs_start "$TMP/ringvs2-$mode.json" 600 ;;
+	ringvs-v2 | ringvs-v3) ringvs_start "$TMP/${name}-$mode.json" 600 "$MAIN_CPU" ;;
 	cfwd)
 		vip_guard_on drn_guard tcp
 		cfwd_start 600 -b "$BLOCK_SIZE" -n "$BLOCK_COUNT" "${tun[@]}"
@@ -242,7 +267,7 @@ steady() {
 }
 
 echo "drain.sh: lab $PREFIX, modes ${MODES// /+}, ${SIZES// /+} B, kinds ${KINDS// /+}, $REPS drains each" \
-	"in $ROUNDS round(s) (N = $NFRAMES_64 / $NFRAMES_1400 frames), ring $BLOCK_COUNT x $BLOCK_SIZE B, forwarders $FORWARDERS, $SPREAD client address(es)," \
+	"in $ROUNDS round(s) (N = $NFRAMES_64 / $NFRAMES_1400 frames), ring $BLOCK_COUNT x $BLOCK_SIZE B (default ring.version $DEFAULT_RING_VERSION), forwarders $FORWARDERS, $SPREAD client address(es)," \
 	"generator CPU $GEN_CPU, forwarder CPU $FWD_CPU, ringvs control thread CPU $MAIN_CPU, $(date -u +%FT%TZ)," \
 	"loadavg $(loadavg)" >&2
 : >"$TMP/drains"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # latency.sh — the latency the director adds: TCP connect time client -> VIP (through ringvs, DR)
 # minus client -> RIP (straight to the real server), at idle and under a background load, for
-# each ring block timeout (ring.blockTimeoutMs).
+# each ring: a TPACKET_V3 ring per block timeout (ring.blockTimeoutMs), and the TPACKET_V2 ring.
 #
-#   bench/latency.sh                                   timeouts 1 2 4, idle and 500 kpps, 2000 connects
+#   bench/latency.sh                                   V3 1 ms and V2, idle and 500 kpps, 2000 connects
 #   TIMEOUTS="1 4" LOAD_PPS=550000 COUNT=1000 bench/latency.sh
-#   TIMEOUTS="1 2 4 1/16384" bench/latency.sh          MS/BYTES also sets ring.blockSize (default: the
-#                                                      config default) and blockCount = 32 MiB / BYTES
+#   TIMEOUTS="1 2 4 1/16384 v2" bench/latency.sh       MS/BYTES also sets ring.blockSize (default: the
+#                                                      config default) and blockCount = 32 MiB / BYTES;
+#                                                      v2 is ring.version 2 (32 MiB of 2 KiB frames)
 #   MAIN_CPU=1 bench/latency.sh                        control thread on the worker's core too (default:
 #                                                      on GEN_CPU, the worker alone on FWD_CPU)
 #
@@ -37,7 +38,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" # REPO, B, VIP, die, lab_up, forwarder helpers
 
-TIMEOUTS=${TIMEOUTS:-"1 2 4"}
+TIMEOUTS=${TIMEOUTS:-"1 v2"}
 LOADS=${LOADS:-"0 ${LOAD_PPS:-500000}"}
 COUNT=${COUNT:-2000}
 GEN_CPU=${GEN_CPU:-0}
@@ -48,7 +49,7 @@ DEFAULT_BLOCK_SIZE=$(cd "$REPO" && bun -e 'import { RING_DEFAULTS } from "./src/
 
 require_root
 require_int COUNT 100 20000
-for t in $TIMEOUTS; do [[ $t =~ ^([0-9]+)(/[0-9]+)?$ ]] && ((${t%/*} >= 1 && ${t%/*} <= 100)) || die "TIMEOUTS: MS[/BLOCK_BYTES], 1..100 ms"; done
+for t in $TIMEOUTS; do [[ $t == v2 ]] || { [[ $t =~ ^([0-9]+)(/[0-9]+)?$ ]] && ((${t%/*} >= 1 && ${t%/*} <= 100)); } || die "TIMEOUTS: MS[/BLOCK_BYTES] (1..100 ms) or v2"; done
 for l in $LOADS; do [[ $l =~ ^[0-9]+$ ]] && ((l <= 2000000)) || die "LOADS: 0..2000000 pps"; done
 require_tools jq taskset chrt timeout bun gcc nft
 
@@ -74,16 +75,17 @@ ip netns exec "$RS" nft -f - <<-EOF
 EOF
 ip netns exec "$RS" taskset -c "$GEN_CPU" "$B/connlat" -s 80 -t 600 >/dev/null 2>&1 &
 
-echo "latency.sh: lab $PREFIX, block timeouts ${TIMEOUTS// /+} ms, loads ${LOADS// /+} pps, $COUNT connects per target," \
+echo "latency.sh: lab $PREFIX, rings ${TIMEOUTS// /+}, loads ${LOADS// /+} pps, $COUNT connects per target," \
 	"worker CPU $FWD_CPU, control thread CPU $MAIN_CPU, $(date -u +%FT%TZ), loadavg $(loadavg)" >&2
 : >"$TMP/rows"
 for spec in $TIMEOUTS; do
-	tmo=${spec%/*} bs=$DEFAULT_BLOCK_SIZE
+	tmo=${spec%/*} bs=$DEFAULT_BLOCK_SIZE version=3 label=
 	[[ $spec != */* ]] || bs=${spec#*/}
+	if [[ $spec == v2 ]]; then version=2 tmo=1 label=v2; else label="$tmo/$((bs / 1024))K"; fi
 	cat >"$TMP/ringvs.json" <<-EOF
 		{
 		  "interface": "$LAB_DIRECTOR_IF", "vipMode": "arp",
-		  "ring": { "blockTimeoutMs": $tmo, "blockSize": $bs, "blockCount": $((RING_BYTES / bs)) },
+		  "ring": { "version": $version, "blockTimeoutMs": $tmo, "blockSize": $bs, "blockCount": $((RING_BYTES / bs)) },
 		  "workers": { "count": 1, "cpus": [$FWD_CPU] },
 		  "services": [
 		    { "protocol": "tcp", "address": "$VIP", "port": 80, "scheduler": "rr",
@@ -93,7 +95,7 @@ for spec in $TIMEOUTS; do
 		  ]
 		}
 	EOF
-	FWD_OUT=$TMP/ringvs-$tmo.out FWD_ERR=$TMP/ringvs-$tmo.err
+	FWD_OUT=$TMP/ringvs-${label//\//-}.out FWD_ERR=$TMP/ringvs-${label//\//-}.err
 	ringvs_start "$TMP/ringvs.json" 300 "$MAIN_CPU"
 	fwd_wait_ready ringvs
 	nstats=0
@@ -115,23 +117,25 @@ for spec in $TIMEOUTS; do
 			GEN_JOB=""
 		fi
 		vip=$(sed -n 1p <<<"$r") rip=$(sed -n 2p <<<"$r")
-		fpb=$(jq -n --argjson a "$s0" --argjson b "$s1" \
-			'(($b.shim.rxFrames - $a.shim.rxFrames) / ([($b.shim.rxBlocks - $a.shim.rxBlocks), 1] | max))')
+		# Frames per unit the ring hands over: per V3 block, or per V2 wake-up (poll).
+		fpb=$(jq -n --argjson a "$s0" --argjson b "$s1" --arg v "$version" \
+			'(($b.shim.rxFrames - $a.shim.rxFrames) / ([(if $v == "2" then ($b.shim.rxPolls - $a.shim.rxPolls)
+			  else ($b.shim.rxBlocks - $a.shim.rxBlocks) end), 1] | max))')
 		fpc=$(jq -n --argjson a "$s0" --argjson b "$s1" \
 			'(($b.shim.txFrames - $a.shim.txFrames) / ([($b.shim.txCalls - $a.shim.txCalls), 1] | max))')
 		drops=$(jq -n --argjson a "$s0" --argjson b "$s1" '$b.shim.kernelDrops - $a.shim.kernelDrops')
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tmo/$((bs / 1024))K" "$load" "$(jq -c . <<<"$vip")" "$(jq -c . <<<"$rip")" \
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$load" "$(jq -c . <<<"$vip")" "$(jq -c . <<<"$rip")" \
 			"$fpb" "$fpc" "$drops" >>"$TMP/rows"
-		echo "  timeout ${tmo} ms, blocks $bs B, load $load pps: VIP $(jq -c '{n,failures,p50Us,p99Us,maxUs}' <<<"$vip")" \
-			"RIP $(jq -c '{n,failures,p50Us,p99Us,maxUs}' <<<"$rip"), frames/block $fpb, frames/sendmmsg $fpc, ring drops $drops" >&2
+		echo "  ring $label, load $load pps: VIP $(jq -c '{n,failures,p50Us,p99Us,maxUs}' <<<"$vip")" \
+			"RIP $(jq -c '{n,failures,p50Us,p99Us,maxUs}' <<<"$rip"), frames/block (v2: per poll) $fpb, frames/sendmmsg $fpc, ring drops $drops" >&2
 	done
 	fwd_stop ringvs
 done
 
 echo
-echo "Added connect latency through ringvs (DR): VIP - RIP, microseconds"
-printf '%7s %8s | %8s %8s %8s | %8s %8s | %8s %8s | %7s %7s %5s\n' "ms/blk" "load" "VIP p50" "VIP p99" "VIP max" \
-	"RIP p50" "RIP p99" "add p50" "add p99" "fr/blk" "fr/call" "drops"
+echo "Added connect latency through ringvs (DR): VIP - RIP, microseconds; fr/unit = frames per V3 block or per V2 poll"
+printf '%7s %8s | %8s %8s %8s | %8s %8s | %8s %8s | %7s %7s %5s\n' "ring" "load" "VIP p50" "VIP p99" "VIP max" \
+	"RIP p50" "RIP p99" "add p50" "add p99" "fr/unit" "fr/call" "drops"
 while IFS=$'\t' read -r tmo load vip rip fpb fpc drops; do
 	jq -rn --argjson v "$vip" --argjson r "$rip" --arg t "$tmo" --arg l "$load" --arg b "$fpb" --arg c "$fpc" --arg d "$drops" \
 		'[$t + "", (if $l == "0" then "idle" else $l end), $v.p50Us, $v.p99Us, $v.maxUs, $r.p50Us, $r.p99Us,
