@@ -217,6 +217,9 @@ export class FlowTable {
   /** Look at up to `budget` buckets from where the last sweep stopped and remove expired flows.
    *  Called once per batch, so a full pass over a 1M table takes capacity/budget batches. */
   sweep(now: number, budget: number): void {
+    // Nothing can expire in an empty table; an idle director's worker otherwise spends most of
+    // its idle turns (100 a second) walking empty buckets.
+    if (this.size === 0) return;
     const k = this.e;
     let i = this.sweepCursor;
     for (let n = 0; n < budget; n++) {
