@@ -4,8 +4,9 @@
  *   udprr -s PORT -t SECONDS                                       server: echo every datagram
  *   udprr -c ADDR:PORT [-c ADDR:PORT...] -n COUNT -t SECONDS [-w GAP_US] [-T TIMEOUT_MS] [-l BYTES]
  *
- * Server: recvfrom/sendto loop on 0.0.0.0:PORT, every datagram sent back as it came to whoever
- * sent it, until SECONDS have passed (alarm: SIGALRM's default action ends the process).
+ * Server: recvmsg/sendmsg loop on 0.0.0.0:PORT, every datagram sent back as it came to whoever
+ * sent it, from the address it was sent to (IP_PKTINFO: the VIP on a DR real server), until
+ * SECONDS have passed (alarm: SIGALRM's default action ends the process).
  *
  * Client: COUNT rounds; each round sends one request to every target in turn (interleaved, so the
  * targets, e.g. the VIP and the real server itself, see the same background conditions) and waits
@@ -34,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,27 +66,49 @@ static double pct(const double *v, unsigned n, double p)
 
 static int server(unsigned port, double seconds)
 {
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+	if (fd < 0 || setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		perror("udprr: socket/bind");
 		return 1;
 	}
 	alarm((unsigned)seconds + 1); /* the bound */
 	static char buf[65536];
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(struct in_pktinfo))];
+	} ctl;
 	for (;;) {
 		struct sockaddr_in from;
-		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+		ssize_t n = recvmsg(fd, &m, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			perror("udprr: recvfrom");
+			perror("udprr: recvmsg");
 			return 1;
 		}
+		/* Answer from the address the request was sent to: on a DR real server that is the VIP
+		 * (on lo), while the route back to the client would pick the RIP, whose reply a client
+		 * that sent to the VIP drops. IP_PKTINFO's ipi_addr is that destination; sent back as
+		 * ipi_spec_dst it is the reply's source (ipi_ifindex 0: routed as usual). */
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		if (c && c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(c);
+			pi->ipi_spec_dst = pi->ipi_addr;
+			pi->ipi_ifindex = 0;
+			m.msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
+		} else {
+			m.msg_control = NULL;
+			m.msg_controllen = 0;
+		}
+		iov.iov_len = (size_t)n;
 		/* A failed send (the client's neighbour not resolved yet, a full buffer) is a lost reply,
 		 * which the client counts; the server carries on. */
-		sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+		sendmsg(fd, &m, 0);
 	}
 }
 
