@@ -6,6 +6,7 @@
 #
 #   bench/reqresp.sh                               ROUNDS 3, DURATION 5 s per client and target
 #   ROUNDS=5 DURATION=10 bench/reqresp.sh
+#   DIRECTOR_CPU=1 bench/reqresp.sh                the director on nginx's core (see Pinning)
 #   RING_VERSIONS="3 2" bench/reqresp.sh           the through-VIP runs once per ring.version
 #
 # Lab: client, director, rs1 (scripts/lab/lab.sh). rs1 is a DR real server prepared by
@@ -15,20 +16,26 @@
 # the run's TMP/nginx) on port 80 and `udprr -s 5001` (UDP echo). ringvs serves TCP VIP:80 and UDP
 # VIP:5001, rr, rs1 "dr", vipMode arp, default ring (no ring key at all, unless RING_VERSIONS).
 #
-# Pinning (2 cores): the director is a machine of its own in a real deployment, and the client
-# and the real server are the ones it sits between. So ringvs's packet worker gets FWD_CPU (1) to
-# itself (workers.cpus), and everything else shares GEN_CPU (0): the clients (wrk -t 1, ab,
-# udprr), nginx, udprr's server and ringvs's control thread (as latency.sh's MAIN_CPU default).
-# Straight to rs1 the whole exchange then runs on GEN_CPU; through the VIP the client->server
-# half is forwarded on FWD_CPU (and rs1's receive path runs there too, inline in the director's
-# sendmmsg), so the director adds a core's worth of capacity and a cross-core wake-up for every
-# frame it forwards: at saturation the VIP may beat direct, below it the wait shows.
+# Pinning (2 cores): the client and the real server are different machines, so they get a core
+# each: CLIENT_CPU (0) for wrk -t 1, ab and udprr's client, SERVER_CPU (1) for nginx and udprr's
+# server. The director shares the client's core, DIRECTOR_CPU (default CLIENT_CPU): its process
+# and its packet worker (workers.cpus). That keeps the two paths alike but for the director: a
+# veth delivers in the sender's context, so rs1's receive path runs on the client's core straight
+# (inside the client's send) and on the director's core through the VIP (inside its sendmmsg),
+# which is then the same core; and both paths cross between the cores the same twice per
+# exchange (request to nginx, reply to the client). Through the VIP the director's own work is
+# added to the client's core and shows in its CPU row. Tried alternatives (one round, 3 s, V3
+# ring; wrk32 / ab8 ratio, UDP added p50, wrk256 ratio): client and nginx on CPU 0 with the
+# director alone on 1 made direct one core's worth of serialized exchanges against two through
+# the VIP (0.72 / 0.45 / +377 us / 0.82); the director on nginx's core moved rs1's receive path
+# there through the VIP only (0.34 / 0.29 / +280 us / 0.49); this one: 0.52 / 0.42 / +314 us /
+# 1.13. Run-to-run spread of direct alone was up to 1.5x on this VM (2 vCPUs), hence ROUNDS.
 #
 # Each round runs the phases "direct" and one through-VIP phase per ring version (one, "ringvs",
 # without RING_VERSIONS) in an order reversed every other round (direct,3,2 / 2,3,direct / ...),
 # so VIP and direct alternate and so do the versions. ringvs is started (and warmed up) at the
 # start of each through-VIP phase and stopped at its end. A phase runs, DURATION s each, all from
-# the client namespace pinned to GEN_CPU:
+# the client namespace pinned to CLIENT_CPU:
 #   (a) wrk -t 1 -c 32: HTTP/1.1 keep-alive, requests/s
 #   (b) ab -c 8: a new TCP connection per request (HTTP/1.0), requests/s
 #   (c) udprr -c VIP:5001 -c RIP:5001: one request outstanding, VIP and RIP interleaved in the
@@ -48,8 +55,9 @@ source "$(dirname "$0")/lib.sh" # REPO, B, VIP, die, lab_up, forwarder helpers
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 RING_VERSIONS=${RING_VERSIONS:-}
-GEN_CPU=${GEN_CPU:-0}
-FWD_CPU=${FWD_CPU:-1}
+CLIENT_CPU=${CLIENT_CPU:-0}
+SERVER_CPU=${SERVER_CPU:-1}
+DIRECTOR_CPU=${DIRECTOR_CPU:-$CLIENT_CPU}
 readonly UDP_PORT=5001
 readonly CLK_TCK=$(getconf CLK_TCK)
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -58,6 +66,7 @@ readonly NGINX
 require_root
 require_int ROUNDS 1 20
 require_int DURATION 1 60 s
+for v in CLIENT_CPU SERVER_CPU DIRECTOR_CPU; do require_int "$v" 0 "$(($(nproc) - 1))"; done
 for v in $RING_VERSIONS; do [[ $v == 2 || $v == 3 ]] || die "RING_VERSIONS: 2 or 3, space separated"; done
 require_tools jq taskset timeout bun gcc nft wrk ab curl
 [[ -x $NGINX ]] || die "missing nginx (bash scripts/bootstrap.sh installs it)"
@@ -98,10 +107,10 @@ SERVER_LIMIT=$((ROUNDS * ${#PHASES[@]} * RINGVS_LIMIT + 60))
 ip netns exec "$RS" env RINGVS_RS_STATE_DIR="$TMP/rs-state" bash "$REPO/scripts/realserver.sh" start "$VIP" >/dev/null
 mkdir -p "$TMP/nginx"
 # ip netns exec and taskset exec nginx: $! is the nginx master's own pid.
-ip netns exec "$RS" taskset -c "$GEN_CPU" "$NGINX" -p "$TMP/nginx" -e "$TMP/nginx/error.log" \
+ip netns exec "$RS" taskset -c "$SERVER_CPU" "$NGINX" -p "$TMP/nginx" -e "$TMP/nginx/error.log" \
 	-c "$REPO/scripts/lab/nginx.conf" -g 'daemon off;' >"$TMP/nginx/stdout" 2>&1 &
 NGINX_JOB=$!
-ip netns exec "$RS" taskset -c "$GEN_CPU" "$B/udprr" -s "$UDP_PORT" -t "$SERVER_LIMIT" >/dev/null 2>&1 &
+ip netns exec "$RS" taskset -c "$SERVER_CPU" "$B/udprr" -s "$UDP_PORT" -t "$SERVER_LIMIT" >/dev/null 2>&1 &
 UDPSRV_JOB=$!
 
 # The client reaches both servers straight before anything is measured.
@@ -116,8 +125,8 @@ for ((i = 0; i < 50; i++)); do
 done
 ((up)) || die "rs1's nginx or udprr does not answer: $(cat "$TMP/nginx/error.log" 2>/dev/null)"
 
-# in_client CMD...: CMD in the client namespace, pinned to GEN_CPU, killed DURATION + 20 s later.
-in_client() { ip netns exec "$CL" taskset -c "$GEN_CPU" timeout -k 2 $((DURATION + 20)) "$@"; }
+# in_client CMD...: CMD in the client namespace, pinned to CLIENT_CPU, killed DURATION + 20 s later.
+in_client() { ip netns exec "$CL" taskset -c "$CLIENT_CPU" timeout -k 2 $((DURATION + 20)) "$@"; }
 
 # wrk_run CONNS TARGET_IP: one wrk run; prints {"rps", "errors"} (socket errors + non-2xx).
 wrk_run() {
@@ -150,7 +159,7 @@ ringvs_config() {
 	cat <<-EOF
 		{
 		  "interface": "$LAB_DIRECTOR_IF", "vipMode": "arp", $ring
-		  "workers": { "count": 1, "cpus": [$FWD_CPU] },
+		  "workers": { "count": 1, "cpus": [$DIRECTOR_CPU] },
 		  "services": [
 		    { "protocol": "tcp", "address": "$VIP", "port": 80, "scheduler": "rr",
 		      "realServers": [{ "address": "$RS_IP", "forward": "dr" }] },
@@ -177,8 +186,8 @@ measured() {
 		'{round: $r, phase: $p, client: $c} + $m + $x' | tee -a "$TMP/rows" >&2
 }
 
-echo "reqresp.sh: lab $PREFIX, $ROUNDS rounds of ${PHASES[*]}, $DURATION s per run, clients/nginx on CPU $GEN_CPU," \
-	"packet worker on CPU $FWD_CPU, $(date -u +%FT%TZ), loadavg $(loadavg)" >&2
+echo "reqresp.sh: lab $PREFIX, $ROUNDS rounds of ${PHASES[*]}, $DURATION s per run, clients on CPU $CLIENT_CPU, nginx on CPU $SERVER_CPU," \
+	"ringvs on CPU $DIRECTOR_CPU, $(date -u +%FT%TZ), loadavg $(loadavg)" >&2
 : >"$TMP/rows"
 for ((round = 1; round <= ROUNDS; round++)); do
 	order=("${PHASES[@]}")
@@ -195,7 +204,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		fi
 		ringvs_config "$phase" >"$TMP/ringvs.json"
 		FWD_OUT=$TMP/ringvs-$round-$phase.out FWD_ERR=$TMP/ringvs-$round-$phase.err
-		ringvs_start "$TMP/ringvs.json" "$RINGVS_LIMIT" "$GEN_CPU"
+		ringvs_start "$TMP/ringvs.json" "$RINGVS_LIMIT" "$DIRECTOR_CPU"
 		fwd_wait_ready "ringvs ($phase)"
 		fwd_check_resolved "ringvs ($phase)"
 		nstats=0
