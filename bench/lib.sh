@@ -1,7 +1,8 @@
-# bench/lib.sh — what the lab benchmarks (pps.sh, drain.sh, latency.sh, rss.sh; txmethods.sh for
-# the checks) share: argument checks, building the C tools, the lab with its EXIT-trap cleanup,
-# starting and stopping a forwarder (`ringvs serve` or cfwd) in the director namespace pinned to
-# FWD_CPU, its JSON events, the generator pinned to GEN_CPU, teaching the bridge, and counters.
+# bench/lib.sh — what the lab benchmarks (pps.sh, drain.sh, latency.sh, rss.sh, reqresp.sh;
+# txmethods.sh for the checks) share: argument checks, building the C tools, the lab with its
+# EXIT-trap cleanup, starting and stopping a forwarder (`ringvs serve` or cfwd) in the director
+# namespace pinned to FWD_CPU, its JSON events, the generator pinned to GEN_CPU, teaching the
+# bridge, and counters.
 #
 # Sourced (not run) after `set -euo pipefail`: source "$(dirname "$0")/lib.sh". The caller sets
 # GEN_CPU and FWD_CPU before it uses the lab functions. Everything here runs inside the lab's
@@ -42,7 +43,7 @@ require_int() {
 	[[ $v =~ ^[0-9]+$ ]] && ((v >= $2 && v <= $3)) || die "$1 must be $2..$3${4:+ $4}"
 }
 
-# bench_build: the native shim and bench/build/* (cfwd, pktgen, drainwatch, soak, connlat).
+# bench_build: the native shim and bench/build/* (cfwd, pktgen, drainwatch, soak, connlat, udprr).
 bench_build() {
 	make -s -C "$REPO/native" >/dev/null
 	make -s -C "$REPO/bench" >/dev/null

@@ -14,11 +14,15 @@ fi
 # Debian packages: iproute2 (ip netns, neighbour table), nftables (kernel guard), ethtool (receive
 # offloads), tcpdump (RST capture in tests), curl (lab client), socat (client and server of the
 # kernel's ipvs.sh selftest, test/lab/ipvs_selftest.test.ts), gcc/make (C shim),
-# procps/util-linux (sysctl, taskset, setpriv).
+# procps/util-linux (sysctl, taskset, setpriv); for the request/response comparison through the
+# VIP and straight to the real server (bench/reqresp.sh, test/lab/request_response.test.ts):
+# nginx (the real server's HTTP server), wrk (keep-alive HTTP load), apache2-utils (ab: a new
+# connection per request). nginx lives in /usr/sbin, which a non-login PATH may lack, so that
+# directory is looked in too.
 need=()
 for pair in ip:iproute2 nft:nftables ethtool:ethtool tcpdump:tcpdump curl:curl socat:socat gcc:gcc make:make sysctl:procps \
-	taskset:util-linux setpriv:util-linux sha256sum:coreutils; do
-	command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+	taskset:util-linux setpriv:util-linux sha256sum:coreutils nginx:nginx wrk:wrk ab:apache2-utils; do
+	command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
 	say "apt-get install ${need[*]}"
