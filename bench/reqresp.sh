@@ -6,7 +6,7 @@
 #
 #   bench/reqresp.sh                               ROUNDS 3, DURATION 5 s per client and target
 #   ROUNDS=5 DURATION=10 bench/reqresp.sh
-#   DIRECTOR_CPU=1 bench/reqresp.sh                the director on nginx's core (see Pinning)
+#   CLIENT_CPU=0 SERVER_CPU=1 DIRECTOR_CPU=0 bench/reqresp.sh   the director on the client's core
 #   RING_VERSIONS="3 2" bench/reqresp.sh           the through-VIP runs once per ring.version
 #
 # Lab: client, director, rs1 (scripts/lab/lab.sh). rs1 is a DR real server prepared by
@@ -16,20 +16,20 @@
 # the run's TMP/nginx) on port 80 and `udprr -s 5001` (UDP echo). ringvs serves TCP VIP:80 and UDP
 # VIP:5001, rr, rs1 "dr", vipMode arp, default ring (no ring key at all, unless RING_VERSIONS).
 #
-# Pinning (2 cores): the client and the real server are different machines, so they get a core
-# each: CLIENT_CPU (0) for wrk -t 1, ab and udprr's client, SERVER_CPU (1) for nginx and udprr's
-# server. The director shares the client's core, DIRECTOR_CPU (default CLIENT_CPU): its process
-# and its packet worker (workers.cpus). That keeps the two paths alike but for the director: a
-# veth delivers in the sender's context, so rs1's receive path runs on the client's core straight
-# (inside the client's send) and on the director's core through the VIP (inside its sendmmsg),
-# which is then the same core; and both paths cross between the cores the same twice per
-# exchange (request to nginx, reply to the client). Through the VIP the director's own work is
-# added to the client's core and shows in its CPU row. Tried alternatives (one round, 3 s, V3
-# ring; wrk32 / ab8 ratio, UDP added p50, wrk256 ratio): client and nginx on CPU 0 with the
-# director alone on 1 made direct one core's worth of serialized exchanges against two through
-# the VIP (0.72 / 0.45 / +377 us / 0.82); the director on nginx's core moved rs1's receive path
-# there through the VIP only (0.34 / 0.29 / +280 us / 0.49); this one: 0.52 / 0.42 / +314 us /
-# 1.13. Run-to-run spread of direct alone was up to 1.5x on this VM (2 vCPUs), hence ROUNDS.
+# Pinning (2 cores, three machines' worth of work). Default: the director alone on DIRECTOR_CPU
+# (1: its process and its packet worker, workers.cpus), as it is a machine of its own on an
+# operator's network; the client (CLIENT_CPU 0: wrk -t 1, ab, udprr's client) and the real server
+# (SERVER_CPU 0: nginx, udprr's server) share the other core. What that layout favours, either way:
+# straight to rs1 an exchange never leaves core 0 (a veth delivers in the sender's context, so
+# rs1's receive path runs inside the client's send), while through the VIP it crosses to the
+# director's core and back, two cross-core wake-ups that no path between real machines avoids
+# (UDP's added latency carries them); and rs1's receive path then runs inside the director's
+# sendmmsg on core 1, which takes that work off the client's core (the saturated wrk -c 256 can
+# exceed 1x). The other layout prints with CLIENT_CPU=0 SERVER_CPU=1 DIRECTOR_CPU=0: the director
+# on the client's core, where its whole cost, kernel send path included, comes out of the
+# client's share, so the ratios show CPU per request more than latency. Measured both ways in
+# bench/RESULTS.md ("Request/response"). Run-to-run spread of direct alone was up to 1.5x on this
+# VM (2 vCPUs), hence ROUNDS.
 #
 # Each round runs the phases "direct" and one through-VIP phase per ring version (one, "ringvs",
 # without RING_VERSIONS) in an order reversed every other round (direct,3,2 / 2,3,direct / ...),
@@ -56,8 +56,8 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 RING_VERSIONS=${RING_VERSIONS:-}
 CLIENT_CPU=${CLIENT_CPU:-0}
-SERVER_CPU=${SERVER_CPU:-1}
-DIRECTOR_CPU=${DIRECTOR_CPU:-$CLIENT_CPU}
+SERVER_CPU=${SERVER_CPU:-0}
+DIRECTOR_CPU=${DIRECTOR_CPU:-1}
 readonly UDP_PORT=5001
 readonly CLK_TCK=$(getconf CLK_TCK)
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
