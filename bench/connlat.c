@@ -24,28 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "timing.h"
+
 #define TARGETS_MAX 4
-
-static double now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double pct(const double *v, unsigned n, double p)
-{
-	if (!n)
-		return -1;
-	unsigned i = (unsigned)(p * (n - 1) + 0.5);
-	return v[i];
-}
 
 static int server(unsigned port, double seconds)
 {
@@ -139,7 +120,7 @@ int main(int argc, char **argv)
 		double sum = 0;
 		for (unsigned k = 0; k < n[i]; k++)
 			sum += lat[i][k];
-		qsort(lat[i], n[i], sizeof(double), cmp);
+		qsort(lat[i], n[i], sizeof(double), cmp_double);
 		printf("{\"target\":\"%s\",\"n\":%u,\"failures\":%u,\"minUs\":%.1f,\"p50Us\":%.1f,\"p90Us\":%.1f,"
 		       "\"p99Us\":%.1f,\"p999Us\":%.1f,\"maxUs\":%.1f,\"meanUs\":%.1f}\n",
 		       argv[optind + i], n[i], fail[i], n[i] ? lat[i][0] : -1, pct(lat[i], n[i], 0.5),

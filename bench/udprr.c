@@ -39,30 +39,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "timing.h"
+
 #define TARGETS_MAX 4
 #define LEN_MAX 1472 /* one Ethernet frame of UDP payload at MTU 1500 */
 #define SEQ_LEN 8    /* the sequence number at the start of each request */
-
-static double now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double pct(const double *v, unsigned n, double p)
-{
-	if (!n)
-		return -1;
-	unsigned i = (unsigned)(p * (n - 1) + 0.5);
-	return v[i];
-}
 
 static int server(unsigned port, double seconds)
 {
@@ -230,7 +211,7 @@ int main(int argc, char **argv)
 		double sum = 0;
 		for (unsigned k = 0; k < n[i]; k++)
 			sum += rtt[i][k];
-		qsort(rtt[i], n[i], sizeof(double), cmp);
+		qsort(rtt[i], n[i], sizeof(double), cmp_double);
 		printf("{\"target\":\"%s\",\"count\":%lu,\"lost\":%lu,\"minUs\":%.1f,\"p50Us\":%.1f,\"p90Us\":%.1f,"
 		       "\"p99Us\":%.1f,\"maxUs\":%.1f,\"meanUs\":%.1f}\n",
 		       targets[i], sent[i], lost[i], n[i] ? rtt[i][0] : -1, pct(rtt[i], n[i], 0.5),
