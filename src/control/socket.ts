@@ -33,8 +33,34 @@ function requestProblem(v: unknown): string | null {
   return null;
 }
 
-interface ConnState {
-  buf: string;
+/** Bun's socket write() takes what the kernel buffer has room for and returns that count; the
+ *  rest is ours to send on `drain`. A reply larger than the buffer (~220 KB) written in one call
+ *  was cut there and its connection never ended. */
+interface Outgoing {
+  out: Uint8Array | null;
+  /** What to do once everything is written (end the connection, or nothing). */
+  then: "end" | "keep";
+}
+
+/** Write as much of s.data.out as the socket takes now; end the connection when it is all out. */
+function flush<T extends Outgoing>(s: Socket<T>): void {
+  const out = s.data.out;
+  if (!out) return;
+  const n = s.write(out);
+  if (n < 0) {
+    s.data.out = null; // closed under us
+  } else if (n < out.length) {
+    s.data.out = out.subarray(n); // the rest on drain
+  } else {
+    s.data.out = null;
+    if (s.data.then === "end") s.end();
+  }
+}
+
+/** Bytes of a request line so far (raw: a multi-byte character may span two chunks). */
+interface ConnState extends Outgoing {
+  chunks: Uint8Array[];
+  size: number;
   done: boolean;
 }
 
@@ -50,7 +76,10 @@ export class ControlServer {
     }
     const reply = (s: Socket<ConnState>, r: ControlReply) => {
       s.data.done = true;
-      s.end(JSON.stringify(r) + "\n");
+      s.data.chunks = [];
+      s.data.out = Buffer.from(JSON.stringify(r) + "\n");
+      s.data.then = "end";
+      flush(s);
     };
     const oldMask = process.umask(0o077); // the file is born 0600: no window where others could connect
     let listener;
@@ -59,24 +88,26 @@ export class ControlServer {
         unix: path,
         socket: {
           open(s) {
-            s.data = { buf: "", done: false };
+            s.data = { chunks: [], size: 0, done: false, out: null, then: "keep" };
           },
           data(s, chunk) {
             if (s.data.done) return;
-            s.data.buf += chunk.toString();
-            if (s.data.buf.length > MAX_REQUEST_BYTES) {
+            const nl = chunk.indexOf(0x0a);
+            s.data.chunks.push(new Uint8Array(nl < 0 ? chunk : chunk.subarray(0, nl))); // a copy: Bun may reuse the chunk
+            s.data.size += nl < 0 ? chunk.length : nl;
+            if (s.data.size > MAX_REQUEST_BYTES) {
               reply(s, { code: 2, stdout: "", stderr: `ringvs: request larger than ${MAX_REQUEST_BYTES} bytes\n` });
               return;
             }
-            const nl = s.data.buf.indexOf("\n");
             if (nl < 0) return;
             let req: unknown;
             try {
-              req = JSON.parse(s.data.buf.slice(0, nl));
+              req = JSON.parse(Buffer.concat(s.data.chunks).toString("utf8"));
             } catch (e) {
               reply(s, { code: 2, stdout: "", stderr: `ringvs: malformed request: ${(e as Error).message}\n` });
               return;
             }
+            s.data.chunks = [];
             const problem = requestProblem(req);
             if (problem) {
               reply(s, { code: 2, stdout: "", stderr: `ringvs: malformed request: ${problem}\n` });
@@ -87,6 +118,9 @@ export class ControlServer {
               (r) => reply(s, r),
               (e) => reply(s, { code: 1, stdout: "", stderr: `ringvs: ${(e as Error).message}\n` }),
             );
+          },
+          drain(s) {
+            flush(s);
           },
           error() {
             // A client that vanished mid-request: nothing to answer.
@@ -114,7 +148,7 @@ export class ControlServer {
  *  EACCES: not root) so the CLI can say which. */
 export function request(path: string, req: ControlRequest, timeoutMs = 30_000): Promise<ControlReply> {
   return new Promise((resolve, reject) => {
-    let buf = "";
+    const chunks: Uint8Array[] = [];
     let settled = false;
     const finish = (fn: () => void) => {
       if (!settled) {
@@ -124,21 +158,26 @@ export function request(path: string, req: ControlRequest, timeoutMs = 30_000): 
       }
     };
     const timer = setTimeout(() => finish(() => reject(new Error(`no answer from ${path} within ${timeoutMs} ms`))), timeoutMs);
-    Bun.connect({
+    Bun.connect<Outgoing>({
       unix: path,
       socket: {
         open(s) {
-          s.write(JSON.stringify(req) + "\n");
+          s.data = { out: Buffer.from(JSON.stringify(req) + "\n"), then: "keep" };
+          flush(s);
+        },
+        drain(s) {
+          flush(s);
         },
         data(_s, chunk) {
-          buf += chunk.toString();
+          chunks.push(new Uint8Array(chunk)); // a copy: Bun may reuse the chunk's memory
         },
         close() {
           finish(() => {
+            const text = Buffer.concat(chunks).toString("utf8");
             try {
-              resolve(JSON.parse(buf.trim()) as ControlReply);
+              resolve(JSON.parse(text.trim()) as ControlReply);
             } catch {
-              reject(new Error(`malformed reply from ${path}: ${JSON.stringify(buf.slice(0, 200))}`));
+              reject(new Error(`malformed reply from ${path}: ${JSON.stringify(text.slice(0, 200))}`));
             }
           });
         },
