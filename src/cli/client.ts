@@ -25,8 +25,10 @@ function unreachable(path: string, e: unknown): number {
 async function send(path: string, req: ControlRequest): Promise<number> {
   try {
     const r = await request(path, req);
-    process.stdout.write(r.stdout);
-    process.stderr.write(r.stderr);
+    // Awaited whole: main() exits right after, and a process.stdout.write into a pipe that has
+    // not taken it all yet (an -L -n of thousands of services) would be cut off there.
+    if (r.stdout) await Bun.write(Bun.stdout, r.stdout);
+    if (r.stderr) await Bun.write(Bun.stderr, r.stderr);
     return r.code;
   } catch (e) {
     return unreachable(path, e);

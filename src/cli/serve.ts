@@ -108,7 +108,7 @@ export async function importKeepalived(argv: string[]): Promise<number> {
     return 1;
   }
   for (const u of k.unsupported) process.stderr.write(`${file}:${u.line}: ${u.directive}: ${u.reason}\n`);
-  process.stdout.write(keepalivedToJson(k));
+  await Bun.write(Bun.stdout, keepalivedToJson(k)); // whole before the process exits
   return 0;
 }
 
@@ -116,8 +116,14 @@ function log(msg: string): void {
   process.stderr.write(`${new Date().toISOString()} ringvs: ${msg}\n`);
 }
 
-function emit(event: string, data: object): void {
-  process.stdout.write(JSON.stringify({ event, ...data }) + "\n");
+/** Events leave in order, each written whole before the next; the returned promise settles when
+ *  this one is out. The process exits right after "stopped", and a process.stdout.write into a
+ *  pipe that has not taken it all yet (its counters for thousands of services) is cut off there. */
+let events: Promise<unknown> = Promise.resolve();
+function emit(event: string, data: object): Promise<unknown> {
+  const line = JSON.stringify({ event, ...data }) + "\n";
+  events = events.then(() => Bun.write(Bun.stdout, line));
+  return events;
 }
 
 function summary(config: DirectorConfig): string {
@@ -168,7 +174,7 @@ export async function serve(argv: string[], checkOnly: boolean): Promise<number>
       return { code: 1, stdout: "", stderr: `ringvs: reload failed, nothing changed: ${r.error.message}\n` };
     }
     log(`reloaded: ${summary(next.config)}`);
-    emit("reloaded", { services: next.config.services.length });
+    void emit("reloaded", { services: next.config.services.length });
     return { code: 0, stdout: "", stderr: "" };
   };
 
@@ -210,7 +216,7 @@ export async function serve(argv: string[], checkOnly: boolean): Promise<number>
   log(`forwarding on ${config.interfaces.join(",")}: ${summary(config)}; control socket ${socketPath}`);
 
   // Handlers first, "ready" last: whoever waits for ready may signal at once.
-  process.on("SIGUSR1", () => emit("stats", director.stats()));
+  process.on("SIGUSR1", () => void emit("stats", director.stats()));
   process.on("SIGHUP", () => void reload());
   return await new Promise<number>((resolve) => {
     let stopping = false;
@@ -222,12 +228,12 @@ export async function serve(argv: string[], checkOnly: boolean): Promise<number>
       metrics?.stop();
       control.stop();
       await director.stop();
-      emit("stopped", director.stats());
+      await emit("stopped", director.stats());
       director.close();
       resolve(0);
     };
     process.on("SIGINT", () => void stop("SIGINT"));
     process.on("SIGTERM", () => void stop("SIGTERM"));
-    emit("ready", { interface: config.interfaces.join(","), pid: process.pid, socket: socketPath, vips: director.vipPlacement, unresolved });
+    void emit("ready", { interface: config.interfaces.join(","), pid: process.pid, socket: socketPath, vips: director.vipPlacement, unresolved });
   });
 }
