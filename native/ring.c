@@ -1298,6 +1298,50 @@ void rv_sim_tx_clear(struct rv_handle *h) { h->sim_tx_len = 0; }
 
 /* ---------------------------------------------------------------- layout */
 
+/* Every counter by name with its offset, in struct order: rv_layout() gives the offsets and
+ * rv_counter_name() the names, so the layout test catches a counter added, removed or moved on
+ * one side only (a size check alone misses a swap). */
+#define RV_COUNTER(f) { #f, offsetof(struct rv_counters, f) }
+static const struct {
+	const char *name;
+	uint32_t offset;
+} rv_counter_fields[] = {
+	RV_COUNTER(rx_frames),
+	RV_COUNTER(rx_bytes),
+	RV_COUNTER(rx_blocks),
+	RV_COUNTER(rx_polls),
+	RV_COUNTER(parsed_ipv4),
+	RV_COUNTER(parsed_arp),
+	RV_COUNTER(parsed_other),
+	RV_COUNTER(parsed_malformed),
+	RV_COUNTER(verdict_pass),
+	RV_COUNTER(verdict_drop),
+	RV_COUNTER(verdict_bad),
+	RV_COUNTER(tx_frames),
+	RV_COUNTER(tx_bytes),
+	RV_COUNTER(tx_errors),
+	RV_COUNTER(tx_arp_replies),
+	RV_COUNTER(tx_calls),
+	RV_COUNTER(kernel_packets),
+	RV_COUNTER(kernel_drops),
+	RV_COUNTER(kernel_freeze_q),
+	RV_COUNTER(tun_packets),
+	RV_COUNTER(tun_fragmented),
+	RV_COUNTER(tun_frag_needed),
+	RV_COUNTER(tun_icmp_limited),
+	RV_COUNTER(rx_large_frames),
+	RV_COUNTER(rx_gso_frames),
+	RV_COUNTER(rx_truncated),
+	RV_COUNTER(gso_segments),
+	RV_COUNTER(gso_dropped),
+};
+#define RV_COUNTER_COUNT (sizeof(rv_counter_fields) / sizeof(rv_counter_fields[0]))
+
+const char *rv_counter_name(uint32_t i)
+{
+	return i < RV_COUNTER_COUNT ? rv_counter_fields[i].name : NULL;
+}
+
 int rv_layout(uint32_t *out, uint32_t cap)
 {
 	const uint32_t v[] = {
@@ -1319,9 +1363,11 @@ int rv_layout(uint32_t *out, uint32_t cap)
 		sizeof(struct rv_ring_params), offsetof(struct rv_ring_params, version),
 		RV_LARGE_PER_BATCH, RV_VNET_HDR_LEN, RV_V2_FRAME_SIZE,
 	};
-	uint32_t n = sizeof(v) / sizeof(v[0]);
-	if (n > cap)
-		n = cap;
-	memcpy(out, v, n * sizeof(uint32_t));
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < sizeof(v) / sizeof(v[0]) && n < cap; i++)
+		out[n++] = v[i];
+	/* then every counter's offset, in rv_counter_fields order */
+	for (uint32_t i = 0; i < RV_COUNTER_COUNT && n < cap; i++)
+		out[n++] = rv_counter_fields[i].offset;
 	return (int)n;
 }

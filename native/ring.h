@@ -223,7 +223,10 @@ void rv_complete_l4_checksum(uint8_t *frame, const struct rv_desc *d);
 /* Parse one frame into a descriptor (what rv_rx_batch does per frame). */
 void rv_parse_frame(const uint8_t *frame, uint32_t len, struct rv_desc *d);
 
-/* sizeof/offsetof values for the layout test; returns how many were written (at most cap). */
+/* sizeof/offsetof values for the layout test, then the offset of every counter; returns how many
+ * were written (at most cap). */
 int rv_layout(uint32_t *out, uint32_t cap);
+/* The name of counter i (struct rv_counters field, in declaration order), NULL past the last. */
+const char *rv_counter_name(uint32_t i);
 
 #endif

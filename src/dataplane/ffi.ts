@@ -50,6 +50,7 @@ const lib = dlopen(libPath as string, {
   rv_sim_tx_length: { args: [ptr], returns: u32 },
   rv_sim_tx_clear: { args: [ptr], returns: v },
   rv_layout: { args: [ptr, u32], returns: i32 },
+  rv_counter_name: { args: [u32], returns: FFIType.cstring },
 });
 const C = lib.symbols;
 
@@ -84,9 +85,19 @@ function paramsBuffer(p: RingParams): Uint32Array {
 
 /** sizeof/offsetof values from the C side, in LAYOUT_ORDER's order. */
 export function nativeLayout(): number[] {
-  const out = new Uint32Array(64);
+  const out = new Uint32Array(128);
   const n = C.rv_layout(out, out.length);
   return Array.from(out.subarray(0, n));
+}
+
+/** struct rv_counters field names in declaration order (snake_case, as in ring.h). */
+export function nativeCounterNames(): string[] {
+  const names: string[] = [];
+  for (let i = 0; ; i++) {
+    const name = C.rv_counter_name(i);
+    if (name === null) return names;
+    names.push(String(name));
+  }
 }
 
 /** One shim handle with typed-array views over its shared memory. Views are made once; the

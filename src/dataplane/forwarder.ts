@@ -16,7 +16,7 @@
 // Everything else is left to the kernel's own copy (PASS), except ARP requests for VIPs that ringvs
 // answers itself.
 import {
-  DESC_SIZE, DF_FRAGMENT, DF_VLAN_STRIPPED, FWD_DR, FWD_NONE, FWD_TUN, IPPROTO_TCP, IPPROTO_UDP, Kind, SLOT,
+  DESC, DESC_SIZE, DF_FRAGMENT, DF_VLAN_STRIPPED, FWD_DR, FWD_NONE, FWD_TUN, IPPROTO_TCP, IPPROTO_UDP, Kind, SLOT,
   SLOT_SIZE, TCP_RST, TCP_SYN, VERDICT_ARP_REPLY, VERDICT_DROP, VERDICT_PASS,
 } from "./layout.ts";
 import type { Ring } from "./ffi.ts";
@@ -27,6 +27,14 @@ import { nextTcpState, reusableForNewSyn, TcpState, tcpTimeouts } from "../flow/
 import { TemplateTable } from "../flow/templates.ts";
 import { ServiceMatchTable } from "./service_match_table.ts";
 import { createScheduler, listOrder, type SchedDest, type Scheduler } from "../sched/index.ts";
+
+// Descriptor fields as indexes into the batch's three views (struct rv_desc offsets from layout.ts
+// divided by the element size), so a change of the struct fails the layout test instead of being
+// misread here. sport and dport are also read as one 32-bit word (the flow key's ports).
+const D8_PROTO = DESC.proto, D8_TCP_FLAGS = DESC.tcpFlags, D8_KIND = DESC.kind, D8_FLAGS = DESC.flags;
+const D16_SPORT = DESC.sport >>> 1, D16_DPORT = DESC.dport >>> 1;
+const D32_SADDR = DESC.saddr >>> 2, D32_DADDR = DESC.daddr >>> 2, D32_PORTS = DESC.sport >>> 2, D32_HASH = DESC.hash >>> 2;
+if (DESC.dport !== DESC.sport + 2 || DESC.sport % 4 !== 0) throw new Error("rv_desc: sport and dport must form one aligned 32-bit word");
 
 /** Buckets the expiry sweep visits per batch under load (1M buckets every 4096 batches), and per
  *  idle turn of the loop (every poll timeout, 10 ms: 1M buckets in about 0.6 s). Connection counts
@@ -199,18 +207,18 @@ export class Forwarder {
     // (the default is 32 MiB) each lookup is a cache and TLB miss, and a loop of independent loads
     // lets the CPU have many of them in flight at once instead of stalling on each in turn.
     let warm = 0;
-    for (let i = 0; i < n; i++) warm |= flows.touch(d32[(i * DESC_SIZE >>> 2) + 7]!);
+    for (let i = 0; i < n; i++) warm |= flows.touch(d32[(i * DESC_SIZE >>> 2) + D32_HASH]!);
     this.warmSink = warm;
     for (let i = 0; i < n; i++) {
       const o8 = i * DESC_SIZE, o16 = o8 >>> 1, o32 = o8 >>> 2;
-      const kind = d8[o8 + 14]!;
+      const kind = d8[o8 + D8_KIND]!;
       if (kind === Kind.Ipv4) {
-        const proto = d8[o8 + 12]!;
-        const daddr = d32[o32 + 1]!;
+        const proto = d8[o8 + D8_PROTO]!;
+        const daddr = d32[o32 + D32_DADDR]!;
         const l4 = proto === IPPROTO_TCP || proto === IPPROTO_UDP;
         // Later fragments carry no ports (the parser leaves them 0), so no VIP:port lookup can
         // match them: decide on the address alone, before the lookup.
-        if (d8[o8 + 15]! & DF_FRAGMENT && l4 && this.vips.has(daddr)) {
+        if (d8[o8 + D8_FLAGS]! & DF_FRAGMENT && l4 && this.vips.has(daddr)) {
           pc[PC.fragmentsDropped]!++;
           verdicts[i] = VERDICT_DROP;
           continue;
@@ -219,21 +227,21 @@ export class Forwarder {
         // of this interface, not to its untagged network where the services live; forwarding it
         // would send it untagged. Bind ringvs to the VLAN interface (eth0.100) to serve there.
         let svc: ServiceRuntime | undefined;
-        if (l4 && !(d8[o8 + 15]! & DF_VLAN_STRIPPED)) {
-          const protoPort = ServiceMatchTable.protoPort(proto, d16[o16 + 5]!);
+        if (l4 && !(d8[o8 + D8_FLAGS]! & DF_VLAN_STRIPPED)) {
+          const protoPort = ServiceMatchTable.protoPort(proto, d16[o16 + D16_DPORT]!);
           let s = this.matchTable.get(daddr, protoPort);
           if (s < 0) s = this.matchTable.get(daddr, protoPort & 65536); // the VIP's port-0 service
           if (s >= 0) svc = this.matchedServices[s];
         }
         if (svc === undefined) {
-          if (this.vips.has(d32[o32]!)) pc[PC.replyFramesSeen]!++;
+          if (this.vips.has(d32[o32 + D32_SADDR]!)) pc[PC.replyFramesSeen]!++;
           continue; // PASS: the shim preset every verdict to it
         }
         pc[PC.vipPackets]!++;
-        const saddr = d32[o32]!;
-        const ports = d32[o32 + 2]!; // sport and dport as one word (little-endian: sport low): compared, not split
-        const hash = d32[o32 + 7]!;
-        const flags = d8[o8 + 13]!;
+        const saddr = d32[o32 + D32_SADDR]!;
+        const ports = d32[o32 + D32_PORTS]!; // sport and dport as one word (little-endian: sport low): compared, not split
+        const hash = d32[o32 + D32_HASH]!;
+        const flags = d8[o8 + D8_TCP_FLAGS]!;
         const isTcp = proto === IPPROTO_TCP;
         const syn = isTcp && (flags & (TCP_SYN | TCP_RST)) === TCP_SYN;
         const b = flows.find(hash, saddr, daddr, ports, proto);
@@ -263,7 +271,7 @@ export class Forwarder {
           verdicts[i] = VERDICT_DROP;
           continue;
         }
-        const slot = this.schedule(svc, saddr, daddr, d16[o16 + 4]!, d16[o16 + 5]!, now);
+        const slot = this.schedule(svc, saddr, daddr, d16[o16 + D16_SPORT]!, d16[o16 + D16_DPORT]!, now);
         if (slot < 0) {
           pc[PC.noDestDropped]!++;
           verdicts[i] = VERDICT_DROP;
@@ -285,12 +293,12 @@ export class Forwarder {
       } else if (kind === Kind.IcmpMalformed) {
         // Not to be trusted, so never forwarded; counted when it was sent to a VIP, that is when
         // it would have been about one of ours. The kernel's copy is left alone either way.
-        if (this.vips.has(d32[o32 + 1]!)) {
+        if (this.vips.has(d32[o32 + D32_DADDR]!)) {
           pc[PC.icmpErrorsMalformed]!++;
           verdicts[i] = VERDICT_DROP;
         }
       } else if (kind === Kind.ArpRequest) {
-        if (this.arpVips.has(d32[o32 + 1]!)) {
+        if (this.arpVips.has(d32[o32 + D32_DADDR]!)) {
           verdicts[i] = VERDICT_ARP_REPLY;
           pc[PC.arpAnswered]!++;
         }
@@ -314,14 +322,14 @@ export class Forwarder {
     const d8 = this.ring.desc8, d16 = this.ring.desc16, d32 = this.ring.desc32;
     const o16 = o8 >>> 1, o32 = o8 >>> 2;
     // Another VLAN's frame, as for packets (see process()).
-    if (d8[o8 + 15]! & DF_VLAN_STRIPPED) return VERDICT_PASS;
-    const proto = d8[o8 + 12]!;
-    const daddr = d32[o32 + 1]!;
-    const protoPort = ServiceMatchTable.protoPort(proto, d16[o16 + 5]!);
+    if (d8[o8 + D8_FLAGS]! & DF_VLAN_STRIPPED) return VERDICT_PASS;
+    const proto = d8[o8 + D8_PROTO]!;
+    const daddr = d32[o32 + D32_DADDR]!;
+    const protoPort = ServiceMatchTable.protoPort(proto, d16[o16 + D16_DPORT]!);
     let s = this.matchTable.get(daddr, protoPort);
     if (s < 0) s = this.matchTable.get(daddr, protoPort & 65536); // the VIP's port-0 service
     if (s < 0) return VERDICT_PASS;
-    const b = this.flows.find(d32[o32 + 7]!, d32[o32]!, daddr, d32[o32 + 2]!, proto);
+    const b = this.flows.find(d32[o32 + D32_HASH]!, d32[o32 + D32_SADDR]!, daddr, d32[o32 + D32_PORTS]!, proto);
     if (b >= 0 && this.flows.expires(b) > now) {
       this.pc[PC.icmpErrorsForwarded]!++;
       return this.flows.slot(b);

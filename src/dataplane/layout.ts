@@ -37,13 +37,16 @@ export const V2_FRAME_SIZE = 2048;
 export const LARGE_FRAMES_PER_BATCH = 32;
 export const VNET_HDR_LEN = 10;
 
-/** The order rv_layout() writes its values in. */
+/** The order rv_layout() writes its values in (the counters' names are compared through
+ *  rv_counter_name()). */
 export const LAYOUT_ORDER: readonly number[] = [
   DESC_SIZE, DESC.saddr, DESC.daddr, DESC.sport, DESC.dport, DESC.proto, DESC.tcpFlags,
   DESC.kind, DESC.flags, DESC.l3Off, DESC.vlanTci, DESC.frameLen, DESC.ipLen, DESC.hash,
   SLOT_SIZE, SLOT.dmac, SLOT.method, SLOT.txIf, SLOT.rip, SLOT.smac, SLOT.mtu, SLOT.saddr, SLOT.packets, SLOT.bytes,
   COUNTERS_SIZE, RING_PARAMS_SIZE, RING_PARAMS_VERSION_OFFSET, LARGE_FRAMES_PER_BATCH, VNET_HDR_LEN,
   V2_FRAME_SIZE,
+  // every counter's offset: each a u64, in COUNTER_NAMES order
+  ...COUNTER_NAMES.map((_, i) => i * 8),
 ];
 
 /** native/ring.h enum rv_kind. IcmpError descriptors carry the quoted connection's tuple, turned
