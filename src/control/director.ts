@@ -9,9 +9,10 @@ import { IPPROTO_TCP, IPPROTO_UDP } from "../dataplane/layout.ts";
 import { ipToU32, macToString, u32ToIp, type Plan } from "../dataplane/plan.ts";
 import { TCP_STATE_NAMES } from "../flow/tcp_state.ts";
 import type { ConnectionEntry } from "./control.ts";
-import type { PolicyCounters } from "../dataplane/policy_counters.ts";
 import { RingSet } from "../dataplane/ring_set.ts";
 import { serviceIdentity, serviceLabel, serviceMatches } from "../config/service.ts";
+import { DEST_BOUND, DEST_TEMPLATES, type PolicyCounters } from "../dataplane/policy_counters.ts";
+import { SlotAllocator } from "./slot_allocator.ts";
 import { runOk } from "../sys/run.ts";
 import { KernelGuard } from "./kernel_guard.ts";
 import { PacketWorkers } from "./packet_workers.ts";
@@ -201,6 +202,11 @@ export function fanoutMask(services: readonly ServiceConfig[]): number {
   return mask >>> 0;
 }
 
+/** A (service, real server) pair: what a real-server slot belongs to. */
+function slotKey(svc: ServiceConfig, rip: string): string {
+  return `${serviceIdentity(svc)}>${rip}`;
+}
+
 /** Keep the control thread (and the `ip` processes it spawns, which inherit its affinity) off the
  *  packet workers' CPUs when it has anywhere else to go: its once-a-second refresh would otherwise
  *  preempt a worker for milliseconds, which is what the tail of the added latency is made of
@@ -217,7 +223,7 @@ function moveOffWorkerCpus(workerCpus: readonly number[], log: Log): void {
 
 export class Director {
   private refreshTimer: ReturnType<typeof setInterval> | null = null;
-  private readonly slotOf = new Map<string, number>();
+  private readonly slots = new SlotAllocator(SLOT_CAPACITY);
   private readonly serviceIds = new Map<string, number>();
   private lastPlanJson = "";
   private unresolvedReported = new Set<string>();
@@ -336,17 +342,29 @@ export class Director {
   }
 
   private slot(svc: ServiceConfig, rip: string): number {
-    const key = `${serviceIdentity(svc)}>${rip}`;
-    let s = this.slotOf.get(key);
-    if (s === undefined) {
-      s = this.slotOf.size;
-      if (s >= SLOT_CAPACITY) throw new Error(`more than ${SLOT_CAPACITY} real-server entries`);
-      this.slotOf.set(key, s);
-    }
-    return s;
+    return this.slots.acquire(slotKey(svc, rip));
   }
 
+  /** The plan for the current config; slots of (service, real server) pairs it no longer has start
+   *  leaving with the sequence number of the next publish (the plan that goes without them). */
   private buildPlan(): Plan {
+    const plan = this.compilePlan();
+    const keep = new Set<string>();
+    for (const s of this.config.services) for (const r of s.realServers) keep.add(slotKey(s, r.address));
+    this.slots.retain(keep, this.workers.nextSeq);
+    return plan;
+  }
+
+  /** Slots that left and that nothing holds any more (every worker runs a plan without them; no
+   *  flow entry or template of any worker points at them) become reusable. */
+  private reclaimSlots(): void {
+    this.slots.reclaim(this.workers.appliedSeq(), (slot) => {
+      const c = this.workers.destCounters(slot);
+      return c[DEST_BOUND] === 0 && c[DEST_TEMPLATES] === 0;
+    });
+  }
+
+  private compilePlan(): Plan {
     return {
       services: this.config.services.map((s) => ({
         id: this.serviceId(s),
@@ -383,6 +401,7 @@ export class Director {
     try {
       this.rings.refreshKernelStats();
       this.reportTruncated();
+      this.reclaimSlots();
       const problems = await this.reach.refresh(this.targets());
       for (const t of this.targets()) {
         const key = `${t.forward}:${t.address}`;

@@ -46,6 +46,8 @@ interface PacketWorker {
   dest: Uint32Array;
   stopped: Promise<void>;
   onStopped: () => void;
+  /** Sequence number of the newest plan it reported in force. */
+  applied: number;
 }
 
 type ConnectionRow = number[];
@@ -54,6 +56,8 @@ export class PacketWorkers {
   private readonly workers: PacketWorker[] = [];
   private readonly pending = new Map<number, { lists: ConnectionRow[][]; left: number; done: (rows: ConnectionRow[]) => void }>();
   private nextRequest = 0;
+  /** Sequence number of the last plan published (the start plan is 0). */
+  private seq = 0;
 
   constructor(
     private readonly rings: RingSet,
@@ -81,12 +85,13 @@ export class PacketWorkers {
         dest: new Uint32Array(destCounters),
         stopped,
         onStopped,
+        applied: 0,
       };
       this.workers.push(w);
       return new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`packet worker ${index} did not start within 10 s`)), START_TIMEOUT_MS);
         w.thread.onmessage = (ev: MessageEvent) => {
-          const m = ev.data as { type: string; message?: string; id?: number; list?: ConnectionRow[] };
+          const m = ev.data as { type: string; message?: string; id?: number; list?: ConnectionRow[]; seq?: number };
           if (m.type === "started") {
             clearTimeout(timer);
             resolve();
@@ -98,6 +103,8 @@ export class PacketWorkers {
             w.onStopped();
           } else if (m.type === "connections") {
             this.answer(m.id!, m.list!);
+          } else if (m.type === "applied") {
+            w.applied = m.seq!;
           }
         };
         w.thread.onerror = (e) => {
@@ -118,10 +125,24 @@ export class PacketWorkers {
     w.thread.postMessage(m);
   }
 
-  /** New rules for every worker. */
-  publish(plan: Plan): void {
+  /** New rules for every worker; returns the plan's sequence number (see appliedSeq). */
+  publish(plan: Plan): number {
     const p = workerPlan(plan, this.count);
-    for (const w of this.workers) this.post(w, { type: "plan", plan: p });
+    const seq = ++this.seq;
+    for (const w of this.workers) this.post(w, { type: "plan", plan: p, seq });
+    return seq;
+  }
+
+  /** The sequence number the next publish() will give its plan. */
+  get nextSeq(): number {
+    return this.seq + 1;
+  }
+
+  /** The newest plan every worker has in force (0: the start plan). */
+  appliedSeq(): number {
+    let min = this.seq;
+    for (const w of this.workers) min = Math.min(min, w.applied);
+    return min;
   }
 
   private answer(id: number, list: ConnectionRow[]): void {
@@ -171,9 +192,10 @@ export class PacketWorkers {
     return sum;
   }
 
-  /** [active, inactive, persistent templates, connections scheduled] of one slot, summed. */
-  destCounters(slot: number): [number, number, number, number] {
-    const out: [number, number, number, number] = [0, 0, 0, 0];
+  /** [active, inactive, persistent templates, connections scheduled, flow entries bound] of one
+   *  slot, summed over the workers. */
+  destCounters(slot: number): [number, number, number, number, number] {
+    const out: [number, number, number, number, number] = [0, 0, 0, 0, 0];
     const base = slot * DEST_COUNTER_STRIDE;
     for (const w of this.workers) for (let i = 0; i < DEST_COUNTER_STRIDE; i++) out[i] += w.dest[base + i]!;
     return out;

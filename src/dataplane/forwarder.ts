@@ -21,7 +21,7 @@ import {
 } from "./layout.ts";
 import type { Ring } from "./ffi.ts";
 import type { Plan, PlanDest, PlanService } from "./plan.ts";
-import { DEST_COUNTER_STRIDE, PC } from "./policy_counters.ts";
+import { DEST_BOUND, DEST_COUNTER_STRIDE, PC } from "./policy_counters.ts";
 import { FlowTable } from "../flow/flow_table.ts";
 import { nextTcpState, reusableForNewSyn, TcpState, tcpTimeouts } from "../flow/tcp_state.ts";
 import { TemplateTable } from "../flow/templates.ts";
@@ -142,6 +142,7 @@ export class Forwarder {
       const scheduler = keep ? old.scheduler : createScheduler(spec.scheduler, spec.schedulerFlags);
       const dests: SchedDest[] = listOrder(spec.dests).map((d) => {
         const prev = this.slotDest[d.slot];
+        if (!prev) this.clearSlotTraffic(d.slot);
         this.slotHasMac[d.slot] = d.mac ? 1 : 0;
         this.slotUpper[d.slot] = d.upperThreshold;
         this.slotLower[d.slot] = d.lowerThreshold;
@@ -195,6 +196,15 @@ export class Forwarder {
     this.arpVips = new Set(plan.arpVips);
     this.tcpTimeout = tcpTimeouts(plan.timeouts);
     this.udpTimeout = plan.timeouts.udp;
+  }
+
+  /** A slot (re)entering the plan starts its traffic counters from zero: it may have been another
+   *  real server's until that one left and nothing held the slot any more (slot_allocator.ts). */
+  private clearSlotTraffic(slot: number): void {
+    const o = slot * SLOT_SIZE;
+    this.ring.slots64[(o + SLOT.packets) >>> 3] = 0n;
+    this.ring.slots64[(o + SLOT.bytes) >>> 3] = 0n;
+    this.dc[slot * DEST_COUNTER_STRIDE + 3] = 0;
   }
 
   /** Decide verdicts for descriptors [0, n). `now` is whole seconds on a monotonic clock. */
@@ -399,6 +409,7 @@ export class Forwarder {
 
   /** A connection was bound to `slot` (inactive, as IPVS binds new connections). */
   private connNew(slot: number): void {
+    this.dc[slot * DEST_COUNTER_STRIDE + DEST_BOUND]!++;
     const d = this.slotDest[slot];
     if (!d) return;
     d.inactiveConns++;
@@ -412,6 +423,8 @@ export class Forwarder {
   /** A connection left the table (expired, evicted, replaced): unbind it as ip_vs_unbind_dest. */
   private connGone(slot: number, state: number, tpl: number): void {
     if (tpl !== 0) this.templates.release(tpl);
+    const bound = slot * DEST_COUNTER_STRIDE + DEST_BOUND;
+    if (this.dc[bound]! > 0) this.dc[bound]!--;
     const d = this.slotDest[slot];
     if (!d) return;
     // UDP flows keep state 0, so only a TCP connection can be in ESTABLISHED (1).

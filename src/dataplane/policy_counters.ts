@@ -33,8 +33,13 @@ export function newPolicyCounterBuffer(): SharedArrayBuffer {
 }
 
 /** Per real-server slot, written by the packet worker as connections come and go:
- *  [activeConns, inactiveConns, persistent templates, connections scheduled in all]. */
-export const DEST_COUNTER_STRIDE = 4;
+ *  [activeConns, inactiveConns, persistent templates, connections scheduled in all, flow-table
+ *  entries bound to the slot]. The last is kept whatever the entries' states and whether or not
+ *  the slot is still configured, so the control plane knows when a removed server's slot is held
+ *  by nothing and may be reused (src/control/slot_allocator.ts). */
+export const DEST_COUNTER_STRIDE = 5;
+export const DEST_BOUND = 4;
+export const DEST_TEMPLATES = 2;
 
 export function newDestCounterBuffer(slots: number): SharedArrayBuffer {
   return new SharedArrayBuffer(slots * DEST_COUNTER_STRIDE * 4);

@@ -4,10 +4,11 @@
 //
 // Messages in:  {type:"start", handle, simulated, cpu, flowTableSize, counters, destCounters, plan}
 //                 cpu: pin this thread there first (null: leave it to the kernel)
-//               {type:"plan", plan}     new rules, applied between two batches
+//               {type:"plan", plan, seq}  new rules, applied between two batches; answered
+//                                        {type:"applied", seq} once they are in force
 //               {type:"stop"}           leave the loop; answers {type:"stopped"}
 //               {type:"connections", id, limit}  a listing of tracked connections (ipvsadm -c)
-// Messages out: {type:"started"} | {type:"stopped"} | {type:"error", message}
+// Messages out: {type:"started"} | {type:"stopped"} | {type:"error", message} | {type:"applied", seq}
 //               {type:"connections", id, list}  list: [proto, saddr, sport, daddr, dport, state, expiresIn, slot][]
 import { pinThread, Ring } from "./ffi.ts";
 import { Forwarder } from "./forwarder.ts";
@@ -26,7 +27,7 @@ export type WorkerMessage =
     type: "start"; handle: number; simulated: boolean; cpu: number | null; flowTableSize: number;
     counters: SharedArrayBuffer; destCounters: SharedArrayBuffer; plan: Plan;
   }
-  | { type: "plan"; plan: Plan }
+  | { type: "plan"; plan: Plan; seq: number }
   | { type: "connections"; id: number; limit: number }
   | { type: "stop" };
 
@@ -83,6 +84,7 @@ self.onmessage = (ev: MessageEvent<WorkerMessage>) => {
     setImmediate(loop);
   } else if (m.type === "plan") {
     fwd?.apply(m.plan);
+    postMessage({ type: "applied", seq: m.seq });
   } else if (m.type === "connections") {
     postMessage({ type: "connections", id: m.id, list: fwd ? fwd.connections(nowSeconds(), m.limit) : [] });
   } else if (m.type === "stop") {

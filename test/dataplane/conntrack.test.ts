@@ -5,8 +5,8 @@ import { describe, expect, test } from "bun:test";
 import { Ring, type RingParams } from "../../src/dataplane/ffi.ts";
 import { Forwarder } from "../../src/dataplane/forwarder.ts";
 import { DEFAULT_TIMEOUTS, type Plan, type PlanDest, type PlanService } from "../../src/dataplane/plan.ts";
-import { DEST_COUNTER_STRIDE, newDestCounterBuffer, newPolicyCounterBuffer, readPolicyCounters } from "../../src/dataplane/policy_counters.ts";
-import { VERDICT_DROP } from "../../src/dataplane/layout.ts";
+import { DEST_BOUND, DEST_COUNTER_STRIDE, newDestCounterBuffer, newPolicyCounterBuffer, readPolicyCounters } from "../../src/dataplane/policy_counters.ts";
+import { SLOT, SLOT_SIZE, VERDICT_DROP } from "../../src/dataplane/layout.ts";
 import { DEFAULT_SCHEDULER_FLAGS } from "../../src/sched/scheduler.ts";
 import type { SchedulerName, TimeoutConfig } from "../../src/config/model.ts";
 import { ACK, FIN, ip, mac, RST, SYN, tcp, udp } from "./packet_builder.ts";
@@ -260,5 +260,39 @@ describe("persistence templates", () => {
     } finally {
       h.close();
     }
+  });
+});
+
+describe("a slot that leaves the plan (what the control plane waits for before reusing it)", () => {
+  const bound = (h: Harness, slot: number) => new Uint32Array(h.destCounters)[slot * DEST_COUNTER_STRIDE + DEST_BOUND]!;
+
+  test("its flow entries are counted whatever their state until the last expires, also after it left", () => {
+    const h = new Harness(plan([service(0, [dest(1), dest(2)])]));
+    h.send([pkt(1000, SYN), pkt(1001, SYN), pkt(1002, SYN)], 0); // rr: slots 2, 1, 2 (kernel list order)
+    h.send([pkt(1000, ACK), pkt(1002, ACK)], 0); // both of slot 2's established
+    expect(bound(h, 2) + bound(h, 1)).toBe(3);
+    const onTwo = bound(h, 2);
+    h.fwd.apply(plan([service(0, [dest(1)])])); // slot 2 leaves; its connections stay in the table
+    expect(bound(h, 2)).toBe(onTwo);
+    h.send([pkt(1000, FIN)], 1); // a state change of a connection whose server left
+    expect(bound(h, 2)).toBe(onTwo);
+    h.sweep(10_000); // everything expired and swept
+    expect([bound(h, 1), bound(h, 2)]).toEqual([0, 0]);
+    h.close();
+  });
+
+  test("a slot that comes back starts its traffic counters from zero (it may be another server's now)", () => {
+    const traffic = (h: Harness, slot: number) => ({
+      packets: Number(h.ring.slots64[(slot * SLOT_SIZE + SLOT.packets) / 8]),
+      bytes: Number(h.ring.slots64[(slot * SLOT_SIZE + SLOT.bytes) / 8]),
+    });
+    const h = new Harness(plan([service(0, [dest(1)])]));
+    h.send([pkt(2000, SYN), pkt(2001, SYN)], 0);
+    expect(traffic(h, 1).packets).toBe(2);
+    h.fwd.apply(plan([service(0, [dest(2)])]));
+    h.fwd.apply(plan([service(0, [dest(1, 1, { rip: ip("10.0.0.99") })])]));
+    expect(traffic(h, 1)).toEqual({ packets: 0, bytes: 0 });
+    expect(new Uint32Array(h.destCounters)[1 * DEST_COUNTER_STRIDE + 3]).toBe(0);
+    h.close();
   });
 });
