@@ -139,6 +139,10 @@ export interface DirectorConfig {
 export const RING_DEFAULTS: RingConfig = { version: 2, blockSize: 8192, blockCount: 4096, blockTimeoutMs: 1 };
 export const FLOW_TABLE_DEFAULT_SIZE = 1 << 20;
 export const WORKERS_DEFAULT: WorkersConfig = { count: 1, cpus: null };
+/** (service, real server) pairs the director can hold at once: a slot each in the shim, named by
+ *  a uint16 verdict below the special verdicts (native/ring.h RV_VERDICT_MIN_SPECIAL, 0xFF00).
+ *  Slots of removed pairs that connections still hold count too until they are free. */
+export const REAL_SERVER_ENTRIES_MAX = 0xff00 - 1;
 /** PACKET_FANOUT groups hold at most 256 members (PACKET_FANOUT_MAX). */
 export const WORKERS_MAX = 256;
 export const TIMEOUT_DEFAULTS: TimeoutConfig = { tcp: 900, tcpFin: 120, udp: 300 };

@@ -19,6 +19,7 @@ import { z } from "zod";
 import {
   FLOW_TABLE_DEFAULT_SIZE,
   MH_TABLE_SIZE_DEFAULT,
+  REAL_SERVER_ENTRIES_MAX,
   RING_DEFAULTS,
   RING_VERSIONS,
   TIMEOUT_DEFAULTS,
@@ -450,6 +451,15 @@ function checkServices(services: readonly ServiceConfig[]): Issue[] {
         });
       }
       claims.push({ match, where, member });
+    });
+  });
+  // The director has a slot per (service, real server) pair: refuse here what serve would.
+  let entries = 0;
+  services.forEach((s, i) => {
+    s.realServers.forEach((_, j) => {
+      if (++entries === REAL_SERVER_ENTRIES_MAX + 1) {
+        issues.push({ path: [i, "realServers", j], message: `more than ${REAL_SERVER_ENTRIES_MAX} real-server entries in all services` });
+      }
     });
   });
   return issues;

@@ -1,7 +1,7 @@
 // The director: owns the rings (one per packet worker), the packet workers, the kernel guard and
 // the neighbour entries, and turns a validated DirectorConfig into the plan the workers run. The
 // CLI is a thin shell over it.
-import type { DirectorConfig, ServiceConfig } from "../config/model.ts";
+import { REAL_SERVER_ENTRIES_MAX, type DirectorConfig, type ServiceConfig } from "../config/model.ts";
 import { setThreadCpus, threadCpus, type RingParams } from "../dataplane/ffi.ts";
 import { gratuitousArp } from "../dataplane/arp.ts";
 import type { Counters } from "../dataplane/layout.ts";
@@ -25,7 +25,9 @@ import { Reachability, type RealServerTarget } from "./reachability.ts";
  *  and sending it; 8192 descriptors (1.3 MB of frames) fell out of the cache in between, and drains
  *  of new flows ran 0.82-0.92 of cfwd against 0.94-1.09 with 1024, alternating in one session. */
 const DESC_CAPACITY = 1024;
-const SLOT_CAPACITY = 4096;
+/** Real-server slots: one per configured (service, real server) pair, plus removed ones that
+ *  connections still hold (src/control/slot_allocator.ts). */
+const SLOT_CAPACITY = REAL_SERVER_ENTRIES_MAX;
 /** How long start() waits for real-server MACs before it starts forwarding without them. */
 const MAC_WAIT_MS = 3000;
 const REFRESH_MS = 1000;

@@ -13,6 +13,7 @@ import {
 } from "../../src/config/load.ts";
 import {
   FLOW_TABLE_DEFAULT_SIZE,
+  REAL_SERVER_ENTRIES_MAX,
   RING_DEFAULTS,
   TIMEOUT_DEFAULTS,
   type ServiceConfig,
@@ -793,5 +794,25 @@ describe("receiving interfaces", () => {
     expect(errs({ interfaces: ["a", "b", "c", "d", "e"] })).toEqual([
       `t.json:1: interfaces: ["a","b","c","d","e"]: at most 4 receiving interfaces (each costs a transmit socket in every ring)`,
     ]);
+  });
+});
+
+describe("real-server entries in all services", () => {
+  const many = (n: number) => JSON.stringify({
+    interface: "eth0",
+    services: Array.from({ length: Math.ceil(n / 100) }, (_, i) => ({
+      address: "198.18.0.100", port: i + 1,
+      realServers: Array.from({ length: Math.min(100, n - i * 100) }, (_, j) => ({ address: `198.18.1.${j + 1}` })),
+    })),
+  });
+  test(`${REAL_SERVER_ENTRIES_MAX} are accepted, one more is refused where it is`, () => {
+    const full = configOf(parseConfigText(many(REAL_SERVER_ENTRIES_MAX), "t.json"));
+    expect(full.services.reduce((n, s) => n + s.realServers.length, 0)).toBe(REAL_SERVER_ENTRIES_MAX);
+    const over = errorsOf(parseConfigText(many(REAL_SERVER_ENTRIES_MAX + 1), "t.json"));
+    expect(over).toHaveLength(1);
+    expect(over[0]).toMatchObject({
+      field: "services[652].realServers[79]",
+      message: `more than ${REAL_SERVER_ENTRIES_MAX} real-server entries in all services`,
+    });
   });
 });
