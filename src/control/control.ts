@@ -155,8 +155,35 @@ export class Control {
     return p;
   }
 
+  /** Inside batch(): changes update the tables at once but reach the data plane together. */
+  private deferred = false;
+
+  /** Run `fn`'s changes as one for the data plane: each change is checked and takes effect in the
+   *  tables at once (the next sees it), and the data plane gets all of them in one apply at the
+   *  end, instead of a guard rewrite, a route lookup and a plan per change (ipvsadm -R of 1,000
+   *  lines took 26 s one change at a time). When that apply fails the tables go back to what they
+   *  were before the batch, and `applied` says why. */
+  async batch<T>(fn: () => Promise<T>): Promise<{ value: T; applied: ControlResult }> {
+    const before = this.config;
+    this.deferred = true;
+    let value: T;
+    try {
+      value = await fn();
+    } finally {
+      this.deferred = false;
+    }
+    const applied = await this.serial(async (): Promise<ControlResult> => {
+      if (this.config === before || !this.runtime) return { ok: true };
+      const next = this.config;
+      this.config = before;
+      const r = await this.commit(next);
+      return r;
+    });
+    return { value, applied };
+  }
+
   private async commit(next: DirectorConfig): Promise<ControlResult> {
-    if (this.runtime) {
+    if (this.runtime && !this.deferred) {
       try {
         await this.runtime.apply(next);
       } catch (e) {

@@ -282,17 +282,24 @@ async function restore(text: string, control: Control): Promise<Exit> {
   const [bad] = badDirective;
   if (bad) return { code: 2, stdout: "", stderr: `line ${bad[0] + 1}: ${bad[1]}\n` };
   const ctx: Context = { control, readingStdin: true, directives };
-  let stdout = "";
-  for (const [i, line] of lines.entries()) {
-    if (/^\s*#/.test(line)) continue;
-    const words = withoutProgram(line.trim().split(/\s+/).filter((w) => w !== ""));
-    if (words.length === 0) continue;
-    const ce = parseCommand(words, true);
-    const r = "command" in ce ? await execute(ce, ctx) : ce;
-    stdout += r.stdout;
-    if (r.code !== 0) return { code: r.code, stdout, stderr: `line ${i + 1}: ${r.stderr}` };
+  // One batch: the lines change the tables one by one, the data plane gets them in one apply.
+  const { value: r, applied } = await control.batch(async (): Promise<Exit> => {
+    let stdout = "";
+    for (const [i, line] of lines.entries()) {
+      if (/^\s*#/.test(line)) continue;
+      const words = withoutProgram(line.trim().split(/\s+/).filter((w) => w !== ""));
+      if (words.length === 0) continue;
+      const ce = parseCommand(words, true);
+      const r = "command" in ce ? await execute(ce, ctx) : ce;
+      stdout += r.stdout;
+      if (r.code !== 0) return { code: r.code, stdout, stderr: `line ${i + 1}: ${r.stderr}` };
+    }
+    return { code: 0, stdout, stderr: "" };
+  });
+  if (!applied.ok) {
+    return { code: 1, stdout: r.stdout, stderr: `${r.stderr}ringvs: the restored rules could not be applied, nothing changed: ${applied.error.message}\n` };
   }
-  return { code: 0, stdout, stderr: "" };
+  return r;
 }
 
 /** Runs one ipvsadm command line (a leading `ipvsadm` word is accepted) against `control`.
