@@ -399,7 +399,11 @@ export class Director {
 
   /** Follow routes and neighbour tables; publish a new plan only when something changed. */
   private async refresh(): Promise<void> {
-    if (this.stopped) return;
+    // setInterval does not wait for an async tick: with thousands of real servers a refresh (an
+    // `ip route get` and `ip neigh` per new target) outlasts the second, and overlapping ones
+    // piled up, each spawning its own processes. A tick that finds one running skips.
+    if (this.stopped || this.refreshing) return;
+    this.refreshing = true;
     try {
       this.rings.refreshKernelStats();
       this.reportTruncated();
@@ -423,8 +427,11 @@ export class Director {
       }
     } catch (e) {
       this.log(`refresh failed: ${(e as Error).message}`);
+    } finally {
+      this.refreshing = false;
     }
   }
+  private refreshing = false;
 
   /** Frames the shim received cut short are dropped, never sent (a cut frame is a corrupt one);
    *  say so when more arrived since the last look, at most once a refresh. */
