@@ -209,6 +209,12 @@ function slotKey(svc: ServiceConfig, rip: string): string {
   return `${serviceIdentity(svc)}>${rip}`;
 }
 
+function slotKeys(config: DirectorConfig): Set<string> {
+  const keys = new Set<string>();
+  for (const s of config.services) for (const r of s.realServers) keys.add(slotKey(s, r.address));
+  return keys;
+}
+
 /** Keep the control thread (and the `ip` processes it spawns, which inherit its affinity) off the
  *  packet workers' CPUs when it has anywhere else to go: its once-a-second refresh would otherwise
  *  preempt a worker for milliseconds, which is what the tail of the added latency is made of
@@ -351,9 +357,7 @@ export class Director {
    *  leaving with the sequence number of the next publish (the plan that goes without them). */
   private buildPlan(): Plan {
     const plan = this.compilePlan();
-    const keep = new Set<string>();
-    for (const s of this.config.services) for (const r of s.realServers) keep.add(slotKey(s, r.address));
-    this.slots.retain(keep, this.workers.nextSeq);
+    this.slots.retain(slotKeys(this.config), this.workers.nextSeq);
     return plan;
   }
 
@@ -467,6 +471,8 @@ export class Director {
       this.log("ring geometry, flowTableSize and workers changes take effect at the next restart (rings, workers and flow tables stay as they are)");
       next = { ...next, ring: this.config.ring, flowTableSize: this.config.flowTableSize, workers: this.config.workers };
     }
+    const slotProblem = this.slots.problemFor(slotKeys(next));
+    if (slotProblem) throw new Error(slotProblem);
     await this.guard.install(next.services);
     const before = this.config;
     this.config = next;

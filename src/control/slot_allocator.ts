@@ -66,6 +66,16 @@ export class SlotAllocator {
     return freed;
   }
 
+  /** Why `keys` could not all have a slot at once, or null: checked before a change touches
+   *  anything, so one that would run out fails whole. */
+  problemFor(keys: ReadonlySet<string>): string | null {
+    let fresh = 0;
+    for (const k of keys) if (!this.byKey.has(k)) fresh++;
+    const room = this.free.length + (this.capacity - this.next);
+    if (fresh <= room) return null;
+    return `more than ${this.capacity} real-server entries (${this.leaving.size} of them removed but still held by connections)`;
+  }
+
   /** Slots bound to a key (configured or leaving). */
   get used(): number {
     return this.byKey.size;

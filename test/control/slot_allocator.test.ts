@@ -56,6 +56,14 @@ describe("SlotAllocator", () => {
     expect(a.acquire("new")).toBeLessThan(4);
   });
 
+  test("problemFor tells before a change whether all its keys would get a slot", () => {
+    const a = new SlotAllocator(2);
+    a.acquire("a");
+    a.retain(new Set(), 1); // "a" leaving, still held
+    expect(a.problemFor(new Set(["a", "b"]))).toBeNull(); // "a" keeps its slot, "b" takes the last
+    expect(a.problemFor(new Set(["b", "c"]))).toBe("more than 2 real-server entries (1 of them removed but still held by connections)");
+  });
+
   test("full: the error says how many slots are held by removed servers' connections", () => {
     const a = new SlotAllocator(2);
     a.acquire("a");
