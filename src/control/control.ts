@@ -176,8 +176,7 @@ export class Control {
       if (this.config === before || !this.runtime) return { ok: true };
       const next = this.config;
       this.config = before;
-      const r = await this.commit(next);
-      return r;
+      return this.commit(next);
     });
     return { value, applied };
   }

@@ -178,3 +178,16 @@ export function drConfig(lab: Lab, opts: { scheduler: string; weights?: number[]
     }],
   };
 }
+
+/** The afterAll of a file with one director and one lab: stop the director, which must exit 0,
+ *  then take the lab down whatever happened. */
+export async function stopDirectorAndLab(d: DirectorProcess | undefined, lab: Lab | undefined): Promise<void> {
+  try {
+    if (d) {
+      const { exitCode } = await d.stop();
+      if (exitCode !== 0) throw new Error(`the director exited ${exitCode}`);
+    }
+  } finally {
+    await lab?.down();
+  }
+}

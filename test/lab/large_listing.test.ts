@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { canRunLab, Lab, REPO_ROOT } from "./harness.ts";
-import { DirectorProcess } from "./director.ts";
+import { DirectorProcess, stopDirectorAndLab } from "./director.ts";
 
 const LAB = canRunLab("make", "gcc");
 if (!LAB) console.warn("SKIPPING large listing lab test: it needs root, make and gcc (CI runs it as root)");
@@ -35,13 +35,7 @@ const PKTGEN = join(REPO_ROOT, "bench/build/pktgen");
       },
     });
   }, 90_000);
-  afterAll(async () => {
-    try {
-      if (d) expect((await d.stop()).exitCode).toBe(0);
-    } finally {
-      await lab?.down();
-    }
-  }, 30_000);
+  afterAll(() => stopDirectorAndLab(d, lab), 30_000);
 
   test("every connection is listed", async () => {
     const mac = (await lab.exec(lab.directorNs, ["cat", `/sys/class/net/${lab.directorIf}/address`])).stdout.trim();

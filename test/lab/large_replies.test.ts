@@ -6,7 +6,7 @@
 // -R is still far slower than that timeout: one change at a time, issue 11's batching.)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { canRunLab, Lab } from "./harness.ts";
-import { DirectorProcess } from "./director.ts";
+import { DirectorProcess, stopDirectorAndLab } from "./director.ts";
 
 const LAB = canRunLab();
 if (!LAB) console.warn("SKIPPING large-reply lab tests: they need root (CI runs them as root)");
@@ -23,13 +23,7 @@ const SERVICES = 10_000;
     const rules = Array.from({ length: SERVICES }, (_, i) => `-A -t ${vip}:${i + 1} -s rr\n`).join("");
     d = await DirectorProcess.start(lab, { rules });
   }, 90_000);
-  afterAll(async () => {
-    try {
-      if (d) expect((await d.stop()).exitCode).toBe(0);
-    } finally {
-      await lab?.down();
-    }
-  }, 30_000);
+  afterAll(() => stopDirectorAndLab(d, lab), 30_000);
 
   test(`-L -n lists all ${SERVICES} services`, async () => {
     const t0 = performance.now();

@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { canRunLab, Lab, REPO_ROOT } from "./harness.ts";
-import { DirectorProcess } from "./director.ts";
+import { DirectorProcess, stopDirectorAndLab } from "./director.ts";
 
 // The CI acceptance of issue 16, loose on purpose: this runs on a noisy 2-core machine next to
 // other work. bench/reqresp.sh holds the stricter targets.
@@ -100,9 +100,8 @@ interface UdpTarget { target: string; count: number; lost: number; p50Us: number
 
   afterAll(async () => {
     try {
-      if (director) expect((await director.stop()).exitCode).toBe(0);
+      await stopDirectorAndLab(director, lab);
     } finally {
-      await lab?.down();
       if (tmp) rmSync(tmp, { recursive: true, force: true });
     }
   }, 30_000);
