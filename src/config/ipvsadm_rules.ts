@@ -35,6 +35,7 @@ import {
   validateDirectorConfig,
   type ConfigPath,
 } from "./schema.ts";
+import { readsHashFlags } from "../sched/index.ts";
 import { sortConfigErrors, type ConfigError, type ConfigResult } from "./load.ts";
 import {
   BAD_MARK,
@@ -395,7 +396,7 @@ function schedulerFlagsOf(arg: string, scheduler: string, problems: LineProblem[
       out.add(flag);
     } else if (flag in NUMBERED_FLAGS) {
       const meaning = NUMBERED_FLAGS[flag];
-      if (meaning !== null && (scheduler === "sh" || scheduler === "mh")) out.add(`${scheduler}-${meaning}`);
+      if (meaning !== null && readsHashFlags(scheduler)) out.add(`${scheduler}-${meaning}`);
     } else {
       problems.push({
         field: written,

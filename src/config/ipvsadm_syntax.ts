@@ -179,7 +179,3 @@ export function fwmarkWithoutMembersMessage(mark: number): string {
   );
 }
 
-/** `tcp 198.18.0.100:80` */
-export function showMember(m: ServiceMatch): string {
-  return `${m.protocol} ${m.address}:${m.port}`;
-}

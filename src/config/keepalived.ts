@@ -47,9 +47,11 @@ import {
   DEFAULT_SCHEDULER,
   DEFAULT_WEIGHT,
   parseIPv4,
+  serviceToInput,
   validateDirectorConfig,
   type ConfigPath,
 } from "./schema.ts";
+import { readsHashFlags } from "../sched/index.ts";
 import {
   attachFwmarkMembers,
   memberIssueToError,
@@ -619,7 +621,7 @@ export function parseKeepalived(text: string, sourceName: string, opts: Keepaliv
     for (const f of vs.flags) {
       let name = f.value;
       if (NUMBERED_FLAGS.has(name)) {
-        if ((scheduler !== "sh" && scheduler !== "mh") || name === "flag-3") {
+        if (!readsHashFlags(scheduler) || name === "flag-3") {
           note(
             f.place.line,
             name,
@@ -829,29 +831,7 @@ export function keepalivedToJson(result: { config: DirectorConfig }): string {
   const doc = {
     ...(interfaces.length > 1 ? { interfaces } : { interface: first }),
     ...settings,
-    services: services.map((s) => {
-      const flags: string[] = [];
-      if (s.schedulerFlags.fallback) flags.push(`${s.scheduler}-fallback`);
-      if (s.schedulerFlags.port) flags.push(`${s.scheduler}-port`);
-      return {
-        ...(s.fwmark === null
-          ? { protocol: s.protocol, address: s.address, port: s.port }
-          : { fwmark: s.fwmark, members: s.members.map((m) => ({ protocol: m.protocol, address: m.address, port: m.port })) }),
-        scheduler: s.scheduler,
-        ...(flags.length > 0 ? { schedulerFlags: flags } : {}),
-        // Only mh has a lookup table; the schema refuses the key on any other scheduler.
-        ...(s.scheduler === "mh" ? { mhTableSize: s.schedulerFlags.mhTableSize } : {}),
-        persistence: s.persistence === null ? null : { timeout: s.persistence.timeout, netmask: s.persistence.netmask },
-        realServers: s.realServers.map((rs) => ({
-          address: rs.address,
-          port: rs.port,
-          weight: rs.weight,
-          forward: rs.forward,
-          upperThreshold: rs.upperThreshold,
-          lowerThreshold: rs.lowerThreshold,
-        })),
-      };
-    }),
+    services: services.map(serviceToInput),
   };
   return `${JSON.stringify(doc, null, 2)}\n`;
 }

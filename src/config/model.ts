@@ -8,9 +8,9 @@ export type Protocol = "tcp" | "udp";
  *  L2 segment); "tun" puts an outer IPv4 header in front (IPIP, ipvsadm -i, routed anywhere). */
 export type ForwardMethod = "dr" | "tun";
 
-/** Every IPVS scheduler (ipvsadm -s). */
-export type SchedulerName =
-  | "rr" | "wrr" | "lc" | "wlc" | "sed" | "nq" | "lblc" | "lblcr" | "dh" | "sh" | "mh" | "fo" | "ovf" | "twos";
+/** Every IPVS scheduler (ipvsadm -s); the names come from the scheduler registry. */
+export type { SchedulerName } from "../sched/index.ts";
+import type { SchedulerName } from "../sched/index.ts";
 
 export interface RealServerConfig {
   /** IPv4 dotted quad. */
@@ -146,6 +146,5 @@ export const REAL_SERVER_ENTRIES_MAX = 0xff00 - 1;
 /** PACKET_FANOUT groups hold at most 256 members (PACKET_FANOUT_MAX). */
 export const WORKERS_MAX = 256;
 export const TIMEOUT_DEFAULTS: TimeoutConfig = { tcp: 900, tcpFin: 120, udp: 300 };
-/** The kernel's default Maglev lookup table size: primes[CONFIG_IP_VS_MH_TAB_INDEX - 8] with the
- *  default index 12 (see src/sched/mh.ts for the list and the check). */
-export const MH_TABLE_SIZE_DEFAULT = 4093;
+/** The kernel's default Maglev lookup table size (4093; src/sched/mh.ts derives it). */
+export { MH_TABLE_SIZE_DEFAULT } from "../sched/mh.ts";

@@ -33,21 +33,19 @@ import {
   type ServiceConfig,
   type ServiceMatch,
 } from "./model.ts";
+import { DEFAULT_SCHEDULER, SCHEDULER_NAMES, isSchedulerName, readsHashFlags } from "../sched/index.ts";
+import { MH_PRIMES } from "../sched/mh.ts";
+import {
+  DEFAULT_PERSISTENCE_NETMASK, DEFAULT_PERSISTENCE_TIMEOUT, DEFAULT_WEIGHT, keyLabel, serviceKey, serviceMatches, showMatch,
+} from "./service.ts";
 
-/** Every scheduler kernel IPVS ships, in the order unknown-scheduler messages list them; ringvs
- *  has all of them (src/sched/), and any other name is unknown. */
-export const IPVS_SCHEDULERS: readonly SchedulerName[] = [
-  "rr", "wrr", "lc", "wlc", "sed", "nq", "lblc", "lblcr", "dh", "sh", "mh", "fo", "ovf", "twos",
-];
-/** ipvsadm.c DEF_SCHED. */
-export const DEFAULT_SCHEDULER = "wlc";
-/** IPVS_SVC_PERSISTENT_TIMEOUT: what `-p` without a number means. */
-export const DEFAULT_PERSISTENCE_TIMEOUT = 360;
+/** Every scheduler kernel IPVS ships, in the order unknown-scheduler messages list them: the
+ *  scheduler registry's names (src/sched/index.ts); any other name is unknown. */
+export const IPVS_SCHEDULERS: readonly SchedulerName[] = SCHEDULER_NAMES;
+export { DEFAULT_SCHEDULER };
+export { DEFAULT_PERSISTENCE_TIMEOUT, DEFAULT_PERSISTENCE_NETMASK, DEFAULT_WEIGHT };
 /** ipvsadm.c MAX_TIMEOUT (31 days): the largest -p and --set value ipvsadm takes. */
 export const MAX_PERSISTENCE_TIMEOUT = 86400 * 31;
-/** ipvsadm's default persistence granularity: one client address. */
-export const DEFAULT_PERSISTENCE_NETMASK = "255.255.255.255";
-export const DEFAULT_WEIGHT = 1;
 export const MAX_WEIGHT = 65535;
 /** ipvsadm -x/-y take 0..INT_MAX (string_to_number(optarg, 0, INT_MAX)). */
 export const MAX_THRESHOLD = 2 ** 31 - 1;
@@ -58,7 +56,7 @@ export const MAX_CONNECTION_TIMEOUT = 2 ** 31 - 1;
 /** Linux IFNAMSIZ is 16 including the terminating NUL. */
 export const MAX_IFNAME_LEN = 15;
 /** ip_vs_mh.c `primes[]`: the Maglev lookup table sizes CONFIG_IP_VS_MH_TAB_INDEX (8..17) picks from. */
-export const MH_TABLE_SIZES: readonly number[] = [251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071];
+export const MH_TABLE_SIZES: readonly number[] = MH_PRIMES;
 /** The scheduler flags ipvsadm -b knows by name (parse_sched_flags); each belongs to one scheduler. */
 export const SCHEDULER_FLAG_NAMES = ["sh-fallback", "sh-port", "mh-fallback", "mh-port"] as const;
 export type SchedulerFlagName = (typeof SCHEDULER_FLAG_NAMES)[number];
@@ -116,7 +114,7 @@ export function interfaceNameProblem(name: string): string | null {
 
 /** Why `name` cannot be a service's scheduler, or null when it can. */
 export function schedulerProblem(name: string): string | null {
-  if ((IPVS_SCHEDULERS as readonly string[]).includes(name)) return null;
+  if (isSchedulerName(name)) return null;
   return `unknown scheduler '${name}' (IPVS knows ${IPVS_SCHEDULERS.join(", ")})`;
 }
 
@@ -300,14 +298,6 @@ type Issue = { path: (string | number)[]; message: string };
  *  which would otherwise trip over half-parsed input. */
 const completeServices = new WeakSet<object>();
 
-/** What a service answers for, as the checks across services compare it. */
-function claimsOf(s: ServiceConfig): ServiceMatch[] {
-  return s.fwmark === null ? [{ protocol: s.protocol, address: s.address, port: s.port }] : s.members;
-}
-
-function showMatch(m: ServiceMatch): string {
-  return `${m.protocol} ${m.address}:${m.port}`;
-}
 
 /** The checks of one service that need more than one field; pushes to `issues`. */
 function checkService(s: ServiceInput, issues: Issue[]): ServiceConfig {
@@ -428,14 +418,14 @@ function checkServices(services: readonly ServiceConfig[]): Issue[] {
   const claims: { match: ServiceMatch; where: string; member: boolean }[] = [];
   services.forEach((s, i) => {
     if (!completeServices.has(s)) return;
-    const key = s.fwmark === null ? showMatch(s) : `fwmark ${s.fwmark}`;
+    const key = keyLabel(serviceKey(s));
     const first = keyIndex.get(key);
     if (first !== undefined) {
       issues.push({ path: [i], message: `duplicate service ${key} (already services[${first}])` });
       return;
     }
     keyIndex.set(key, i);
-    claimsOf(s).forEach((match, j) => {
+    serviceMatches(s).forEach((match, j) => {
       const member = s.fwmark !== null;
       const where = member ? `services[${i}].members[${j}]` : `services[${i}]`;
       // Two VIP:port services never clash here: exact ports were caught as duplicates above, and
@@ -704,4 +694,33 @@ export function validateDirectorConfig(input: unknown): ValidationResult {
   const parsed = directorConfigSchema.safeParse(input, { errorMap });
   if (parsed.success) return { ok: true, config: parsed.data };
   return { ok: false, issues: toIssues(parsed.error, input) };
+}
+
+/** A validated service back in the JSON shape this schema reads (schedulerFlags as the named
+ *  list, every value explicit): validating it again gives the same service. `ringvs
+ *  import-keepalived` writes it; the CLI checks a would-be table through it. */
+export function serviceToInput(s: ServiceConfig): Record<string, unknown> {
+  const flags: SchedulerFlagName[] = [];
+  if (readsHashFlags(s.scheduler)) {
+    if (s.schedulerFlags.fallback) flags.push(`${s.scheduler}-fallback`);
+    if (s.schedulerFlags.port) flags.push(`${s.scheduler}-port`);
+  }
+  return {
+    ...(s.fwmark === null
+      ? { protocol: s.protocol, address: s.address, port: s.port }
+      : { fwmark: s.fwmark, members: s.members.map((m) => ({ protocol: m.protocol, address: m.address, port: m.port })) }),
+    scheduler: s.scheduler,
+    ...(flags.length > 0 ? { schedulerFlags: flags } : {}),
+    // Only mh has a lookup table; the schema refuses the key on any other scheduler.
+    ...(s.scheduler === "mh" ? { mhTableSize: s.schedulerFlags.mhTableSize } : {}),
+    persistence: s.persistence === null ? null : { timeout: s.persistence.timeout, netmask: s.persistence.netmask },
+    realServers: s.realServers.map((rs) => ({
+      address: rs.address,
+      port: rs.port,
+      weight: rs.weight,
+      forward: rs.forward,
+      upperThreshold: rs.upperThreshold,
+      lowerThreshold: rs.lowerThreshold,
+    })),
+  };
 }

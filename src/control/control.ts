@@ -9,11 +9,10 @@ import type {
   DirectorConfig, ForwardMethod, PersistenceConfig, Protocol, RealServerConfig, SchedulerName, ServiceConfig,
   ServiceMatch, TimeoutConfig,
 } from "../config/model.ts";
-import { serviceIdentity } from "../config/service.ts";
+import { isService, keyLabel, serviceIdentity, serviceKey, type ServiceKey } from "../config/service.ts";
 import type { DirectorStats } from "./director.ts";
 
-/** Which service: ipvsadm's -t/-u ADDR:PORT or -f MARK. */
-export type ServiceKey = { fwmark: number } | { protocol: Protocol; address: string; port: number };
+export type { ServiceKey } from "../config/service.ts";
 
 /** What -A / -E set. */
 export interface ServiceOptions {
@@ -103,17 +102,6 @@ const ZERO_STATS: TrafficStats = {
   conns: 0, inPkts: 0, outPkts: 0, inBytes: 0, outBytes: 0, cps: 0, inPps: 0, outPps: 0, inBps: 0, outBps: 0,
 };
 
-export function keyOf(s: ServiceConfig): ServiceKey {
-  return s.fwmark !== null ? { fwmark: s.fwmark } : { protocol: s.protocol, address: s.address, port: s.port };
-}
-
-function sameKey(s: ServiceConfig, k: ServiceKey): boolean {
-  return "fwmark" in k ? s.fwmark === k.fwmark : s.fwmark === null && s.protocol === k.protocol && s.address === k.address && s.port === k.port;
-}
-
-export function keyLabel(k: ServiceKey): string {
-  return "fwmark" in k ? `fwmark ${k.fwmark}` : `${k.protocol} ${k.address}:${k.port}`;
-}
 
 /** Counters at the last -Z, per (service identity > real server), subtracted from what the data
  *  plane reports (its counters only ever grow). */
@@ -203,7 +191,7 @@ export class Control {
 
   addService(key: ServiceKey, options: ServiceOptions, members: ServiceMatch[] = []): Promise<ControlResult> {
     return this.serial(async () => {
-      if (this.config.services.some((s) => sameKey(s, key))) return this.fail("EEXIST", `service ${keyLabel(key)} already exists`);
+      if (this.config.services.some((s) => isService(s, key))) return this.fail("EEXIST", `service ${keyLabel(key)} already exists`);
       const svc: ServiceConfig = "fwmark" in key
         ? { protocol: "tcp", address: "", port: 0, fwmark: key.fwmark, members, ...options, realServers: [] }
         : { ...key, fwmark: null, members: [], ...options, realServers: [] };
@@ -213,7 +201,7 @@ export class Control {
 
   editService(key: ServiceKey, options: ServiceOptions): Promise<ControlResult> {
     return this.serial(async () => {
-      const i = this.config.services.findIndex((s) => sameKey(s, key));
+      const i = this.config.services.findIndex((s) => isService(s, key));
       if (i < 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
       const services = this.config.services.slice();
       services[i] = { ...services[i]!, ...options };
@@ -223,8 +211,8 @@ export class Control {
 
   deleteService(key: ServiceKey): Promise<ControlResult> {
     return this.serial(async () => {
-      if (!this.config.services.some((s) => sameKey(s, key))) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
-      return this.commit(this.withServices(this.config.services.filter((s) => !sameKey(s, key))));
+      if (!this.config.services.some((s) => isService(s, key))) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
+      return this.commit(this.withServices(this.config.services.filter((s) => !isService(s, key))));
     });
   }
 
@@ -234,7 +222,7 @@ export class Control {
 
   addDest(key: ServiceKey, dest: DestOptions): Promise<ControlResult> {
     return this.serial(async () => {
-      const i = this.config.services.findIndex((s) => sameKey(s, key));
+      const i = this.config.services.findIndex((s) => isService(s, key));
       if (i < 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
       const svc = this.config.services[i]!;
       if (svc.realServers.some((r) => r.address === dest.address && r.port === dest.port)) {
@@ -248,7 +236,7 @@ export class Control {
 
   editDest(key: ServiceKey, dest: DestOptions): Promise<ControlResult> {
     return this.serial(async () => {
-      const i = this.config.services.findIndex((s) => sameKey(s, key));
+      const i = this.config.services.findIndex((s) => isService(s, key));
       if (i < 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
       const svc = this.config.services[i]!;
       const j = svc.realServers.findIndex((r) => r.address === dest.address && r.port === dest.port);
@@ -263,7 +251,7 @@ export class Control {
 
   deleteDest(key: ServiceKey, address: string, port: number): Promise<ControlResult> {
     return this.serial(async () => {
-      const i = this.config.services.findIndex((s) => sameKey(s, key));
+      const i = this.config.services.findIndex((s) => isService(s, key));
       if (i < 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
       const svc = this.config.services[i]!;
       if (!svc.realServers.some((r) => r.address === address && r.port === port)) {
@@ -294,7 +282,7 @@ export class Control {
   /** -Z: zero the counters of one service (or all). */
   zero(key?: ServiceKey): Promise<ControlResult> {
     return this.serial(async () => {
-      const svcs = key ? this.config.services.filter((s) => sameKey(s, key)) : this.config.services;
+      const svcs = key ? this.config.services.filter((s) => isService(s, key)) : this.config.services;
       if (key && svcs.length === 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
       const raw = this.rawDestStats();
       for (const s of svcs) {
@@ -375,7 +363,7 @@ export class Control {
         return r;
       }, { ...ZERO_STATS });
       return {
-        key: keyOf(s),
+        key: serviceKey(s),
         options: { scheduler: s.scheduler, schedulerFlags: s.schedulerFlags, persistence: s.persistence },
         members: s.members,
         dests,

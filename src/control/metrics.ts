@@ -18,7 +18,8 @@ import type { CounterName } from "../dataplane/layout.ts";
 import { COUNTER_NAMES } from "../dataplane/layout.ts";
 import type { PolicyCounterName } from "../dataplane/policy_counters.ts";
 import { POLICY_COUNTER_NAMES } from "../dataplane/policy_counters.ts";
-import type { DestSnapshot, RulesSnapshot, ServiceKey, ServiceSnapshot } from "./control.ts";
+import type { DestSnapshot, RulesSnapshot, ServiceSnapshot } from "./control.ts";
+import { findService, keyName, type ServiceKey } from "../config/service.ts";
 import type { DestStats, DirectorStats, ServiceStats, WorkerShare, InterfaceShare } from "./director.ts";
 
 /** What Prometheus asks for and expects back for the text format. */
@@ -192,21 +193,11 @@ function formatLabels(labels: Labels): string {
   return `{${labels.map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(",")}}`;
 }
 
-/** ipvsadm's name for a service, as director.ts's ServiceStats.service has it. */
-function serviceName(key: ServiceKey): string {
-  return "fwmark" in key ? `FWM ${key.fwmark}` : `${key.protocol.toUpperCase()} ${key.address}:${key.port}`;
-}
-
-function sameService(key: ServiceKey, s: ServiceStats): boolean {
-  return "fwmark" in key
-    ? s.fwmark === key.fwmark
-    : s.fwmark === null && s.protocol === key.protocol && s.address === key.address && s.port === key.port;
-}
 
 /** A firewall-mark service has no protocol, VIP or port of its own: those labels are empty (which
  *  Prometheus treats as absent) and ringvs_fwmark_member_info lists its VIP:port pairs. */
 function serviceLabels(key: ServiceKey): Labels {
-  const name = serviceName(key);
+  const name = keyName(key);
   if ("fwmark" in key) return [["service", name], ["protocol", ""], ["vip", ""], ["port", ""]];
   return [["service", name], ["protocol", key.protocol], ["vip", key.address], ["port", String(key.port)]];
 }
@@ -214,7 +205,7 @@ function serviceLabels(key: ServiceKey): Labels {
 function rowsOf(stats: DirectorStats, snapshot: RulesSnapshot): ServiceRow[] {
   return snapshot.services.map((snap) => {
     const labels = serviceLabels(snap.key);
-    const svcStats = stats.services.find((s) => sameService(snap.key, s));
+    const svcStats = findService(stats.services, snap.key);
     const dests = snap.dests.map((d): DestRow => ({
       labels: [...labels, ["real_server", `${d.address}:${d.port}`], ["forward", d.forward]],
       snap: d,

@@ -40,6 +40,8 @@ import { gcd, gcdAndMaxWeight } from "./weights.ts";
 export const MH_PRIMES: readonly number[] = [251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071];
 /** CONFIG_IP_VS_MH_TAB_INDEX's default. */
 export const MH_TAB_INDEX_DEFAULT = 12;
+/** The kernel's default Maglev lookup table size: primes[12 - 8] = 4093. */
+export const MH_TABLE_SIZE_DEFAULT = MH_PRIMES[MH_TAB_INDEX_DEFAULT - 8]!;
 
 /** primes[index - 8] for a CONFIG_IP_VS_MH_TAB_INDEX in 8..17; throws a RangeError otherwise. */
 export function mhTableSizeForIndex(index: number): number {
@@ -152,7 +154,7 @@ export class MaglevScheduler implements Scheduler {
 
   /** Throws a RangeError when `flags.mhTableSize` is not one of MH_PRIMES (config validation
    *  should have refused it). */
-  constructor(flags: SchedulerFlags = { port: false, fallback: false, mhTableSize: 4093 }) {
+  constructor(flags: SchedulerFlags = { port: false, fallback: false, mhTableSize: MH_TABLE_SIZE_DEFAULT }) {
     this.tabBits = mhTableBits(flags.mhTableSize);
     this.tableSize = flags.mhTableSize;
     this.port = flags.port;

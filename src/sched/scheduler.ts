@@ -2,6 +2,8 @@
 // connections never reach it (the flow table answers them). It sees destinations in kernel IPVS
 // list order (newest added first) and works only on numbers so that a decision allocates nothing.
 
+import { MH_TABLE_SIZE_DEFAULT } from "./mh.ts";
+
 export interface SchedDest {
   /** Index of the real server in the data plane's slot table. */
   readonly slot: number;
@@ -30,7 +32,7 @@ export interface SchedulerFlags {
   mhTableSize: number;
 }
 
-export const DEFAULT_SCHEDULER_FLAGS: SchedulerFlags = { port: false, fallback: false, mhTableSize: 4093 };
+export const DEFAULT_SCHEDULER_FLAGS: SchedulerFlags = { port: false, fallback: false, mhTableSize: MH_TABLE_SIZE_DEFAULT };
 
 export interface Scheduler {
   readonly name: string;

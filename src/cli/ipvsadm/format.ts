@@ -8,7 +8,8 @@
 // preceded by its `# ringvs: fwmark N = ...` member line, a comment to ipvsadm-restore.
 import type { ConnectionEntry, DestSnapshot, RulesSnapshot, ServiceSnapshot, TrafficStats } from "../../control/control.ts";
 import { parseIPv4 } from "../../config/schema.ts";
-import { showMember } from "../../config/ipvsadm_syntax.ts";
+import { showMatch } from "../../config/service.ts";
+import { readsHashFlags } from "../../sched/index.ts";
 
 /** ipvsadm's FMT_* flags. */
 export interface ListFormat {
@@ -93,7 +94,7 @@ function forwardSwitch(d: DestSnapshot): string {
 /** print_sched_flags: the named flags of sh and mh, fallback first. */
 function schedFlags(s: ServiceSnapshot): string {
   const { scheduler, schedulerFlags } = s.options;
-  if (scheduler !== "sh" && scheduler !== "mh") return "";
+  if (!readsHashFlags(scheduler)) return "";
   const out: string[] = [];
   if (schedulerFlags.fallback) out.push(`${scheduler}-fallback`);
   if (schedulerFlags.port) out.push(`${scheduler}-port`);
@@ -132,7 +133,7 @@ export function serviceEntry(s: ServiceSnapshot, f: ListFormat): string {
   const flags = schedFlags(s);
   let out = "";
   if (f.rule) {
-    if ("fwmark" in k && s.members.length > 0) out += `# ringvs: fwmark ${k.fwmark} = ${s.members.map(showMember).join(", ")}\n`;
+    if ("fwmark" in k && s.members.length > 0) out += `# ringvs: fwmark ${k.fwmark} = ${s.members.map(showMatch).join(", ")}\n`;
     out += `-A ${name} -s ${s.options.scheduler}`;
     if (p) {
       out += ` -p ${p.timeout}`;

@@ -13,10 +13,10 @@ import type { Control, ControlErrno, ControlResult, ServiceKey, ServiceOptions }
 import type { DirectorConfig, ServiceConfig, ServiceMatch } from "../../config/model.ts";
 import { MH_TABLE_SIZE_DEFAULT } from "../../config/model.ts";
 import {
-  netmaskProblem, schedulerProblem, unicastAddressProblem, validateDirectorConfig,
+  netmaskProblem, schedulerProblem, serviceToInput, unicastAddressProblem, validateDirectorConfig,
 } from "../../config/schema.ts";
 import { fwmarkWithoutMembersMessage, parseMemberList, parseMark } from "../../config/ipvsadm_syntax.ts";
-import { serviceLabel } from "../../config/service.ts";
+import { findService, keyIdentity, serviceLabel } from "../../config/service.ts";
 import { listAll, listConnections, listService, listTimeout } from "./format.ts";
 import { PROGRAM, fail, parseCommand, refuse, type CommandEntry, type Exit } from "./parse.ts";
 
@@ -78,35 +78,15 @@ function keyOf(ce: CommandEntry): ServiceKey {
     : { protocol: ce.svc.protocol as "tcp" | "udp", address: ce.svc.address!, port: ce.svc.port };
 }
 
-function findService(config: DirectorConfig, key: ServiceKey): ServiceConfig | undefined {
-  return config.services.find((s) =>
-    "fwmark" in key ? s.fwmark === key.fwmark
-      : s.fwmark === null && s.protocol === key.protocol && s.address === key.address && s.port === key.port);
+function findServiceIn(config: DirectorConfig, key: ServiceKey): ServiceConfig | undefined {
+  return findService(config.services, key);
 }
 
-/** A service as the schema reads it (the JSON shape), to check a whole would-be table. */
-function schemaInput(s: ServiceConfig): Record<string, unknown> {
-  const flags: string[] = [];
-  if (s.scheduler === "sh" || s.scheduler === "mh") {
-    if (s.schedulerFlags.fallback) flags.push(`${s.scheduler}-fallback`);
-    if (s.schedulerFlags.port) flags.push(`${s.scheduler}-port`);
-  }
-  const common = {
-    scheduler: s.scheduler,
-    schedulerFlags: flags,
-    ...(s.scheduler === "mh" ? { mhTableSize: s.schedulerFlags.mhTableSize } : {}),
-    persistence: s.persistence,
-    realServers: s.realServers.map((r) => ({ ...r })),
-  };
-  return s.fwmark !== null
-    ? { fwmark: s.fwmark, members: s.members, ...common }
-    : { protocol: s.protocol, address: s.address, port: s.port, ...common };
-}
 
 /** What the schema finds wrong with the table once `next` joins it (member overlaps), or null. */
 function tableProblem(config: DirectorConfig, next: ServiceConfig): string | null {
   const services = [...config.services, next];
-  const r = validateDirectorConfig({ interface: config.interface, services: services.map(schemaInput) });
+  const r = validateDirectorConfig({ interface: config.interface, services: services.map(serviceToInput) });
   if (r.ok) return null;
   const issue = r.issues[0]!;
   const name = (i: string) => services[Number(i)] ? serviceLabel(services[Number(i)]!) : `services[${i}]`;
@@ -126,7 +106,7 @@ async function addOrEditService(ce: CommandEntry, ctx: Context): Promise<Exit> {
   const add = ce.command === "add-service";
   const op: Operation = add ? "add-service" : "edit-service";
   const config = ctx.control.current();
-  const existing = findService(config, key);
+  const existing = findServiceIn(config, key);
   if (!add && ce.options.has("members")) return fail("Illegal 'members' option with the 'edit-service' command");
   if (add && existing) return kernelError(op, "EEXIST");
   if (!add && !existing) return kernelError(op, "ESRCH");
@@ -172,7 +152,7 @@ async function addOrEditDest(ce: CommandEntry, ctx: Context): Promise<Exit> {
   const key = keyOf(ce);
   const add = ce.command === "add-server";
   const op: Operation = add ? "add-dest" : "edit-dest";
-  const svc = findService(ctx.control.current(), key);
+  const svc = findServiceIn(ctx.control.current(), key);
   if (!svc) return kernelError(op, "ESRCH");
   const address = ce.dest.address!;
   // The kernel's order: thresholds (ERANGE), then the lookup, then the address type.
@@ -206,7 +186,8 @@ async function list(ce: CommandEntry, ctx: Context): Promise<Exit> {
   const snapshot = ctx.control.snapshot();
   if (o.has("service-address")) {
     const key = keyOf(ce);
-    const svc = snapshot.services.find((s) => JSON.stringify(s.key) === JSON.stringify(key));
+    const id = keyIdentity(key);
+    const svc = snapshot.services.find((s) => keyIdentity(s.key) === id);
     if (!svc) return { code: 1, stdout: "", stderr: `${ipvsStrerror("get-service", "ESRCH")}\n` };
     return { code: 0, stdout: listService(svc, ce.format), stderr: "" };
   }
@@ -230,7 +211,7 @@ async function execute(ce: CommandEntry, ctx: Context): Promise<Exit> {
       return addOrEditService(ce, ctx);
     case "delete-service": {
       const key = keyOf(ce);
-      if (!findService(ctx.control.current(), key)) return kernelError("delete-service", "ESRCH");
+      if (!findServiceIn(ctx.control.current(), key)) return kernelError("delete-service", "ESRCH");
       return fromResult("delete-service", await ctx.control.deleteService(key));
     }
     case "zero":

@@ -5,7 +5,9 @@
 import {
   IPVSADM_OPTIONS, optionId, parseAddrPort, parseMark, parseMemberList, type IpvsadmOptionDef,
 } from "../../config/ipvsadm_syntax.ts";
-import { IPVS_SCHEDULERS, MAX_PERSISTENCE_TIMEOUT, parseIPv4 } from "../../config/schema.ts";
+import { IPVS_SCHEDULERS, MAX_PERSISTENCE_TIMEOUT, SCHEDULER_FLAG_NAMES, parseIPv4 } from "../../config/schema.ts";
+import { DEFAULT_PERSISTENCE_NETMASK, DEFAULT_PERSISTENCE_TIMEOUT } from "../../config/service.ts";
+import { DEFAULT_SCHEDULER, readsHashFlags } from "../../sched/index.ts";
 import type { Protocol, ServiceMatch } from "../../config/model.ts";
 import { NO_FORMAT, type ListFormat } from "./format.ts";
 import { genericOptCheck, tunnelOptCheck, TUNNEL_TYPES, type Command, type OptionName, type TunnelType } from "./table.ts";
@@ -183,7 +185,7 @@ export function parseCommand(argv: readonly string[], readingStdin: boolean): Co
     scheduler: "",
     persistent: false,
     timeout: 0,
-    netmask: "255.255.255.255",
+    netmask: DEFAULT_PERSISTENCE_NETMASK,
     schedFlags: [],
     dest: { address: null, port: 0, forward: "dr", weight: 1, upper: 0, lower: 0 },
     tunType: "ipip",
@@ -250,7 +252,7 @@ export function parseCommand(argv: readonly string[], readingStdin: boolean): Co
       case "p": {
         if ((e = set("persistent"))) return e;
         ce.persistent = true;
-        if (t.arg === undefined) ce.timeout = 360; // IPVS_SVC_PERSISTENT_TIMEOUT
+        if (t.arg === undefined) ce.timeout = DEFAULT_PERSISTENCE_TIMEOUT;
         else {
           const v = stringToNumber(t.arg, 1, MAX_PERSISTENCE_TIMEOUT);
           if (v < 0) return fail(`invalid timeout value \`${t.arg}' specified`);
@@ -400,14 +402,14 @@ export function parseCommand(argv: readonly string[], readingStdin: boolean): Co
   if (args.length > 0) return fail(`unexpected argument ${args[0]}`);
 
   if (schedFlagsArg !== null) {
-    const sched = ce.scheduler || "wlc";
+    const sched = ce.scheduler || DEFAULT_SCHEDULER;
     // strtok(optarg, ","): empty items vanish; an empty list reads as one empty flag.
     const items = schedFlagsArg.split(",").filter((f) => f !== "");
     for (const flag of items.length ? items : [""]) {
       if (flag === "flag-1" || flag === "flag-2" || flag === "flag-3") {
         // IP_VS_SVC_F_SCHED1..3: sh and mh read SCHED1 as fallback and SCHED2 as port.
-        if ((sched === "sh" || sched === "mh") && flag !== "flag-3") ce.schedFlags.push(`${sched}-${flag === "flag-1" ? "fallback" : "port"}`);
-      } else if (["sh-fallback", "sh-port", "mh-fallback", "mh-port"].includes(flag)) {
+        if (readsHashFlags(sched) && flag !== "flag-3") ce.schedFlags.push(`${sched}-${flag === "flag-1" ? "fallback" : "port"}`);
+      } else if ((SCHEDULER_FLAG_NAMES as readonly string[]).includes(flag)) {
         if (sched !== flag.slice(0, 2)) return fail(`incompatible scheduler flag \`${flag}'`);
         ce.schedFlags.push(flag);
       } else {
@@ -428,7 +430,7 @@ export function parseCommand(argv: readonly string[], readingStdin: boolean): Co
       return refuse("one-packet scheduling (-o) is not supported yet");
     }
     if (ce.options.has("pe")) return refuse("persistence engines (--pe) are not supported yet");
-    if (!ce.scheduler) ce.scheduler = "wlc"; // DEF_SCHED
+    if (!ce.scheduler) ce.scheduler = DEFAULT_SCHEDULER;
   }
   if (ce.command === "add-server" || ce.command === "edit-server") {
     if (ce.dest.forward === "nat") return refuse("NAT forwarding (-m) is not supported: ringvs does DR (-g) and TUN (-i)");
