@@ -1,23 +1,29 @@
-// The director: owns the rings (one per packet worker), the packet workers, the kernel guard and
-// the neighbour entries, and turns a validated DirectorConfig into the plan the workers run. The
-// CLI is a thin shell over it.
+// The director: the shell that runs a validated DirectorConfig on a system (src/control/system.ts:
+// rings, packet workers, nft guard, offloads, reachability; the real kernel or a simulation). It
+// places VIPs, gives every service and (service, real server) pair a stable id, has the plan
+// compiler (plan_compiler.ts) turn config, ids and reachability into the plan the workers run,
+// and publishes it. The CLI is a thin shell over it.
 import { REAL_SERVER_ENTRIES_MAX, type DirectorConfig, type ServiceConfig } from "../config/model.ts";
+import { serviceLabel } from "../config/service.ts";
 import { setThreadCpus, threadCpus, type RingParams } from "../dataplane/ffi.ts";
 import { gratuitousArp } from "../dataplane/arp.ts";
 import type { Counters } from "../dataplane/layout.ts";
-import { IPPROTO_TCP, IPPROTO_UDP } from "../dataplane/layout.ts";
+import { IPPROTO_TCP } from "../dataplane/layout.ts";
 import { ipToU32, macToString, u32ToIp, type Plan } from "../dataplane/plan.ts";
+import { DEST_BOUND, DEST_TEMPLATES, type PolicyCounters } from "../dataplane/policy_counters.ts";
+import type { RingSet } from "../dataplane/ring_set.ts";
 import { TCP_STATE_NAMES } from "../flow/tcp_state.ts";
 import type { ConnectionEntry } from "./control.ts";
-import { RingSet } from "../dataplane/ring_set.ts";
-import { serviceIdentity, serviceLabel, serviceMatches } from "../config/service.ts";
-import { DEST_BOUND, DEST_TEMPLATES, type PolicyCounters } from "../dataplane/policy_counters.ts";
+import type { WorkerPool } from "./packet_workers.ts";
+import { compilePlan, fanoutMask, serviceIdentities, slotKey, slotKeys } from "./plan_compiler.ts";
+import type { RealServerTarget } from "./reachability.ts";
 import { SlotAllocator } from "./slot_allocator.ts";
-import { runOk } from "../sys/run.ts";
-import { KernelGuard } from "./kernel_guard.ts";
-import { PacketWorkers } from "./packet_workers.ts";
-import { ReceiveOffloads } from "./offloads.ts";
-import { Reachability, type RealServerTarget } from "./reachability.ts";
+import {
+  KERNEL_HOST, openSystem, type DirectorHost, type DirectorSystem, type OffloadControl, type ReachSource, type ServiceGuard,
+} from "./system.ts";
+import type { VipPlacement } from "./vip_placement.ts";
+
+export { fanoutMask } from "./plan_compiler.ts";
 
 /** Descriptors per batch: 8 blocks' worth at the default 8 KiB block (the shim takes another ready
  *  block while block_size / 64 descriptors, its most minimum-size frames, still fit): ~400 frames
@@ -28,9 +34,8 @@ const DESC_CAPACITY = 1024;
 /** Real-server slots: one per configured (service, real server) pair, plus removed ones that
  *  connections still hold (src/control/slot_allocator.ts). */
 const SLOT_CAPACITY = REAL_SERVER_ENTRIES_MAX;
-/** How long start() waits for real-server MACs before it starts forwarding without them. */
-const MAC_WAIT_MS = 3000;
-const REFRESH_MS = 1000;
+/** Service ids key persistence templates in 20 bits (src/flow/templates.ts). */
+const SERVICE_ID_CAPACITY = 1 << 20;
 /** ICMP "fragmentation needed" (TUN path MTU): at most 50 a second, 10 in hand. The kernel's own
  *  icmp_ratelimit allows one per second per destination; one shared bucket is simpler and keeps a
  *  flood of oversized DF packets from turning the director into an ICMP source. */
@@ -96,125 +101,6 @@ export interface DirectorStats {
   services: ServiceStats[];
 }
 
-interface VipPlacement {
-  /** VIPs configured on the director: the kernel answers their ARP. */
-  local: Set<string>;
-  /** VIPs ringvs answers ARP for. */
-  arp: Set<string>;
-  /** The director's own address on its first interface (not a VIP), if it has one: the source
-   *  of the ICMP "fragmentation needed" messages TUN sends to clients. */
-  dip: string | null;
-  /** Local VIPs configured on an interface ringvs does not receive on (lo, a dummy): VIP ->
-   *  that interface. */
-  on: Map<string, string>;
-}
-
-/** Decide per VIP who answers ARP, and refuse configurations where the kernel and ringvs would
- *  both claim a VIP, or neither would. */
-async function placeVips(config: DirectorConfig): Promise<VipPlacement> {
-  // All links, not just those with IPv4 addresses: the interface may have none (arp mode).
-  const all = JSON.parse(await runOk(["ip", "-j", "addr", "show"])) as {
-    ifname: string;
-    addr_info?: { family: string; local: string }[];
-  }[];
-  const onIf = new Map<string, string>(); // address -> the receiving interface it is on
-  const elsewhere = new Map<string, string>();
-  const receiving = new Set(config.interfaces);
-  for (const link of all) {
-    for (const a of link.addr_info ?? []) {
-      if (a.family !== "inet") continue;
-      if (receiving.has(link.ifname)) onIf.set(a.local, link.ifname);
-      else elsewhere.set(a.local, link.ifname);
-    }
-  }
-  for (const ifname of config.interfaces) {
-    if (!all.some((l) => l.ifname === ifname)) throw new Error(`interface ${ifname} does not exist`);
-  }
-  const vips = new Set(config.services.flatMap((s) => serviceMatches(s).map((m) => m.address)));
-  const dip = [...onIf].find(([a, dev]) => dev === config.interface && !vips.has(a))?.[0] ?? null;
-  const placement: VipPlacement = { local: new Set(), arp: new Set(), on: new Map(), dip };
-  for (const vip of vips) {
-    const local = onIf.has(vip);
-    if (config.vipMode === "local" && !local && !elsewhere.has(vip)) {
-      throw new Error(`vipMode "local": VIP ${vip} is not configured on this host (ip addr add ${vip}/32 dev lo, or dev ${config.interface})`);
-    }
-    if (config.vipMode === "arp" && (local || elsewhere.has(vip))) {
-      throw new Error(`vipMode "arp": VIP ${vip} is configured on ${onIf.get(vip) ?? elsewhere.get(vip)}; remove it or use vipMode "local"`);
-    }
-    // A VIP on any local interface (lo, a dummy, another NIC: the ipvs.sh selftest and many LVS
-    // guides put it on lo) is the local setup: Linux answers ARP for every local address on
-    // every interface unless sysctls say otherwise, which sysctlWarnings() reports.
-    (local || elsewhere.has(vip) ? placement.local : placement.arp).add(vip);
-    if (!local && elsewhere.has(vip)) placement.on.set(vip, elsewhere.get(vip)!);
-  }
-  return placement;
-}
-
-/** Effective value of an IPv4 conf sysctl for an interface: the kernel uses max(all, dev) for
- *  arp_ignore, arp_filter (OR) and rp_filter. Null when it cannot be read. */
-async function confValue(dev: string, name: string): Promise<number | null> {
-  const read = async (d: string) => {
-    try {
-      return Number((await Bun.file(`/proc/sys/net/ipv4/conf/${d}/${name}`).text()).trim());
-    } catch {
-      return null;
-    }
-  };
-  const [all, own] = [await read("all"), await read(dev)];
-  if (all === null || own === null) return null;
-  return Math.max(all, own);
-}
-
-/** Why the kernel will not answer ARP for local VIPs configured on another interface than the
- *  receiving ones (`on`: VIP -> that interface), when its sysctls say so (the director then
- *  receives no VIP traffic), for each receiving interface. */
-async function sysctlWarnings(ifnames: readonly string[], on: ReadonlyMap<string, string>): Promise<string[]> {
-  const out: string[] = [];
-  for (const ifname of ifnames) out.push(...(await sysctlWarningsOf(ifname, on)));
-  return out;
-}
-
-async function sysctlWarningsOf(ifname: string, on: ReadonlyMap<string, string>): Promise<string[]> {
-  if (on.size === 0) return [];
-  const vips = [...on].map(([vip, dev]) => `${vip} (on ${dev})`).join(", ");
-  const out: string[] = [];
-  const ignore = await confValue(ifname, "arp_ignore");
-  if (ignore !== null && ignore >= 1) {
-    out.push(`arp_ignore=${ignore} on ${ifname}: the kernel answers ARP only for addresses configured on ${ifname} itself, so it will not answer for ${vips}; set net.ipv4.conf.${ifname}.arp_ignore=0 (and all) or put the VIP on ${ifname}`);
-  }
-  if ((await confValue(ifname, "arp_filter")) === 1) {
-    out.push(`arp_filter=1 on ${ifname}: the kernel answers ARP for ${vips} only when its route back to the asker leaves through ${ifname}`);
-  }
-  if ((await confValue(ifname, "rp_filter")) === 1) {
-    out.push(`rp_filter=1 (strict) on ${ifname}: ARP requests for ${vips} from clients whose route does not point back through ${ifname} go unanswered`);
-  }
-  return out;
-}
-
-function protoNumber(protocol: string): number {
-  return protocol === "udp" ? IPPROTO_UDP : IPPROTO_TCP;
-}
-
-/** The source-address mask the fanout hashes under (host order): every client of one persistence
- *  group must reach the worker that holds the group's template, so the mask is the AND of all
- *  persistence netmasks (255.255.255.255 without persistence: spread by client). */
-export function fanoutMask(services: readonly ServiceConfig[]): number {
-  let mask = 0xffffffff;
-  for (const s of services) if (s.persistence) mask &= ipToU32(s.persistence.netmask);
-  return mask >>> 0;
-}
-
-/** A (service, real server) pair: what a real-server slot belongs to. */
-function slotKey(svc: ServiceConfig, rip: string): string {
-  return `${serviceIdentity(svc)}>${rip}`;
-}
-
-function slotKeys(config: DirectorConfig): Set<string> {
-  const keys = new Set<string>();
-  for (const s of config.services) for (const r of s.realServers) keys.add(slotKey(s, r.address));
-  return keys;
-}
-
 /** Keep the control thread (and the `ip` processes it spawns, which inherit its affinity) off the
  *  packet workers' CPUs when it has anywhere else to go: its once-a-second refresh would otherwise
  *  preempt a worker for milliseconds, which is what the tail of the added latency is made of
@@ -231,37 +117,47 @@ function moveOffWorkerCpus(workerCpus: readonly number[], log: Log): void {
 
 export class Director {
   private refreshTimer: ReturnType<typeof setInterval> | null = null;
-  private readonly slots = new SlotAllocator(SLOT_CAPACITY);
-  private readonly serviceIds = new Map<string, number>();
+  /** Stable ids, reused once nothing refers to them any more: a slot per (service, real server)
+   *  pair (see slot_allocator.ts) and an id per service identity (persistence templates are keyed
+   *  by it; a service's templates all go with its slots, so its id is free once every worker runs
+   *  a plan without it). */
+  private readonly slots: SlotAllocator;
+  private readonly serviceIds = new SlotAllocator(SERVICE_ID_CAPACITY, "services");
+  /** The ids of the plan last compiled, for reading counters and connections by config entry. */
+  private slotIds = new Map<string, number>();
   private lastPlanJson = "";
   private unresolvedReported = new Set<string>();
   private stopped = false;
-  private readonly workers: PacketWorkers;
+  private readonly rings: RingSet;
+  private readonly workers: WorkerPool;
+  private readonly host: DirectorHost;
+  private readonly guard: ServiceGuard;
+  private readonly offloads: OffloadControl[];
+  private readonly reach: ReachSource;
 
   private constructor(
     private config: DirectorConfig,
-    private readonly rings: RingSet,
-    private readonly guard: KernelGuard,
-    private readonly offloads: ReceiveOffloads[],
-    private readonly reach: Reachability,
+    private readonly system: DirectorSystem,
     private placement: VipPlacement,
     private readonly log: Log,
   ) {
-    this.workers = new PacketWorkers(rings, config.flowTableSize, SLOT_CAPACITY, log);
+    ({ rings: this.rings, workers: this.workers, host: this.host, guard: this.guard, offloads: this.offloads, reach: this.reach } = system);
+    this.slots = new SlotAllocator(system.rings.rings[0]!.slotCapacity);
   }
 
-  /** Start forwarding for `config`. Throws with a message naming what is wrong (interface, VIP
-   *  placement, privileges, nft) and leaves nothing behind when it does. */
+  /** Start forwarding for `config` on the real kernel. Throws with a message naming what is wrong
+   *  (interface, VIP placement, privileges, nft) and leaves nothing behind when it does. */
   static async start(config: DirectorConfig, log: Log): Promise<Director> {
-    const placement = await placeVips(config);
-    for (const w of await sysctlWarnings(config.interfaces, placement.on)) log(w);
+    const placement = await KERNEL_HOST.placeVips(config);
+    for (const w of await KERNEL_HOST.sysctlWarnings(config.interfaces, placement.on)) log(w);
     const params: RingParams = { ...config.ring, descCapacity: DESC_CAPACITY, slotCapacity: SLOT_CAPACITY };
-    const rings = RingSet.open(config.interfaces, params, config.workers.count);
-    const guard = new KernelGuard(config.interfaces);
-    // With one receiving interface it is every ring's tx_if 0; with several, each ring has its
-    // own there, so every egress interface gets a transmit socket numbered alike in all rings.
-    const reach = new Reachability(config.interfaces.length === 1 ? config.interface : null, rings, config.tunnelSource);
-    const offloads = config.interfaces.map((ifname) => new ReceiveOffloads(ifname));
+    return Director.startOn(openSystem(config, params, log), config, placement, log);
+  }
+
+  /** Start forwarding for `config` on `system` (opened for it; see system.ts), VIPs placed as
+   *  `placement` says. On failure everything the system holds is released and the error rethrown. */
+  static async startOn(system: DirectorSystem, config: DirectorConfig, placement: VipPlacement, log: Log): Promise<Director> {
+    const { rings, guard, offloads, reach, workers } = system;
     let d: Director | null = null;
     try {
       rings.setFanoutMask(fanoutMask(config.services));
@@ -271,17 +167,17 @@ export class Director {
         if (offloadWarning) log(offloadWarning);
       }
       if (placement.dip) rings.setIcmp(ipToU32(placement.dip), ICMP_RATE, ICMP_BURST);
-      d = new Director(config, rings, guard, offloads, reach, placement, log);
+      d = new Director(config, system, placement, log);
       await d.waitForMacs();
       // workers.cpus places the workers of each interface alike: worker j of every interface on cpus[j].
       const cpus = config.workers.cpus;
-      await d.workers.start(d.currentPlan(), cpus ? rings.rings.map((_, i) => cpus[i % config.workers.count]!) : null);
+      await workers.start(d.currentPlan(), cpus ? rings.rings.map((_, i) => cpus[i % config.workers.count]!) : null);
       if (config.workers.cpus) moveOffWorkerCpus(config.workers.cpus, log);
       d.announce();
-      d.refreshTimer = setInterval(() => void d!.refresh(), REFRESH_MS);
+      if (system.refreshMs !== null) d.refreshTimer = setInterval(() => void d!.refresh(), system.refreshMs);
       return d;
     } catch (e) {
-      d?.workers.terminate();
+      workers.terminate();
       await guard.remove();
       for (const o of offloads) await o.restore();
       await reach.release();
@@ -300,7 +196,7 @@ export class Director {
   }
 
   private async waitForMacs(): Promise<void> {
-    const deadline = performance.now() + MAC_WAIT_MS;
+    const deadline = performance.now() + this.system.macWaitMs;
     let first = true;
     for (;;) {
       const problems = await this.reach.refresh(this.targets());
@@ -338,71 +234,51 @@ export class Director {
     this.log(`answering ARP for ${vips.join(", ")} as ${as} (gratuitous ARP sent)`);
   }
 
-  /** Stable small number per service identity, for the life of the process (< 2^20). */
-  private serviceId(svc: ServiceConfig): number {
-    const key = serviceIdentity(svc);
-    let id = this.serviceIds.get(key);
-    if (id === undefined) {
-      id = this.serviceIds.size;
-      this.serviceIds.set(key, id);
-    }
-    return id;
-  }
-
-  private slot(svc: ServiceConfig, rip: string): number {
-    return this.slots.acquire(slotKey(svc, rip));
-  }
-
-  /** The plan for the current config; slots of (service, real server) pairs it no longer has start
-   *  leaving with the sequence number of the next publish (the plan that goes without them). */
+  /** The plan for the current config: ids are acquired for everything it holds, ids of what it
+   *  no longer holds start leaving with the sequence number of the next publish (the plan that
+   *  goes without them), and the compiler turns config, ids and reachability into the plan. */
   private buildPlan(): Plan {
-    const plan = this.compilePlan();
-    this.slots.retain(slotKeys(this.config), this.workers.nextSeq);
-    return plan;
-  }
-
-  /** Slots that left and that nothing holds any more (every worker runs a plan without them; no
-   *  flow entry or template of any worker points at them) become reusable. */
-  private reclaimSlots(): void {
-    this.slots.reclaim(this.workers.appliedSeq(), (slot) => {
-      const c = this.workers.destCounters(slot);
-      return c[DEST_BOUND] === 0 && c[DEST_TEMPLATES] === 0;
+    const seq = this.workers.nextSeq;
+    const services = new Map<string, number>();
+    for (const id of serviceIdentities(this.config)) services.set(id, this.serviceIds.acquire(id));
+    const slots = new Map<string, number>();
+    for (const key of slotKeys(this.config)) slots.set(key, this.slots.acquire(key));
+    this.serviceIds.retain(new Set(services.keys()), seq);
+    this.slots.retain(new Set(slots.keys()), seq);
+    this.slotIds = slots;
+    return compilePlan({
+      config: this.config, arpVips: [...this.placement.arp], serviceIds: services, slots, reach: (t) => this.reach.get(t),
     });
   }
 
-  private compilePlan(): Plan {
+  /** The slot of a configured (service, real server) pair in the plan last compiled; undefined
+   *  for a pair of a change still being applied (apply() awaits lookups before it compiles). */
+  private slot(svc: ServiceConfig, rip: string): number | undefined {
+    return this.slotIds.get(slotKey(svc, rip));
+  }
+
+  /** Ids that left and that nothing holds any more become reusable: a slot once every worker runs
+   *  a plan without it and no flow entry or template of any worker points at it; a service id once
+   *  every worker runs a plan without the service. */
+  private reclaimIds(): void {
+    const applied = this.workers.appliedSeq();
+    this.slots.reclaim(applied, (slot) => {
+      const c = this.workers.destCounters(slot);
+      return c[DEST_BOUND] === 0 && c[DEST_TEMPLATES] === 0;
+    });
+    this.serviceIds.reclaim(applied, () => true);
+  }
+
+  /** Ids in use: configured, and removed but still held. */
+  idUse(): { slots: number; leavingSlots: number; services: number; leavingServices: number } {
     return {
-      services: this.config.services.map((s) => ({
-        id: this.serviceId(s),
-        matches: serviceMatches(s).map((m) => ({ proto: protoNumber(m.protocol), vip: ipToU32(m.address), port: m.port })),
-        scheduler: s.scheduler,
-        schedulerFlags: s.schedulerFlags,
-        persistence: s.persistence
-          ? { timeout: s.persistence.timeout, mask: ipToU32(s.persistence.netmask) }
-          : null,
-        dests: s.realServers.map((r) => {
-          const reach = this.reach.get(r);
-          return {
-          slot: this.slot(s, r.address),
-          rip: ipToU32(r.address),
-          port: r.port,
-          weight: r.weight,
-          forward: r.forward,
-          mac: reach.mac,
-          tunnel: reach.tunnel,
-          egress: reach.egress,
-          upperThreshold: r.upperThreshold,
-          lowerThreshold: r.lowerThreshold,
-          };
-        }),
-      })),
-      arpVips: [...this.placement.arp].map(ipToU32),
-      timeouts: this.config.timeouts,
+      slots: this.slots.used, leavingSlots: this.slots.leavingCount,
+      services: this.serviceIds.used, leavingServices: this.serviceIds.leavingCount,
     };
   }
 
   /** Follow routes and neighbour tables; publish a new plan only when something changed. */
-  private async refresh(): Promise<void> {
+  async refresh(): Promise<void> {
     // setInterval does not wait for an async tick: with thousands of real servers a refresh (an
     // `ip route get` and `ip neigh` per new target) outlasts the second, and overlapping ones
     // piled up, each spawning its own processes. A tick that finds one running skips.
@@ -411,7 +287,7 @@ export class Director {
     try {
       this.rings.refreshKernelStats();
       this.reportTruncated();
-      this.reclaimSlots();
+      this.reclaimIds();
       const problems = await this.reach.refresh(this.targets());
       for (const t of this.targets()) {
         const key = `${t.forward}:${t.address}`;
@@ -463,7 +339,7 @@ export class Director {
     if (next.interfaces.join(",") !== this.config.interfaces.join(",")) {
       throw new Error(`the interfaces cannot change while running (${this.config.interfaces.join(",")} -> ${next.interfaces.join(",")}): restart ringvs`);
     }
-    const placement = await placeVips(next);
+    const placement = await this.host.placeVips(next);
     if (
       JSON.stringify(next.ring) !== JSON.stringify(this.config.ring) || next.flowTableSize !== this.config.flowTableSize ||
       JSON.stringify(next.workers) !== JSON.stringify(this.config.workers)
@@ -471,7 +347,7 @@ export class Director {
       this.log("ring geometry, flowTableSize and workers changes take effect at the next restart (rings, workers and flow tables stay as they are)");
       next = { ...next, ring: this.config.ring, flowTableSize: this.config.flowTableSize, workers: this.config.workers };
     }
-    const slotProblem = this.slots.problemFor(slotKeys(next));
+    const slotProblem = this.slots.problemFor(slotKeys(next)) ?? this.serviceIds.problemFor(serviceIdentities(next));
     if (slotProblem) throw new Error(slotProblem);
     await this.guard.install(next.services);
     const before = this.config;
@@ -499,14 +375,19 @@ export class Director {
     this.lastPlanJson = JSON.stringify(plan);
     this.workers.publish(plan);
     if (newArp.length) this.announceVips(newArp);
-    for (const w of await sysctlWarnings(next.interfaces, newElsewhere)) this.log(w);
+    for (const w of await this.host.sysctlWarnings(next.interfaces, newElsewhere)) this.log(w);
   }
 
   /** Tracked connections as the workers have them (ipvsadm -c), at most `limit`. */
   async connections(limit = 100_000): Promise<ConnectionEntry[]> {
     if (this.stopped) return [];
     const bySlot = new Map<number, { svc: ServiceConfig; rs: ServiceConfig["realServers"][number] }>();
-    for (const svc of this.config.services) for (const rs of svc.realServers) bySlot.set(this.slot(svc, rs.address), { svc, rs });
+    for (const svc of this.config.services) {
+      for (const rs of svc.realServers) {
+        const slot = this.slot(svc, rs.address);
+        if (slot !== undefined) bySlot.set(slot, { svc, rs });
+      }
+    }
     const list = await this.workers.connections(limit);
     return list.flatMap(([proto, saddr, sport, daddr, dport, state, left, slot]) => {
       const owner = bySlot.get(slot!);
@@ -558,14 +439,14 @@ export class Director {
         dests: s.realServers.map((rs) => {
           const slot = this.slot(s, rs.address);
           const mac = this.reach.get(rs).mac;
-          const [activeConns, inactiveConns, persistConns, conns] = this.workers.destCounters(slot);
+          const [activeConns, inactiveConns, persistConns, conns] = slot === undefined ? [0, 0, 0, 0] : this.workers.destCounters(slot);
           return {
             activeConns, inactiveConns, persistConns, conns,
             address: rs.address,
             port: rs.port,
             weight: rs.weight,
             mac: mac ? macToString(mac) : null,
-            ...r.slotTraffic(slot),
+            ...(slot === undefined ? { packets: 0, bytes: 0 } : r.slotTraffic(slot)),
           };
         }),
       })),

@@ -38,6 +38,25 @@ export function workerPlan(plan: Plan, n: number): Plan {
   };
 }
 
+/** What the Director needs of its packet workers: PacketWorkers (one thread per ring) in
+ *  production, InThreadWorkers (src/control/simulated_system.ts) when it runs simulated. */
+export interface WorkerPool {
+  start(plan: Plan, cpus: readonly number[] | null): Promise<void>;
+  /** New rules for every worker; returns the plan's sequence number. */
+  publish(plan: Plan): number;
+  /** The sequence number the next publish() will give its plan. */
+  readonly nextSeq: number;
+  /** The newest plan every worker has in force (0: the start plan). */
+  appliedSeq(): number;
+  /** [active, inactive, templates, scheduled, bound] of one slot, summed over the workers. */
+  destCounters(slot: number): [number, number, number, number, number];
+  connections(limit: number): Promise<number[][]>;
+  policyCounters(): PolicyCounters;
+  policyCountersOf(index: number): PolicyCounters;
+  stop(): Promise<void>;
+  terminate(): void;
+}
+
 interface PacketWorker {
   thread: Worker;
   counters: SharedArrayBuffer;
@@ -52,7 +71,7 @@ interface PacketWorker {
 
 type ConnectionRow = number[];
 
-export class PacketWorkers {
+export class PacketWorkers implements WorkerPool {
   private readonly workers: PacketWorker[] = [];
   private readonly pending = new Map<number, { lists: ConnectionRow[][]; left: number; done: (rows: ConnectionRow[]) => void }>();
   private nextRequest = 0;

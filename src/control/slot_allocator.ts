@@ -16,7 +16,8 @@ export class SlotAllocator {
   private readonly leaving = new Map<number, number>();
   private next = 0;
 
-  constructor(readonly capacity: number) {
+  /** `what` names the ids in the message of a full allocator ("real-server entries", "services"). */
+  constructor(readonly capacity: number, private readonly what = "real-server entries") {
     this.keyOf = new Array(capacity).fill(null);
   }
 
@@ -31,9 +32,7 @@ export class SlotAllocator {
     let slot = this.free.pop();
     if (slot === undefined) {
       if (this.next >= this.capacity) {
-        throw new Error(
-          `more than ${this.capacity} real-server entries (${this.leaving.size} of them removed but still held by connections)`,
-        );
+        throw new Error(this.fullMessage());
       }
       slot = this.next++;
     }
@@ -73,7 +72,11 @@ export class SlotAllocator {
     for (const k of keys) if (!this.byKey.has(k)) fresh++;
     const room = this.free.length + (this.capacity - this.next);
     if (fresh <= room) return null;
-    return `more than ${this.capacity} real-server entries (${this.leaving.size} of them removed but still held by connections)`;
+    return this.fullMessage();
+  }
+
+  private fullMessage(): string {
+    return `more than ${this.capacity} ${this.what} (${this.leaving.size} of them removed but still held by connections)`;
   }
 
   /** Slots bound to a key (configured or leaving). */

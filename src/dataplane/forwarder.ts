@@ -94,7 +94,7 @@ export class Forwarder {
   private slotDest: (SchedDest | null)[];
   private slotSvc: (ServiceRuntime | null)[];
   private readonly slotIdx: Int32Array;
-  private readonly slotHasMac: Uint8Array;
+  private readonly slotUsable: Uint8Array;
   private readonly slotOverloaded: Uint8Array;
   private readonly slotUpper: Uint32Array;
   private readonly slotLower: Uint32Array;
@@ -114,7 +114,7 @@ export class Forwarder {
     this.slotDest = new Array(n).fill(null);
     this.slotSvc = new Array(n).fill(null);
     this.slotIdx = new Int32Array(n);
-    this.slotHasMac = new Uint8Array(n);
+    this.slotUsable = new Uint8Array(n);
     this.slotOverloaded = new Uint8Array(n);
     this.slotUpper = new Uint32Array(n);
     this.slotLower = new Uint32Array(n);
@@ -143,11 +143,13 @@ export class Forwarder {
       const dests: SchedDest[] = listOrder(spec.dests).map((d) => {
         const prev = this.slotDest[d.slot];
         if (!prev) this.clearSlotTraffic(d.slot);
-        this.slotHasMac[d.slot] = d.mac ? 1 : 0;
+        // Usable: a MAC to send to and nothing learned against it (availability, not weight).
+        this.slotUsable[d.slot] = d.mac !== null && d.available !== false ? 1 : 0;
         this.slotUpper[d.slot] = d.upperThreshold;
         this.slotLower[d.slot] = d.lowerThreshold;
         return {
-          slot: d.slot, addr: d.rip, port: d.port, weight: d.weight, available: d.mac !== null && !this.slotOverloaded[d.slot],
+          slot: d.slot, addr: d.rip, port: d.port, weight: d.weight,
+          available: this.slotUsable[d.slot] === 1 && !this.slotOverloaded[d.slot],
           activeConns: prev?.activeConns ?? 0, inactiveConns: prev?.inactiveConns ?? 0,
         };
       });
@@ -166,9 +168,9 @@ export class Forwarder {
     for (let s = 0; s < slotDest.length; s++) {
       if (this.slotDest[s] && !slotDest[s]) {
         ring.slots8[s * SLOT_SIZE + SLOT.method] = FWD_NONE;
-        this.slotHasMac[s] = 0;
+        this.slotUsable[s] = 0;
         this.templates.dropSlot(s);
-      } else if (slotDest[s] && !this.slotHasMac[s]) {
+      } else if (slotDest[s] && !this.slotUsable[s]) {
         this.templates.dropSlot(s);
       }
     }
@@ -394,8 +396,8 @@ export class Forwarder {
     const t = this.templates;
     let id = t.find(key, now);
     // A template keeps its server even at weight 0 (the kernel's default), but not one that left
-    // the service or has no MAC.
-    if (id >= 0 && this.slotSvc[t.slot[id]!] === svc && this.slotHasMac[t.slot[id]!]) {
+    // the service, has no MAC or is unavailable.
+    if (id >= 0 && this.slotSvc[t.slot[id]!] === svc && this.slotUsable[t.slot[id]!]) {
       this.pc[PC.persistHits]!++;
     } else {
       const idx = svc.scheduler.schedule(saddr, daddr, sport, dport, now);
@@ -464,7 +466,7 @@ export class Forwarder {
   }
 
   private destChanged(slot: number, d: SchedDest): void {
-    d.available = this.slotHasMac[slot] === 1 && this.slotOverloaded[slot] === 0;
+    d.available = this.slotUsable[slot] === 1 && this.slotOverloaded[slot] === 0;
     const svc = this.slotSvc[slot];
     svc?.scheduler.destChanged?.(this.slotIdx[slot]!);
   }

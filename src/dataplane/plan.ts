@@ -9,7 +9,13 @@ export interface PlanDest {
   /** Real server address, host-order u32, and port (the service's: DR and TUN keep ports). */
   rip: number;
   port: number;
+  /** The weight the operator configured (ipvsadm -w), never edited by what the system learns. */
   weight: number;
+  /** False while the system has learned the real server must not take new connections (not
+   *  reachable, failed health check): kept apart from `weight` so -S and -L show what the
+   *  operator wrote. Absent (plans written by hand in packet tests): available. A server without
+   *  a MAC is never chosen either way. */
+  available?: boolean;
   /** "dr": rewrite the MAC; "tun": IPIP to `rip` via `tunnel`. */
   forward: "dr" | "tun";
   /** Destination MAC (6 bytes) or null while unresolved: such a server is not chosen. DR: the real

@@ -38,6 +38,20 @@ export class RingSet {
     return new RingSet(rings, names, count);
   }
 
+  /** One ring-less simulation handle per interface (rv_open_sim), all with the MAC `mac`: the
+   *  data plane of a Director run without the kernel (src/control/simulated_system.ts). Frames are
+   *  pushed in and captured out through each Ring's sim* methods. */
+  static simulated(ifnames: readonly string[], mac: Uint8Array, params: RingParams): RingSet {
+    const rings: Ring[] = [];
+    try {
+      for (const _ of ifnames) rings.push(Ring.openSim(mac, params));
+    } catch (e) {
+      for (const r of rings) r.close();
+      throw e;
+    }
+    return new RingSet(rings, [...ifnames], 1);
+  }
+
   /** The rings on receiving interface number i. */
   ringsOf(i: number): readonly Ring[] {
     return this.rings.slice(i * this.perInterface, (i + 1) * this.perInterface);
