@@ -410,12 +410,51 @@ export const serviceSchema: z.ZodType<ServiceConfig, z.ZodTypeDef, unknown> = se
   },
 );
 
+interface Claim {
+  match: ServiceMatch;
+  where: string;
+  /** A firewall-mark member (which may not share a packet with anything), not a VIP:port service. */
+  member: boolean;
+}
+
+/** The claims made so far (overlap as matchesOverlap states it), indexed by VIP and port so that checking a table of 10,000 services is
+ *  not 10,000 x 10,000 comparisons (a walk over every earlier claim made start-up and every -A of a
+ *  large table quadratic). firstClash answers what that walk answered: the earliest claim that
+ *  overlaps `match` where either side is a member. */
+class ClaimIndex {
+  private readonly byVip = new Map<string, { all: { claim: Claim; order: number }[]; byPort: Map<number, { claim: Claim; order: number }[]> }>();
+  private count = 0;
+
+  add(claim: Claim): void {
+    const key = `${claim.match.protocol} ${claim.match.address}`;
+    let vip = this.byVip.get(key);
+    if (!vip) this.byVip.set(key, (vip = { all: [], byPort: new Map() }));
+    const entry = { claim, order: this.count++ };
+    vip.all.push(entry);
+    const list = vip.byPort.get(claim.match.port);
+    if (list) list.push(entry);
+    else vip.byPort.set(claim.match.port, [entry]);
+  }
+
+  firstClash(match: ServiceMatch, member: boolean): Claim | undefined {
+    const vip = this.byVip.get(`${match.protocol} ${match.address}`);
+    if (!vip) return undefined;
+    const ok = (e: { claim: Claim }) => member || e.claim.member;
+    // Port 0 overlaps every claim on the VIP; any other port the same port and the VIP's port 0.
+    if (match.port === 0) return vip.all.find(ok)?.claim;
+    const a = vip.byPort.get(match.port)?.find(ok);
+    const b = vip.byPort.get(0)?.find(ok);
+    if (!a || !b) return (a ?? b)?.claim;
+    return a.order < b.order ? a.claim : b.claim;
+  }
+}
+
 /** Issues across services: one service per VIP:port and per mark, and no member sharing a packet
  *  with another service or member. Paths are relative to the services array. */
 function checkServices(services: readonly ServiceConfig[]): Issue[] {
   const issues: Issue[] = [];
   const keyIndex = new Map<string, number>();
-  const claims: { match: ServiceMatch; where: string; member: boolean }[] = [];
+  const claims = new ClaimIndex();
   services.forEach((s, i) => {
     if (!completeServices.has(s)) return;
     const key = keyLabel(serviceKey(s));
@@ -430,7 +469,7 @@ function checkServices(services: readonly ServiceConfig[]): Issue[] {
       const where = member ? `services[${i}].members[${j}]` : `services[${i}]`;
       // Two VIP:port services never clash here: exact ports were caught as duplicates above, and
       // VIP:port beside VIP:0 is the kernel's own precedence (exact port first).
-      const clash = claims.find((c) => (member || c.member) && matchesOverlap(c.match, match));
+      const clash = claims.firstClash(match, member);
       if (clash) {
         const same = member && clash.where.startsWith(`services[${i}].`);
         issues.push({
@@ -440,7 +479,7 @@ function checkServices(services: readonly ServiceConfig[]): Issue[] {
             (same ? ", a member of the same service" : ": a packet must belong to one service"),
         });
       }
-      claims.push({ match, where, member });
+      claims.add({ match, where, member });
     });
   });
   // The director has a slot per (service, real server) pair: refuse here what serve would.

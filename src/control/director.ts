@@ -4,7 +4,7 @@
 // compiler (plan_compiler.ts) turn config, ids and reachability into the plan the workers run,
 // and publishes it. The CLI is a thin shell over it.
 import { REAL_SERVER_ENTRIES_MAX, type DirectorConfig, type ServiceConfig } from "../config/model.ts";
-import { serviceLabel } from "../config/service.ts";
+import { serviceLabel, serviceMatches, showMatch } from "../config/service.ts";
 import { setThreadCpus, threadCpus, type RingParams } from "../dataplane/ffi.ts";
 import { gratuitousArp } from "../dataplane/arp.ts";
 import type { Counters } from "../dataplane/layout.ts";
@@ -113,6 +113,17 @@ function moveOffWorkerCpus(workerCpus: readonly number[], log: Log): void {
   }
   setThreadCpus(rest);
   log(`packet workers on CPU ${workerCpus.join(",")}, the control thread on CPU ${rest.join(",")}`);
+}
+
+/** What VIP placement depends on: the VIP addresses and the mode. */
+function vipsOf(config: DirectorConfig): string {
+  const vips = new Set(config.services.flatMap((s) => serviceMatches(s).map((m) => m.address)));
+  return `${config.vipMode} ${[...vips].sort().join(",")}`;
+}
+
+/** What the kernel guard's rules depend on: every (protocol, VIP, port) a service matches. */
+function guardedOf(config: DirectorConfig): string {
+  return config.services.flatMap((s) => serviceMatches(s).map(showMatch)).join(",");
 }
 
 export class Director {
@@ -339,7 +350,10 @@ export class Director {
     if (next.interfaces.join(",") !== this.config.interfaces.join(",")) {
       throw new Error(`the interfaces cannot change while running (${this.config.interfaces.join(",")} -> ${next.interfaces.join(",")}): restart ringvs`);
     }
-    const placement = await this.host.placeVips(next);
+    // Only what a change needs waits on `ip` or `nft`: VIP placement when the VIPs or the mode
+    // change, the guard when what services match changes, lookups for real servers never seen.
+    // The once-a-second refresh keeps everything else current.
+    const placement = vipsOf(next) === vipsOf(this.config) ? this.placement : await this.host.placeVips(next);
     if (
       JSON.stringify(next.ring) !== JSON.stringify(this.config.ring) || next.flowTableSize !== this.config.flowTableSize ||
       JSON.stringify(next.workers) !== JSON.stringify(this.config.workers)
@@ -349,14 +363,15 @@ export class Director {
     }
     const slotProblem = this.slots.problemFor(slotKeys(next)) ?? this.serviceIds.problemFor(serviceIdentities(next));
     if (slotProblem) throw new Error(slotProblem);
-    await this.guard.install(next.services);
+    const guardChanges = guardedOf(next) !== guardedOf(this.config);
+    if (guardChanges) await this.guard.install(next.services);
     const before = this.config;
     this.config = next;
     try {
-      await this.reach.refresh(this.targets());
+      await this.reach.refreshNew(this.targets());
     } catch (e) {
       this.config = before;
-      await this.guard.install(before.services);
+      if (guardChanges) await this.guard.install(before.services);
       throw e;
     }
     const newArp = [...placement.arp].filter((v) => !this.placement.arp.has(v));

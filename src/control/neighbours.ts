@@ -41,10 +41,23 @@ export class NeighbourTable {
     const existing = new Map<string, NeighJson>();
     for (const e of (out.trim() ? JSON.parse(out) : []) as NeighJson[]) existing.set(e.dst, e);
     const failures = new Map<string, string>();
+    const wanted: string[] = [];
     for (const ip of addresses) {
       if (this.managed.has(ip)) continue;
       const e = existing.get(ip);
       if (e?.state?.includes("PERMANENT") || e?.state?.includes("NOARP")) continue;
+      wanted.push(ip);
+    }
+    if (wanted.length === 0) return failures;
+    // One `ip -batch` for all of them: a change that adds 5,000 real servers spawned 5,000
+    // processes here. Only when the batch reports a failure is each address asked alone, for its
+    // own error text.
+    const batch = await run(["ip", "-force", "-batch", "-"], wanted.map((ip) => `neigh replace ${ip} dev ${this.ifname} managed`).join("\n") + "\n");
+    if (batch.code === 0) {
+      for (const ip of wanted) this.managed.add(ip);
+      return failures;
+    }
+    for (const ip of wanted) {
       const r = await run(["ip", "neigh", "replace", ip, "dev", this.ifname, "managed"]);
       if (r.code === 0) this.managed.add(ip);
       else failures.set(ip, r.stderr.trim());

@@ -131,6 +131,10 @@ export class SimulatedReach {
     return new Map();
   }
 
+  async refreshNew(targets: readonly RealServerTarget[]): Promise<Map<string, string>> {
+    return this.refresh(targets);
+  }
+
   get(t: RealServerTarget): Reach {
     if (this.down.has(t.address)) return { mac: null, tunnel: null, egress: null, problem: `no MAC for ${t.address} (simulated)` };
     const mac = simulatedMac(t.address);

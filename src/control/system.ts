@@ -34,6 +34,8 @@ export interface OffloadControl {
 export interface ReachSource {
   /** Re-read routes and neighbours for `targets`; problems by address. */
   refresh(targets: readonly RealServerTarget[]): Promise<Map<string, string>>;
+  /** Look up only targets never looked up before; problems by address. */
+  refreshNew(targets: readonly RealServerTarget[]): Promise<Map<string, string>>;
   get(target: RealServerTarget): Reach;
   release(): Promise<void>;
 }

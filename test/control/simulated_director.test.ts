@@ -60,6 +60,15 @@ describe("the Director on a simulated system", () => {
     expect(sentTo(ack)).toEqual(sentTo(first));
   });
 
+  test("a change of the VIPs rewrites the kernel guard; a change of real servers does not", async () => {
+    const { director, system } = await start(config([service(80, ["198.18.1.11"])]));
+    await director.apply(config([service(80, ["198.18.1.11", "198.18.1.12"])]));
+    expect(system.guard.installs).toBe(1);
+    await director.apply(config([service(80, ["198.18.1.11"]), service(443, ["198.18.1.11"])]));
+    expect(system.guard.installs).toBe(2);
+    expect(system.guard.services.map((s) => s.port)).toEqual([80, 443]);
+  });
+
   test("a reload keeps the slot, counters and connections of a real server that stays", async () => {
     const c = config([service(80, ["198.18.1.11"])]);
     const { director, system } = await start(c);
@@ -153,6 +162,8 @@ describe("the Director on a simulated system", () => {
       }
       const dests = director.stats().services[0]!.dests;
       expect(dests.map((d) => d.activeConns)).toEqual([2, 2]);
+      // Real-server changes never touch what the kernel guard holds: it was installed once, at start.
+      expect(system.guard.installs).toBe(1);
       expect(director.stats().services[1]!.dests.map((d) => d.address)).toEqual(["198.18.2.1"]);
     } finally {
       control.stop();
