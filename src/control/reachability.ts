@@ -90,19 +90,23 @@ export class Reachability {
     return problems;
   }
 
-  /** Look up only the targets never looked up before (what a change adds); everything else keeps
-   *  what the last refresh() found until the next one. Returns problems met while asking. */
+  /** Look up routes only for targets never looked up before (what a change adds), and re-read
+   *  the neighbours only of interfaces with a target still lacking a MAC (a server added by the
+   *  change before, whose entry the kernel has resolved since); everything else keeps what the
+   *  last refresh() found until the next one. Returns problems met while asking. */
   async refreshNew(targets: readonly RealServerTarget[]): Promise<Map<string, string>> {
     const problems = new Map<string, string>();
     const fresh = [...new Set(targets.filter((t) => !this.routes.has(t.address)).map((t) => t.address))];
-    if (fresh.length === 0) return problems;
-    for (const [address, route] of await resolveRoutes(fresh)) this.routes.set(address, route);
+    if (fresh.length > 0) {
+      for (const [address, route] of await resolveRoutes(fresh)) this.routes.set(address, route);
+    }
     const freshSet = new Set(fresh);
-    for (const [dev, ips] of this.nextHops(targets.filter((t) => freshSet.has(t.address)))) {
+    const unresolved = targets.filter((t) => freshSet.has(t.address) || (this.get(t).mac === null && typeof this.route(t) !== "string"));
+    for (const [dev, ips] of this.nextHops(unresolved)) {
       const t = this.table(dev);
       for (const [ip, err] of await t.ensure(ips)) problems.set(ip, `cannot ask the kernel to resolve ${ip} on ${dev}: ${err}`);
-      this.macsByDev.set(dev, await t.read());
       if (dev !== this.ifname && !this.txIfs.has(dev)) this.txIfs.set(dev, this.ring.addTxInterface(dev));
+      this.macsByDev.set(dev, await t.read());
     }
     return problems;
   }
