@@ -9,15 +9,15 @@ import { setThreadCpus, threadCpus, type RingParams } from "../dataplane/ffi.ts"
 import { gratuitousArp } from "../dataplane/arp.ts";
 import type { Counters } from "../dataplane/layout.ts";
 import { IPPROTO_TCP } from "../dataplane/layout.ts";
-import { ipToU32, macToString, u32ToIp, type Plan } from "../dataplane/plan.ts";
+import { ipToU32, macToString, u32ToIp, type Plan, type PlanChange } from "../dataplane/plan.ts";
 import { DEST_BOUND, DEST_TEMPLATES, type PolicyCounters } from "../dataplane/policy_counters.ts";
 import type { RingSet } from "../dataplane/ring_set.ts";
 import { TCP_STATE_NAMES } from "../flow/tcp_state.ts";
 import type { ConnectionEntry } from "./control.ts";
 import type { WorkerPool } from "./packet_workers.ts";
-import { compilePlan, fanoutMask, serviceIdentities, slotKey, slotKeys } from "./plan_compiler.ts";
+import { fanoutMask } from "./plan_compiler.ts";
+import { PlanBuilder } from "./plan_builder.ts";
 import type { RealServerTarget } from "./reachability.ts";
-import { SlotAllocator } from "./slot_allocator.ts";
 import {
   KERNEL_HOST, openSystem, type DirectorHost, type DirectorSystem, type OffloadControl, type ReachSource, type ServiceGuard,
 } from "./system.ts";
@@ -34,8 +34,6 @@ const DESC_CAPACITY = 1024;
 /** Real-server slots: one per configured (service, real server) pair, plus removed ones that
  *  connections still hold (src/control/slot_allocator.ts). */
 const SLOT_CAPACITY = REAL_SERVER_ENTRIES_MAX;
-/** Service ids key persistence templates in 20 bits (src/flow/templates.ts). */
-const SERVICE_ID_CAPACITY = 1 << 20;
 /** ICMP "fragmentation needed" (TUN path MTU): at most 50 a second, 10 in hand. The kernel's own
  *  icmp_ratelimit allows one per second per destination; one shared bucket is simpler and keeps a
  *  flood of oversized DF packets from turning the director into an ICMP source. */
@@ -128,15 +126,10 @@ function guardedOf(config: DirectorConfig): string {
 
 export class Director {
   private refreshTimer: ReturnType<typeof setInterval> | null = null;
-  /** Stable ids, reused once nothing refers to them any more: a slot per (service, real server)
-   *  pair (see slot_allocator.ts) and an id per service identity (persistence templates are keyed
-   *  by it; a service's templates all go with its slots, so its id is free once every worker runs
-   *  a plan without it). */
-  private readonly slots: SlotAllocator;
-  private readonly serviceIds = new SlotAllocator(SERVICE_ID_CAPACITY, "services");
-  /** The ids of the plan last compiled, for reading counters and connections by config entry. */
-  private slotIds = new Map<string, number>();
-  private lastPlanJson = "";
+  /** Stable ids, reused once nothing refers to them any more (a slot per (service, real server)
+   *  pair, see slot_allocator.ts; an id per service: a service's templates all go with its slots,
+   *  so its id is free once every worker runs a plan without it), and each service compiled. */
+  private readonly plans: PlanBuilder;
   private unresolvedReported = new Set<string>();
   private stopped = false;
   private readonly rings: RingSet;
@@ -153,7 +146,7 @@ export class Director {
     private readonly log: Log,
   ) {
     ({ rings: this.rings, workers: this.workers, host: this.host, guard: this.guard, offloads: this.offloads, reach: this.reach } = system);
-    this.slots = new SlotAllocator(system.rings.rings[0]!.slotCapacity);
+    this.plans = new PlanBuilder(system.rings.rings[0]!.slotCapacity);
   }
 
   /** Start forwarding for `config` on the real kernel. Throws with a message naming what is wrong
@@ -182,7 +175,7 @@ export class Director {
       await d.waitForMacs();
       // workers.cpus places the workers of each interface alike: worker j of every interface on cpus[j].
       const cpus = config.workers.cpus;
-      await workers.start(d.currentPlan(), cpus ? rings.rings.map((_, i) => cpus[i % config.workers.count]!) : null);
+      await workers.start(d.buildPlan().plan, cpus ? rings.rings.map((_, i) => cpus[i % config.workers.count]!) : null);
       if (config.workers.cpus) moveOffWorkerCpus(config.workers.cpus, log);
       d.announce();
       if (system.refreshMs !== null) d.refreshTimer = setInterval(() => void d!.refresh(), system.refreshMs);
@@ -218,13 +211,6 @@ export class Director {
     }
   }
 
-  /** The plan for the current config and MACs, remembered as the last one published. */
-  private currentPlan(): Plan {
-    const plan = this.buildPlan();
-    this.lastPlanJson = JSON.stringify(plan);
-    return plan;
-  }
-
   private announce(): void {
     this.announceVips([...this.placement.arp]);
   }
@@ -245,27 +231,20 @@ export class Director {
     this.log(`answering ARP for ${vips.join(", ")} as ${as} (gratuitous ARP sent)`);
   }
 
-  /** The plan for the current config: ids are acquired for everything it holds, ids of what it
-   *  no longer holds start leaving with the sequence number of the next publish (the plan that
-   *  goes without them), and the compiler turns config, ids and reachability into the plan. */
-  private buildPlan(): Plan {
-    const seq = this.workers.nextSeq;
-    const services = new Map<string, number>();
-    for (const id of serviceIdentities(this.config)) services.set(id, this.serviceIds.acquire(id));
-    const slots = new Map<string, number>();
-    for (const key of slotKeys(this.config)) slots.set(key, this.slots.acquire(key));
-    this.serviceIds.retain(new Set(services.keys()), seq);
-    this.slots.retain(new Set(slots.keys()), seq);
-    this.slotIds = slots;
-    return compilePlan({
-      config: this.config, arpVips: [...this.placement.arp], serviceIds: services, slots, reach: (t) => this.reach.get(t),
+  /** The plan for the current config and what changed since the last build: ids are acquired
+   *  for what is new, ids of what is gone start leaving with the sequence number of the next
+   *  publish (the plan that goes without them). */
+  private buildPlan(): { plan: Plan; change: PlanChange } {
+    return this.plans.build({
+      config: this.config, arpVips: [...this.placement.arp], reach: (t) => this.reach.get(t),
+      generation: this.reach.generation, seq: this.workers.nextSeq,
     });
   }
 
-  /** The slot of a configured (service, real server) pair in the plan last compiled; undefined
-   *  for a pair of a change still being applied (apply() awaits lookups before it compiles). */
+  /** The slot of a configured (service, real server) pair; undefined for a pair of a change still
+   *  being applied (apply() awaits lookups before it compiles). */
   private slot(svc: ServiceConfig, rip: string): number | undefined {
-    return this.slotIds.get(slotKey(svc, rip));
+    return this.plans.slotOf(svc, rip);
   }
 
   /** Ids that left and that nothing holds any more become reusable: a slot once every worker runs
@@ -273,18 +252,18 @@ export class Director {
    *  every worker runs a plan without the service. */
   private reclaimIds(): void {
     const applied = this.workers.appliedSeq();
-    this.slots.reclaim(applied, (slot) => {
+    this.plans.slots.reclaim(applied, (slot) => {
       const c = this.workers.destCounters(slot);
       return c[DEST_BOUND] === 0 && c[DEST_TEMPLATES] === 0;
     });
-    this.serviceIds.reclaim(applied, () => true);
+    this.plans.serviceIds.reclaim(applied, () => true);
   }
 
   /** Ids in use: configured, and removed but still held. */
   idUse(): { slots: number; leavingSlots: number; services: number; leavingServices: number } {
     return {
-      slots: this.slots.used, leavingSlots: this.slots.leavingCount,
-      services: this.serviceIds.used, leavingServices: this.serviceIds.leavingCount,
+      slots: this.plans.slots.used, leavingSlots: this.plans.slots.leavingCount,
+      services: this.plans.serviceIds.used, leavingServices: this.plans.serviceIds.leavingCount,
     };
   }
 
@@ -310,12 +289,10 @@ export class Director {
           this.log(`real server ${t.address} (${t.forward}) reachable via ${macToString(r.mac)}`);
         }
       }
-      const plan = this.buildPlan();
-      const json = JSON.stringify(plan);
-      if (json !== this.lastPlanJson) {
-        this.lastPlanJson = json;
-        this.workers.publish(plan);
-      }
+      // Services recompile only when what reaches them may have moved, and are sent only when
+      // they came out different.
+      const { change } = this.buildPlan();
+      if (change.upserts.length > 0 || change.removed.length > 0) this.workers.publish(change);
     } catch (e) {
       this.log(`refresh failed: ${(e as Error).message}`);
     } finally {
@@ -361,7 +338,7 @@ export class Director {
       this.log("ring geometry, flowTableSize and workers changes take effect at the next restart (rings, workers and flow tables stay as they are)");
       next = { ...next, ring: this.config.ring, flowTableSize: this.config.flowTableSize, workers: this.config.workers };
     }
-    const slotProblem = this.slots.problemFor(slotKeys(next)) ?? this.serviceIds.problemFor(serviceIdentities(next));
+    const slotProblem = this.plans.problemFor(next);
     if (slotProblem) throw new Error(slotProblem);
     const guardChanges = guardedOf(next) !== guardedOf(this.config);
     if (guardChanges) await this.guard.install(next.services);
@@ -386,9 +363,7 @@ export class Director {
       this.log(`persistence netmasks changed: clients are spread over the ${this.config.workers.count} workers${this.config.interfaces.length > 1 ? " of each interface" : ""} by ${u32ToIp(mask)} now; open connections of clients that move to another worker are dropped`);
       this.rings.setFanoutMask(mask);
     }
-    const plan = this.buildPlan();
-    this.lastPlanJson = JSON.stringify(plan);
-    this.workers.publish(plan);
+    this.workers.publish(this.buildPlan().change);
     if (newArp.length) this.announceVips(newArp);
     for (const w of await this.host.sysctlWarnings(next.interfaces, newElsewhere)) this.log(w);
   }

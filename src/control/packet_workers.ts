@@ -3,7 +3,7 @@
 // control plane talks to them only here: it starts them (pinned to CPUs when asked), publishes
 // every new plan to all of them (each switches between two batches, so a worker never runs half
 // of one plan), sums their counters and gathers their connection lists.
-import type { Plan } from "../dataplane/plan.ts";
+import type { Plan, PlanChange } from "../dataplane/plan.ts";
 import {
   DEST_COUNTER_STRIDE, newDestCounterBuffer, newPolicyCounterBuffer, POLICY_COUNTER_NAMES, readPolicyCounters,
   type PolicyCounters,
@@ -42,8 +42,9 @@ export function workerPlan(plan: Plan, n: number): Plan {
  *  production, InThreadWorkers (src/control/simulated_system.ts) when it runs simulated. */
 export interface WorkerPool {
   start(plan: Plan, cpus: readonly number[] | null): Promise<void>;
-  /** New rules for every worker; returns the plan's sequence number. */
-  publish(plan: Plan): number;
+  /** New rules for every worker, as the change from the plan before; returns the new plan's
+   *  sequence number. */
+  publish(change: PlanChange): number;
   /** The sequence number the next publish() will give its plan. */
   readonly nextSeq: number;
   /** The newest plan every worker has in force (0: the start plan). */
@@ -55,6 +56,12 @@ export interface WorkerPool {
   policyCountersOf(index: number): PolicyCounters;
   stop(): Promise<void>;
   terminate(): void;
+}
+
+/** The change one of `n` workers applies (thresholds shared out as in workerPlan). */
+export function workerChange(change: PlanChange, n: number): PlanChange {
+  if (n === 1) return change;
+  return { ...change, upserts: workerPlan({ services: change.upserts, arpVips: [], timeouts: change.timeouts }, n).services };
 }
 
 interface PacketWorker {
@@ -144,11 +151,12 @@ export class PacketWorkers implements WorkerPool {
     w.thread.postMessage(m);
   }
 
-  /** New rules for every worker; returns the plan's sequence number (see appliedSeq). */
-  publish(plan: Plan): number {
-    const p = workerPlan(plan, this.count);
+  /** New rules for every worker, as the change from the plan before; returns the new plan's
+   *  sequence number (see appliedSeq). */
+  publish(change: PlanChange): number {
+    const c = workerChange(change, this.count);
     const seq = ++this.seq;
-    for (const w of this.workers) this.post(w, { type: "plan", plan: p, seq });
+    for (const w of this.workers) this.post(w, { type: "change", change: c, seq });
     return seq;
   }
 

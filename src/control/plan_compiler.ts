@@ -6,7 +6,7 @@
 import type { DirectorConfig, ServiceConfig } from "../config/model.ts";
 import { serviceIdentity, serviceMatches } from "../config/service.ts";
 import { IPPROTO_TCP, IPPROTO_UDP } from "../dataplane/layout.ts";
-import { ipToU32, type Plan, type PlanDest } from "../dataplane/plan.ts";
+import { ipToU32, type Plan, type PlanDest, type PlanService } from "../dataplane/plan.ts";
 import type { Reach, RealServerTarget } from "./reachability.ts";
 
 /** What a real server's slot belongs to: a (service, real server address) pair. A server keeps its
@@ -44,14 +44,17 @@ export interface Availability {
   healthy: boolean;
 }
 
+/** Ids by key: a Map, or the allocator that gave them out. */
+export type IdLookup = Pick<ReadonlyMap<string, number>, "get">;
+
 export interface PlanInputs {
   config: DirectorConfig;
   /** VIPs ringvs answers ARP for. */
   arpVips: readonly string[];
   /** Stable ids, one per service identity and per slot key (see serviceIdentities, slotKeys);
    *  the compiler only reads them. */
-  serviceIds: ReadonlyMap<string, number>;
-  slots: ReadonlyMap<string, number>;
+  serviceIds: IdLookup;
+  slots: IdLookup;
   /** How each (address, method) is reached now. */
   reach: (target: RealServerTarget) => Reach;
   /** Health verdicts by slot key; a real server without one is healthy (no check configured). */
@@ -62,7 +65,7 @@ function protoNumber(protocol: string): number {
   return protocol === "udp" ? IPPROTO_UDP : IPPROTO_TCP;
 }
 
-function idOf(ids: ReadonlyMap<string, number>, key: string, what: string): number {
+function idOf(ids: IdLookup, key: string, what: string): number {
   const id = ids.get(key);
   // The Director acquires every id before it compiles; a missing one is a programmer error.
   if (id === undefined) throw new Error(`plan compiler: no ${what} for ${key}`);
@@ -71,33 +74,39 @@ function idOf(ids: ReadonlyMap<string, number>, key: string, what: string): numb
 
 /** The plan for `inputs`. Throws only when an id is missing (a caller's bug). */
 export function compilePlan(inputs: PlanInputs): Plan {
-  const { config, serviceIds, slots, reach, health } = inputs;
   return {
-    services: config.services.map((s) => ({
-      id: idOf(serviceIds, serviceIdentity(s), "service id"),
-      matches: serviceMatches(s).map((m) => ({ proto: protoNumber(m.protocol), vip: ipToU32(m.address), port: m.port })),
-      scheduler: s.scheduler,
-      schedulerFlags: s.schedulerFlags,
-      persistence: s.persistence ? { timeout: s.persistence.timeout, mask: ipToU32(s.persistence.netmask) } : null,
-      dests: s.realServers.map((r): PlanDest => {
-        const key = slotKey(s, r.address);
-        const how = reach(r);
-        return {
-          slot: idOf(slots, key, "slot"),
-          rip: ipToU32(r.address),
-          port: r.port,
-          weight: r.weight,
-          available: how.mac !== null && (health?.get(key) ?? true),
-          forward: r.forward,
-          mac: how.mac,
-          tunnel: how.tunnel,
-          egress: how.egress,
-          upperThreshold: r.upperThreshold,
-          lowerThreshold: r.lowerThreshold,
-        };
-      }),
-    })),
+    services: inputs.config.services.map((s) => compileService(s, inputs)),
     arpVips: inputs.arpVips.map(ipToU32),
-    timeouts: config.timeouts,
+    timeouts: inputs.config.timeouts,
+  };
+}
+
+/** One service of the plan (what compilePlan does per service; the Director recompiles only the
+ *  services a change touches). */
+export function compileService(s: ServiceConfig, inputs: Omit<PlanInputs, "config" | "arpVips">): PlanService {
+  const { serviceIds, slots, reach, health } = inputs;
+  return {
+    id: idOf(serviceIds, serviceIdentity(s), "service id"),
+    matches: serviceMatches(s).map((m) => ({ proto: protoNumber(m.protocol), vip: ipToU32(m.address), port: m.port })),
+    scheduler: s.scheduler,
+    schedulerFlags: s.schedulerFlags,
+    persistence: s.persistence ? { timeout: s.persistence.timeout, mask: ipToU32(s.persistence.netmask) } : null,
+    dests: s.realServers.map((r): PlanDest => {
+      const key = slotKey(s, r.address);
+      const how = reach(r);
+      return {
+        slot: idOf(slots, key, "slot"),
+        rip: ipToU32(r.address),
+        port: r.port,
+        weight: r.weight,
+        available: how.mac !== null && (health?.get(key) ?? true),
+        forward: r.forward,
+        mac: how.mac,
+        tunnel: how.tunnel,
+        egress: how.egress,
+        upperThreshold: r.upperThreshold,
+        lowerThreshold: r.lowerThreshold,
+      };
+    }),
   };
 }

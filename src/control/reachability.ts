@@ -31,6 +31,8 @@ export class Reachability {
   private readonly txIfs = new Map<string, number>();
   private macsByDev = new Map<string, Map<string, number[]>>();
   private routes = new Map<string, RealServerRoute | string>();
+  /** Bumped after every lookup: get() may answer differently from then on. */
+  generation = 0;
 
   constructor(
     /** The interface that is tx_if 0 (the ring's own socket) in every ring; null with several
@@ -87,6 +89,7 @@ export class Reachability {
     }
     for (const [dev, t] of this.tables) if (!byDev.has(dev)) await t.forget(new Set());
     this.macsByDev = macs;
+    this.generation++;
     return problems;
   }
 
@@ -108,6 +111,7 @@ export class Reachability {
       if (dev !== this.ifname && !this.txIfs.has(dev)) this.txIfs.set(dev, this.ring.addTxInterface(dev));
       this.macsByDev.set(dev, await t.read());
     }
+    if (fresh.length > 0 || unresolved.length > 0) this.generation++;
     return problems;
   }
 

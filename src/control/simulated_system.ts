@@ -8,14 +8,14 @@
 import type { DirectorConfig, ServiceConfig } from "../config/model.ts";
 import { serviceMatches } from "../config/service.ts";
 import { Forwarder } from "../dataplane/forwarder.ts";
-import { ipToU32, type Plan } from "../dataplane/plan.ts";
+import { applyPlanChange, ipToU32, type Plan, type PlanChange, type PlanService } from "../dataplane/plan.ts";
 import {
   DEST_COUNTER_STRIDE, newDestCounterBuffer, newPolicyCounterBuffer, POLICY_COUNTER_NAMES, readPolicyCounters,
   type PolicyCounters,
 } from "../dataplane/policy_counters.ts";
 import { RingSet } from "../dataplane/ring_set.ts";
 import { Director, type Log } from "./director.ts";
-import { workerPlan, type WorkerPool } from "./packet_workers.ts";
+import { workerChange, workerPlan, type WorkerPool } from "./packet_workers.ts";
 import type { Reach, RealServerTarget } from "./reachability.ts";
 import type { DirectorSystem, ServiceGuard } from "./system.ts";
 import type { VipPlacement } from "./vip_placement.ts";
@@ -37,10 +37,13 @@ export class InThreadWorkers implements WorkerPool {
   private readonly counters: SharedArrayBuffer[] = [];
   private readonly dest: Uint32Array[] = [];
   private seq = 0;
+  /** The plan in force, by service id. */
+  private readonly services = new Map<number, PlanService>();
 
   constructor(private readonly rings: RingSet, private readonly flowTableSize: number) {}
 
   async start(plan: Plan): Promise<void> {
+    for (const s of workerPlan(plan, this.rings.count).services) this.services.set(s.id, s);
     for (const ring of this.rings.rings) {
       const counters = newPolicyCounterBuffer();
       const destCounters = newDestCounterBuffer(ring.slotCapacity);
@@ -50,9 +53,9 @@ export class InThreadWorkers implements WorkerPool {
     }
   }
 
-  publish(plan: Plan): number {
-    const p = workerPlan(plan, this.rings.count);
-    for (const f of this.forwarders) f.apply(p);
+  publish(change: PlanChange): number {
+    const plan = applyPlanChange(this.services, workerChange(change, this.rings.count));
+    for (const f of this.forwarders) f.apply(plan);
     return ++this.seq;
   }
 
@@ -122,17 +125,25 @@ export class InThreadWorkers implements WorkerPool {
 export class SimulatedReach {
   /** Addresses with no MAC (as if ARP went unanswered). */
   readonly down = new Set<string>();
-  /** refresh() calls, for tests that count how often lookups run. */
-  refreshes = 0;
+  generation = 0;
+  private readonly seen = new Set<string>();
 
-  async refresh(targets: readonly RealServerTarget[]): Promise<Map<string, string>> {
-    this.refreshes++;
-    void targets;
+  /** Nothing to look up: answers follow `down` at once, so a refresh may have changed any. */
+  async refresh(): Promise<Map<string, string>> {
+    this.generation++;
     return new Map();
   }
 
+  /** As Reachability.refreshNew: answers may change only when a target is new. */
   async refreshNew(targets: readonly RealServerTarget[]): Promise<Map<string, string>> {
-    return this.refresh(targets);
+    let fresh = false;
+    for (const t of targets) {
+      if (this.seen.has(t.address)) continue;
+      this.seen.add(t.address);
+      fresh = true;
+    }
+    if (fresh) this.generation++;
+    return new Map();
   }
 
   get(t: RealServerTarget): Reach {

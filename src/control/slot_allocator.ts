@@ -41,6 +41,18 @@ export class SlotAllocator {
     return slot;
   }
 
+  /** The id `key` holds (configured or leaving), or undefined. */
+  get(key: string): number | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** `key` starts leaving (a no-op for a key it does not hold or that is leaving already); `seq`
+   *  is the publish sequence of the plan that goes without it. */
+  leave(key: string, seq: number): void {
+    const slot = this.byKey.get(key);
+    if (slot !== undefined && !this.leaving.has(slot)) this.leaving.set(slot, seq);
+  }
+
   /** Every held key not in `keep` starts leaving; `seq` is the publish sequence of the plan that
    *  goes without them. */
   retain(keep: ReadonlySet<string>, seq: number): void {

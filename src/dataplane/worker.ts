@@ -4,15 +4,17 @@
 //
 // Messages in:  {type:"start", handle, simulated, cpu, flowTableSize, counters, destCounters, plan}
 //                 cpu: pin this thread there first (null: leave it to the kernel)
-//               {type:"plan", plan, seq}  new rules, applied between two batches; answered
-//                                        {type:"applied", seq} once they are in force
+//               {type:"change", change, seq}  new rules as the change from the plan before,
+//                                        applied between two batches (changes that queue up are
+//                                        applied together); answered {type:"applied", seq} once
+//                                        they are in force
 //               {type:"stop"}           leave the loop; answers {type:"stopped"}
 //               {type:"connections", id, limit}  a listing of tracked connections (ipvsadm -c)
 // Messages out: {type:"started"} | {type:"stopped"} | {type:"error", message} | {type:"applied", seq}
 //               {type:"connections", id, list}  list: [proto, saddr, sport, daddr, dport, state, expiresIn, slot][]
 import { pinThread, Ring } from "./ffi.ts";
 import { Forwarder } from "./forwarder.ts";
-import type { Plan } from "./plan.ts";
+import { mergePlanChange, type Plan, type PlanChange, type PlanService } from "./plan.ts";
 
 declare var self: Worker;
 
@@ -27,7 +29,7 @@ export type WorkerMessage =
     type: "start"; handle: number; simulated: boolean; cpu: number | null; flowTableSize: number;
     counters: SharedArrayBuffer; destCounters: SharedArrayBuffer; plan: Plan;
   }
-  | { type: "plan"; plan: Plan; seq: number }
+  | { type: "change"; change: PlanChange; seq: number }
   | { type: "connections"; id: number; limit: number }
   | { type: "stop" };
 
@@ -35,6 +37,19 @@ let ring: Ring | null = null;
 let fwd: Forwarder | null = null;
 let stopping = false;
 let lastTemplateSweep = 0;
+/** The plan in force, by service id. */
+const services = new Map<number, PlanService>();
+/** The newest change received since the last batch: every change is merged into `services` as
+ *  it arrives and the forwarder applies the result once before the next batch, so a burst of
+ *  changes costs one apply, not one each. */
+let pending: { change: PlanChange; seq: number } | null = null;
+
+function applyPending(): void {
+  if (!pending || !fwd) return;
+  fwd.apply({ services: [...services.values()], arpVips: pending.change.arpVips, timeouts: pending.change.timeouts });
+  postMessage({ type: "applied", seq: pending.seq });
+  pending = null;
+}
 
 function nowSeconds(): number {
   return Math.floor(performance.now() / 1000);
@@ -46,6 +61,7 @@ function loop(): void {
     return;
   }
   try {
+    applyPending();
     const sliceEnd = performance.now() + SLICE_MS;
     let now = nowSeconds();
     for (;;) {
@@ -79,12 +95,13 @@ self.onmessage = (ev: MessageEvent<WorkerMessage>) => {
       return;
     }
     ring = Ring.attach(m.handle, m.simulated);
+    for (const s of m.plan.services) services.set(s.id, s);
     fwd = new Forwarder(ring, m.flowTableSize, m.counters, m.plan, m.destCounters);
     postMessage({ type: "started" });
     setImmediate(loop);
-  } else if (m.type === "plan") {
-    fwd?.apply(m.plan);
-    postMessage({ type: "applied", seq: m.seq });
+  } else if (m.type === "change") {
+    mergePlanChange(services, m.change);
+    pending = { change: m.change, seq: m.seq };
   } else if (m.type === "connections") {
     postMessage({ type: "connections", id: m.id, list: fwd ? fwd.connections(nowSeconds(), m.limit) : [] });
   } else if (m.type === "stop") {

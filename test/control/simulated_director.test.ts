@@ -69,6 +69,33 @@ describe("the Director on a simulated system", () => {
     expect(system.guard.services.map((s) => s.port)).toEqual([80, 443]);
   });
 
+  test("a change sends the workers only the services it touched; a refresh that finds nothing new sends nothing", async () => {
+    const many = Array.from({ length: 50 }, (_, k) => service(1000 + k, [`198.18.1.${k + 1}`]));
+    const { director, system } = await start(config(many));
+    const control = new Control(director.running, runtimeOf(director));
+    const sent: { upserts: number[]; removed: number[] }[] = [];
+    const publish = system.workers.publish.bind(system.workers);
+    system.workers.publish = (change) => {
+      sent.push({ upserts: change.upserts.map((u) => u.dests.length), removed: change.removed });
+      return publish(change);
+    };
+    try {
+      const key = { protocol: "tcp" as const, address: "198.18.0.100", port: 1007 };
+      await control.addDest(key, { address: "198.18.2.7", port: 1007, forward: "dr", weight: 1, upperThreshold: 0, lowerThreshold: 0 });
+      expect(sent).toEqual([{ upserts: [2], removed: [] }]);
+      await control.deleteService(key);
+      expect(sent[1]!.upserts).toEqual([]);
+      expect(sent[1]!.removed).toHaveLength(1);
+      await director.refresh();
+      expect(sent).toHaveLength(2);
+      // What the workers run is the whole table all the same.
+      expect(sentTo(system.workers.pump([segment(40000, 1008, SYN)], 1))).toEqual(["198.18.1.9"]);
+      expect(director.stats().services).toHaveLength(49);
+    } finally {
+      control.stop();
+    }
+  });
+
   test("a reload keeps the slot, counters and connections of a real server that stays", async () => {
     const c = config([service(80, ["198.18.1.11"])]);
     const { director, system } = await start(c);
