@@ -73,7 +73,7 @@ struct rv_handle {
 	void *shared;
 	size_t shared_bytes;
 	struct rv_desc *desc;
-	uint16_t *verdict;
+	uint32_t *verdict;    /* one per descriptor (RV_VERDICT_* or a slot number) */
 	struct rv_slot *slots;
 	struct rv_counters *ctr;
 	uint32_t desc_cap;
@@ -268,7 +268,8 @@ static int rv_alloc_shared(struct rv_handle *h, const struct rv_ring_params *p)
 		return -EINVAL;
 
 	size_t desc_bytes = (size_t)h->desc_cap * sizeof(struct rv_desc);
-	size_t verdict_bytes = ((size_t)h->desc_cap * sizeof(uint16_t) + 63) & ~(size_t)63;
+	/* rounded up to 64 bytes: the slots after it stay aligned for their u64 counters */
+	size_t verdict_bytes = ((size_t)h->desc_cap * sizeof(*h->verdict) + 63) & ~(size_t)63;
 	size_t slot_bytes = (size_t)h->slot_cap * sizeof(struct rv_slot);
 	h->shared_bytes = desc_bytes + verdict_bytes + slot_bytes + sizeof(struct rv_counters);
 	h->shared = mmap(NULL, h->shared_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -278,7 +279,7 @@ static int rv_alloc_shared(struct rv_handle *h, const struct rv_ring_params *p)
 	}
 	uint8_t *base = h->shared;
 	h->desc = (struct rv_desc *)base;
-	h->verdict = (uint16_t *)(base + desc_bytes);
+	h->verdict = (uint32_t *)(base + desc_bytes);
 	h->slots = (struct rv_slot *)(base + desc_bytes + verdict_bytes);
 	h->ctr = (struct rv_counters *)(base + desc_bytes + verdict_bytes + slot_bytes);
 
@@ -573,7 +574,7 @@ void rv_close(struct rv_handle *h)
 }
 
 struct rv_desc *rv_descs(struct rv_handle *h) { return h->desc; }
-uint16_t *rv_verdicts(struct rv_handle *h) { return h->verdict; }
+uint32_t *rv_verdicts(struct rv_handle *h) { return h->verdict; }
 struct rv_slot *rv_slots(struct rv_handle *h) { return h->slots; }
 struct rv_counters *rv_counters(struct rv_handle *h) { return h->ctr; }
 uint32_t rv_desc_capacity(struct rv_handle *h) { return h->desc_cap; }
@@ -1092,7 +1093,7 @@ int rv_tx_batch(struct rv_handle *h)
 {
 	h->msg_count = 0;
 	for (uint32_t i = 0; i < h->desc_count; i++) {
-		uint16_t v = h->verdict[i];
+		uint32_t v = h->verdict[i];
 		const struct rv_desc *d = &h->desc[i];
 		uint8_t *f = h->frame[i];
 		if (v == RV_VERDICT_PASS) {
@@ -1362,6 +1363,8 @@ int rv_layout(uint32_t *out, uint32_t cap)
 		sizeof(struct rv_counters),
 		sizeof(struct rv_ring_params), offsetof(struct rv_ring_params, version),
 		RV_LARGE_PER_BATCH, RV_VNET_HDR_LEN, RV_V2_FRAME_SIZE,
+		sizeof(((struct rv_handle *)0)->verdict[0]),
+		RV_VERDICT_PASS, RV_VERDICT_DROP, RV_VERDICT_ARP_REPLY, RV_VERDICT_MIN_SPECIAL,
 	};
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < sizeof(v) / sizeof(v[0]) && n < cap; i++)

@@ -60,11 +60,17 @@ struct rv_desc {
 	uint32_t hash;      /* hash of (saddr, daddr, sport, dport, proto): the flow table's index */
 };
 
-/* Verdicts (one uint16_t per descriptor). Values below RV_VERDICT_MIN_SPECIAL are slot numbers. */
-#define RV_VERDICT_PASS 0xFFFF      /* not ours: leave it to the kernel's own copy */
-#define RV_VERDICT_DROP 0xFFFE      /* ours but not sendable: counted as dropped */
-#define RV_VERDICT_ARP_REPLY 0xFFFD /* answer this ARP request with our MAC, out of the same port */
-#define RV_VERDICT_MIN_SPECIAL 0xFF00
+/* Verdicts: one uint32_t per descriptor, preset to RV_VERDICT_PASS by rv_rx_batch(). Values below
+ * RV_VERDICT_MIN_SPECIAL are slot numbers. 32 bits because 16 capped a director at 65,279
+ * (service, real server) slots, and it must hold 10,000 services x 10 servers plus the slots of
+ * removed servers that connections still hold; the cost is 2 bytes per descriptor of a batch,
+ * nothing per slot. The specials sit at the top of the range with 256 values set aside (3 used),
+ * so slot numbers and specials never meet whatever the slot capacity; rv_open refuses a
+ * slot_capacity of RV_VERDICT_MIN_SPECIAL or more (-EINVAL). */
+#define RV_VERDICT_PASS 0xFFFFFFFFu      /* not ours: leave it to the kernel's own copy */
+#define RV_VERDICT_DROP 0xFFFFFFFEu      /* ours but not sendable: counted as dropped */
+#define RV_VERDICT_ARP_REPLY 0xFFFFFFFDu /* answer this ARP request with our MAC, out of the same port */
+#define RV_VERDICT_MIN_SPECIAL 0xFFFFFF00u
 
 /* Forwarding methods of a real-server slot (rv_slot.method). */
 #define RV_FWD_NONE 0 /* slot unused, or no MAC yet: frames sent here are dropped and counted */
@@ -138,7 +144,7 @@ struct rv_ring_params {
 	uint32_t block_count;  /* the ring is block_size * block_count bytes in either version */
 	uint32_t block_timeout_ms; /* V3: retire timeout of a partly filled block */
 	uint32_t desc_capacity;    /* descriptors per batch; raised to fit at least one full block */
-	uint32_t slot_capacity;    /* real-server slots */
+	uint32_t slot_capacity;    /* real-server slots (0: 1024), below RV_VERDICT_MIN_SPECIAL */
 	uint32_t version;          /* RV_RING_V2 or RV_RING_V3 (0: V3) */
 };
 
@@ -172,7 +178,7 @@ void rv_close(struct rv_handle *h);
 
 /* Shared memory areas, valid until rv_close(). */
 struct rv_desc *rv_descs(struct rv_handle *h);
-uint16_t *rv_verdicts(struct rv_handle *h);
+uint32_t *rv_verdicts(struct rv_handle *h);
 struct rv_slot *rv_slots(struct rv_handle *h);
 struct rv_counters *rv_counters(struct rv_handle *h);
 uint32_t rv_desc_capacity(struct rv_handle *h);
@@ -223,8 +229,9 @@ void rv_complete_l4_checksum(uint8_t *frame, const struct rv_desc *d);
 /* Parse one frame into a descriptor (what rv_rx_batch does per frame). */
 void rv_parse_frame(const uint8_t *frame, uint32_t len, struct rv_desc *d);
 
-/* sizeof/offsetof values for the layout test, then the offset of every counter; returns how many
- * were written (at most cap). */
+/* sizeof/offsetof values and constants for the layout test (verdict element size and the special
+ * verdicts among them), then the offset of every counter; returns how many were written (at most
+ * cap). */
 int rv_layout(uint32_t *out, uint32_t cap);
 /* The name of counter i (struct rv_counters field, in declaration order), NULL past the last. */
 const char *rv_counter_name(uint32_t i);

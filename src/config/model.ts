@@ -140,9 +140,16 @@ export const RING_DEFAULTS: RingConfig = { version: 2, blockSize: 8192, blockCou
 export const FLOW_TABLE_DEFAULT_SIZE = 1 << 20;
 export const WORKERS_DEFAULT: WorkersConfig = { count: 1, cpus: null };
 /** (service, real server) pairs the director can hold at once: a slot each in the shim, named by
- *  a uint16 verdict below the special verdicts (native/ring.h RV_VERDICT_MIN_SPECIAL, 0xFF00).
- *  Slots of removed pairs that connections still hold count too until they are free. */
-export const REAL_SERVER_ENTRIES_MAX = 0xff00 - 1;
+ *  a uint32 verdict below the special verdicts (native/ring.h RV_VERDICT_MIN_SPECIAL). Slots of
+ *  removed pairs that connections still hold count too until they are free. 2^17 = 131,072:
+ *  10,000 services x 10 real servers, and 31,072 slots to spare for leaving ones.
+ *  Every packet worker holds the whole capacity: its ring's rv_slot (48 B), the forwarder's
+ *  per-slot arrays (30 B) and its dest counters (20 B); the director's slot allocator 8 B once.
+ *  Measured (one worker, allocator included), a slot costs ~90 B of RSS once written (~11 MiB
+ *  at 2^17) and ~20 B while never used (the shim's and the typed arrays' pages stay unbacked until
+ *  written), so an empty serve is ~99 MB either way (bench/rss.sh before and after raising it
+ *  from 65,279). */
+export const REAL_SERVER_ENTRIES_MAX = 131072;
 /** PACKET_FANOUT groups hold at most 256 members (PACKET_FANOUT_MAX). */
 export const WORKERS_MAX = 256;
 export const TIMEOUT_DEFAULTS: TimeoutConfig = { tcp: 900, tcpFin: 120, udp: 300 };

@@ -5,7 +5,7 @@ import { dlopen, FFIType, toArrayBuffer, type Pointer } from "bun:ffi";
 // @ts-ignore -- a file import yields the library's path (extracted under $TMPDIR when compiled)
 import libPath from "../../native/build/libringvs.so" with { type: "file" };
 import {
-  COUNTER_NAMES, COUNTERS_SIZE, type Counters, DESC_SIZE, LAYOUT_ORDER, SLOT_SIZE, VNET_HDR_LEN,
+  COUNTER_NAMES, COUNTERS_SIZE, type Counters, DESC_SIZE, LAYOUT_ORDER, SLOT_SIZE, VERDICT_SIZE, VNET_HDR_LEN,
 } from "./layout.ts";
 import type { RingConfig } from "../config/model.ts";
 
@@ -83,7 +83,7 @@ function paramsBuffer(p: RingParams): Uint32Array {
   return new Uint32Array([p.blockSize, p.blockCount, p.blockTimeoutMs, p.descCapacity, p.slotCapacity, p.version]);
 }
 
-/** sizeof/offsetof values from the C side, in LAYOUT_ORDER's order. */
+/** sizeof/offsetof values and constants from the C side, in LAYOUT_ORDER's order. */
 export function nativeLayout(): number[] {
   const out = new Uint32Array(128);
   const n = C.rv_layout(out, out.length);
@@ -109,7 +109,8 @@ export class Ring {
   readonly desc8: Uint8Array;
   readonly desc16: Uint16Array;
   readonly desc32: Uint32Array;
-  readonly verdicts: Uint16Array;
+  /** One per descriptor: a slot number or a VERDICT_* special (layout.ts). */
+  readonly verdicts: Uint32Array;
   readonly slots8: Uint8Array;
   readonly slots16: Uint16Array;
   readonly slots32: Uint32Array;
@@ -127,7 +128,7 @@ export class Ring {
     this.desc8 = new Uint8Array(descBuf);
     this.desc16 = new Uint16Array(descBuf);
     this.desc32 = new Uint32Array(descBuf);
-    this.verdicts = new Uint16Array(toArrayBuffer(C.rv_verdicts(handle)!, 0, this.descCapacity * 2));
+    this.verdicts = new Uint32Array(toArrayBuffer(C.rv_verdicts(handle)!, 0, this.descCapacity * VERDICT_SIZE));
     const slotBuf = toArrayBuffer(C.rv_slots(handle)!, 0, this.slotCapacity * SLOT_SIZE);
     this.slots8 = new Uint8Array(slotBuf);
     this.slots16 = new Uint16Array(slotBuf);

@@ -1,5 +1,6 @@
 // Mirror of the shared layouts declared in native/ring.h. test/dataplane/layout.test.ts compares
-// every number here with sizeof/offsetof exported by the C side (rv_layout), in the same order.
+// every number here with sizeof/offsetof and the constants exported by the C side (rv_layout), in
+// the same order.
 
 export const DESC_SIZE = 32;
 /** Field offsets in bytes inside struct rv_desc. */
@@ -37,6 +38,14 @@ export const V2_FRAME_SIZE = 2048;
 export const LARGE_FRAMES_PER_BATCH = 32;
 export const VNET_HDR_LEN = 10;
 
+/** native/ring.h RV_VERDICT_*: one u32 per descriptor (Ring.verdicts is a Uint32Array); values
+ *  below VERDICT_MIN_SPECIAL are slot numbers, the specials sit at the top of the u32 range. */
+export const VERDICT_SIZE = 4;
+export const VERDICT_PASS = 0xffffffff;
+export const VERDICT_DROP = 0xfffffffe;
+export const VERDICT_ARP_REPLY = 0xfffffffd;
+export const VERDICT_MIN_SPECIAL = 0xffffff00;
+
 /** The order rv_layout() writes its values in (the counters' names are compared through
  *  rv_counter_name()). */
 export const LAYOUT_ORDER: readonly number[] = [
@@ -45,6 +54,7 @@ export const LAYOUT_ORDER: readonly number[] = [
   SLOT_SIZE, SLOT.dmac, SLOT.method, SLOT.txIf, SLOT.rip, SLOT.smac, SLOT.mtu, SLOT.saddr, SLOT.packets, SLOT.bytes,
   COUNTERS_SIZE, RING_PARAMS_SIZE, RING_PARAMS_VERSION_OFFSET, LARGE_FRAMES_PER_BATCH, VNET_HDR_LEN,
   V2_FRAME_SIZE,
+  VERDICT_SIZE, VERDICT_PASS, VERDICT_DROP, VERDICT_ARP_REPLY, VERDICT_MIN_SPECIAL,
   // every counter's offset: each a u64, in COUNTER_NAMES order
   ...COUNTER_NAMES.map((_, i) => i * 8),
 ];
@@ -60,11 +70,6 @@ export const DF_DONT_FRAG = 0x10;
 export const DF_CSUM_PARTIAL = 0x20;
 /** A GSO super-frame: one descriptor for the packets it stands for (native/large_frames.c). */
 export const DF_GSO = 0x40;
-
-export const VERDICT_PASS = 0xffff;
-export const VERDICT_DROP = 0xfffe;
-export const VERDICT_ARP_REPLY = 0xfffd;
-export const VERDICT_MIN_SPECIAL = 0xff00;
 
 export const FWD_NONE = 0;
 export const FWD_DR = 1;

@@ -16,7 +16,7 @@ export class TemplateTable {
   readonly capacity: number;
   private readonly ids = new Map<number, number>();
   private readonly keyOf: Float64Array;
-  readonly slot: Uint16Array;
+  readonly slot: Uint32Array;
   readonly expires: Uint32Array;
   readonly timeout: Uint32Array;
   /** Live connections placed by this template. */
@@ -35,7 +35,7 @@ export class TemplateTable {
     this.capacity = capacity;
     this.gen = new Uint8Array(capacity);
     this.keyOf = new Float64Array(capacity);
-    this.slot = new Uint16Array(capacity);
+    this.slot = new Uint32Array(capacity);
     this.expires = new Uint32Array(capacity);
     this.timeout = new Uint32Array(capacity);
     this.controlled = new Uint32Array(capacity);

@@ -6,7 +6,7 @@ import { Ring, type RingParams } from "../../src/dataplane/ffi.ts";
 import { Forwarder } from "../../src/dataplane/forwarder.ts";
 import { DEFAULT_TIMEOUTS, type Plan, type PlanDest, type PlanService } from "../../src/dataplane/plan.ts";
 import { DEST_BOUND, DEST_COUNTER_STRIDE, newDestCounterBuffer, newPolicyCounterBuffer, readPolicyCounters } from "../../src/dataplane/policy_counters.ts";
-import { SLOT, SLOT_SIZE, VERDICT_DROP } from "../../src/dataplane/layout.ts";
+import { SLOT, SLOT_SIZE, VERDICT_DROP, VERDICT_PASS } from "../../src/dataplane/layout.ts";
 import { DEFAULT_SCHEDULER_FLAGS } from "../../src/sched/scheduler.ts";
 import type { SchedulerName, TimeoutConfig } from "../../src/config/model.ts";
 import { ACK, FIN, ip, mac, RST, SYN, tcp, udp } from "./packet_builder.ts";
@@ -51,7 +51,7 @@ class Harness {
     for (const f of frames) this.ring.simPush(f);
     const n = this.ring.rx(0);
     this.fwd.process(n, now);
-    const v = Array.from(this.ring.verdicts.subarray(0, n), (x) => (x === VERDICT_DROP ? "DROP" : x === 0xffff ? "PASS" : x));
+    const v = Array.from(this.ring.verdicts.subarray(0, n), (x) => (x === VERDICT_DROP ? "DROP" : x === VERDICT_PASS ? "PASS" : x));
     this.ring.tx();
     this.ring.simTakeTx();
     return v;

@@ -5,7 +5,7 @@
 // open in the caller's namespace.
 import { RingSet } from "../../src/dataplane/ring_set.ts";
 import { Ring } from "../../src/dataplane/ffi.ts";
-import { DESC, DESC_SIZE } from "../../src/dataplane/layout.ts";
+import { DESC, DESC_SIZE, VERDICT_PASS } from "../../src/dataplane/layout.ts";
 import { arp, icmp, ip, mac, quote, udp } from "./packet_builder.ts";
 
 const [txIf, rxIf, versionArg] = process.argv.slice(2) as [string, string, string];
@@ -48,7 +48,7 @@ async function drain(): Promise<RingSeen[]> {
         } else if (kind === KIND_ARP_REQUEST) {
           seen[i]!.arp++;
         }
-        r.verdicts[d] = 0xffff; // pass: nothing is sent
+        r.verdicts[d] = VERDICT_PASS; // nothing is sent
       }
       r.tx();
       if (n > 0) quietSince = performance.now();

@@ -11,7 +11,7 @@ import { describe, expect, test } from "bun:test";
 import { Ring, type RingParams } from "../../src/dataplane/ffi.ts";
 import { Forwarder } from "../../src/dataplane/forwarder.ts";
 import {
-  type Counters, DESC, DESC_SIZE, DF_VLAN_STRIPPED, Kind, SLOT, SLOT_SIZE, VERDICT_ARP_REPLY, VERDICT_DROP, VERDICT_PASS, LARGE_FRAMES_PER_BATCH,
+  type Counters, DESC, DESC_SIZE, DF_VLAN_STRIPPED, Kind, SLOT, SLOT_SIZE, VERDICT_ARP_REPLY, VERDICT_DROP, VERDICT_MIN_SPECIAL, VERDICT_PASS, LARGE_FRAMES_PER_BATCH,
 } from "../../src/dataplane/layout.ts";
 import { DEFAULT_TIMEOUTS, type Plan, type PlanDest, type PlanService } from "../../src/dataplane/plan.ts";
 import { DEFAULT_SCHEDULER_FLAGS } from "../../src/sched/scheduler.ts";
@@ -157,8 +157,8 @@ interface Harness {
   counters: SharedArrayBuffer;
 }
 
-function open(p: Plan, flowTableSize = FLOW_TABLE_SIZE): Harness {
-  const ring = Ring.openSim(DIRECTOR, PARAMS);
+function open(p: Plan, flowTableSize = FLOW_TABLE_SIZE, params = PARAMS): Harness {
+  const ring = Ring.openSim(DIRECTOR, params);
   const counters = newPolicyCounterBuffer();
   return { ring, fwd: new Forwarder(ring, flowTableSize, counters, p), counters };
 }
@@ -688,6 +688,40 @@ describe("simulation handle and shim", () => {
     } finally {
       h.ring.close();
     }
+  });
+});
+
+describe("slot numbers past 16 bits", () => {
+  // 2^17 slots, as the director opens its rings (REAL_SERVER_ENTRIES_MAX): slot numbers that a
+  // 16-bit verdict or a 16-bit store anywhere on the way (flow table, persistence template) would
+  // cut to another slot (70000 -> 4464, 131071 -> 65535 = the old PASS).
+  const WIDE: RingParams = { ...PARAMS, slotCapacity: 1 << 17 };
+  const far = (slot: number, m: Uint8Array): PlanDest => ({ ...dest(1, m), slot, rip: ip("10.0.1.1") + (slot & 0xff) });
+
+  test("a new connection, its next packet and a persistent client's second connection reach slots 70000 and 131071", () => {
+    const h = open(plan([
+      service({ dests: [far(70000, RS1)] }),
+      service({ port: 443, dests: [far(131071, RS2)], persistence: { timeout: 300, mask: ip("255.255.255.0") } }),
+    ]), FLOW_TABLE_SIZE, WIDE);
+    try {
+      const tls = (sport: number, flags = SYN) => c2v({ sport, dport: 443, flags });
+      const first = batch(h, [syn(40000), tls(40001)], 0);
+      expect(first.verdicts).toEqual([fwd(70000), fwd(131071)]);
+      expect(first.out.map(hex)).toEqual([hex(to(RS1, syn(40000))), hex(to(RS2, tls(40001)))]);
+      const next = batch(h, [c2v({ sport: 40000, flags: ACK }), tls(40002)], 1); // flow table; template
+      expect(next.verdicts).toEqual([fwd(70000), fwd(131071)]);
+      expect(next.out.map(hex)).toEqual([hex(to(RS1, c2v({ sport: 40000, flags: ACK }))), hex(to(RS2, tls(40002)))]);
+      expect(readPolicyCounters(h.counters).persistHits).toBe(1);
+      expect([slotPackets(h.ring, 70000), slotPackets(h.ring, 131071)]).toEqual([2, 2]);
+      const c = h.ring.counters();
+      expect([c.verdictBad, c.txFrames]).toEqual([0, 4]);
+    } finally {
+      h.ring.close();
+    }
+  });
+
+  test("a slot capacity reaching the special verdicts is refused (EINVAL)", () => {
+    expect(() => Ring.openSim(DIRECTOR, { ...PARAMS, slotCapacity: VERDICT_MIN_SPECIAL })).toThrow(/EINVAL/);
   });
 });
 
