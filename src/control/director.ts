@@ -16,7 +16,8 @@ import { TCP_STATE_NAMES } from "../flow/tcp_state.ts";
 import type { ConnectionEntry } from "./control.ts";
 import type { WorkerPool } from "./packet_workers.ts";
 import { fanoutMask } from "./plan_compiler.ts";
-import { PlanBuilder } from "./plan_builder.ts";
+import { PlanBuilder, replacedServices } from "./plan_builder.ts";
+import { RefCounts } from "./ref_counts.ts";
 import type { RealServerTarget } from "./reachability.ts";
 import {
   KERNEL_HOST, openSystem, type DirectorHost, type DirectorSystem, type OffloadControl, type ReachSource, type ServiceGuard,
@@ -113,15 +114,23 @@ function moveOffWorkerCpus(workerCpus: readonly number[], log: Log): void {
   log(`packet workers on CPU ${workerCpus.join(",")}, the control thread on CPU ${rest.join(",")}`);
 }
 
-/** What VIP placement depends on: the VIP addresses and the mode. */
-function vipsOf(config: DirectorConfig): string {
-  const vips = new Set(config.services.flatMap((s) => serviceMatches(s).map((m) => m.address)));
-  return `${config.vipMode} ${[...vips].sort().join(",")}`;
+/** Every (address, method) pair `services` forward to, once each. */
+function targetsOf(services: readonly ServiceConfig[]): RealServerTarget[] {
+  const seen = new Map<string, RealServerTarget>();
+  for (const s of services) {
+    for (const r of s.realServers) seen.set(`${r.forward}:${r.address}`, { address: r.address, forward: r.forward });
+  }
+  return [...seen.values()];
 }
 
-/** What the kernel guard's rules depend on: every (protocol, VIP, port) a service matches. */
-function guardedOf(config: DirectorConfig): string {
-  return config.services.flatMap((s) => serviceMatches(s).map(showMatch)).join(",");
+/** The VIP addresses of `services` (what VIP placement depends on, with the mode), with repeats. */
+function vipsOf(services: readonly ServiceConfig[]): string[] {
+  return services.flatMap((s) => serviceMatches(s).map((m) => m.address));
+}
+
+/** The (protocol, VIP, port) matches of `services` (what the kernel guard's rules are made of). */
+function matchesOf(services: readonly ServiceConfig[]): string[] {
+  return services.flatMap((s) => serviceMatches(s).map(showMatch));
 }
 
 export class Director {
@@ -130,6 +139,9 @@ export class Director {
    *  pair, see slot_allocator.ts; an id per service: a service's templates all go with its slots,
    *  so its id is free once every worker runs a plan without it), and each service compiled. */
   private readonly plans: PlanBuilder;
+  /** The VIPs and the matches the running services hold, counted (see ref_counts.ts). */
+  private readonly vipRefs = new RefCounts();
+  private readonly matchRefs = new RefCounts();
   private unresolvedReported = new Set<string>();
   private stopped = false;
   private readonly rings: RingSet;
@@ -175,7 +187,10 @@ export class Director {
       await d.waitForMacs();
       // workers.cpus places the workers of each interface alike: worker j of every interface on cpus[j].
       const cpus = config.workers.cpus;
-      await workers.start(d.buildPlan().plan, cpus ? rings.rings.map((_, i) => cpus[i % config.workers.count]!) : null);
+      d.vipRefs.apply([], vipsOf(config.services));
+      d.matchRefs.apply([], matchesOf(config.services));
+      d.planChange(config.services, []);
+      await workers.start(d.plans.plan(config), cpus ? rings.rings.map((_, i) => cpus[i % config.workers.count]!) : null);
       if (config.workers.cpus) moveOffWorkerCpus(config.workers.cpus, log);
       d.announce();
       if (system.refreshMs !== null) d.refreshTimer = setInterval(() => void d!.refresh(), system.refreshMs);
@@ -192,11 +207,7 @@ export class Director {
 
   /** Every (address, method) pair the config forwards to. */
   private targets(): RealServerTarget[] {
-    const seen = new Map<string, RealServerTarget>();
-    for (const s of this.config.services) {
-      for (const r of s.realServers) seen.set(`${r.forward}:${r.address}`, { address: r.address, forward: r.forward });
-    }
-    return [...seen.values()];
+    return targetsOf(this.config.services);
   }
 
   private async waitForMacs(): Promise<void> {
@@ -231,15 +242,26 @@ export class Director {
     this.log(`answering ARP for ${vips.join(", ")} as ${as} (gratuitous ARP sent)`);
   }
 
-  /** The plan for the current config and what changed since the last build: ids are acquired
-   *  for what is new, ids of what is gone start leaving with the sequence number of the next
-   *  publish (the plan that goes without them). */
-  private buildPlan(): { plan: Plan; change: PlanChange } {
-    return this.plans.build({
-      config: this.config, arpVips: [...this.placement.arp], reach: (t) => this.reach.get(t),
+  /** What the workers must be sent after `added` joined the config and `removed` left it: ids
+   *  are acquired for what is new, ids of what is gone start leaving with the sequence number of
+   *  the next publish (the plan that goes without them). */
+  private planChange(added: readonly ServiceConfig[], removed: readonly ServiceConfig[]): PlanChange {
+    return this.plans.change({
+      added, removed, arpVips: this.arpVipList(), timeouts: this.config.timeouts, reach: (t) => this.reach.get(t),
       generation: this.reach.generation, seq: this.workers.nextSeq,
     });
   }
+
+  /** The VIPs ringvs answers ARP for as a list, the same array while the placement stays. */
+  private arpVipList(): readonly string[] {
+    if (this.arpListOf !== this.placement) {
+      this.arpListOf = this.placement;
+      this.arpList = [...this.placement.arp];
+    }
+    return this.arpList;
+  }
+  private arpListOf: VipPlacement | null = null;
+  private arpList: readonly string[] = [];
 
   /** The slot of a configured (service, real server) pair; undefined for a pair of a change still
    *  being applied (apply() awaits lookups before it compiles). */
@@ -291,7 +313,7 @@ export class Director {
       }
       // Services recompile only when what reaches them may have moved, and are sent only when
       // they came out different.
-      const { change } = this.buildPlan();
+      const change = this.planChange([], []);
       if (change.upserts.length > 0 || change.removed.length > 0) this.workers.publish(change);
     } catch (e) {
       this.log(`refresh failed: ${(e as Error).message}`);
@@ -330,7 +352,10 @@ export class Director {
     // Only what a change needs waits on `ip` or `nft`: VIP placement when the VIPs or the mode
     // change, the guard when what services match changes, lookups for real servers never seen.
     // The once-a-second refresh keeps everything else current.
-    const placement = vipsOf(next) === vipsOf(this.config) ? this.placement : await this.host.placeVips(next);
+    const { added, removed } = replacedServices(this.config.services, next.services);
+    const [vipsOut, vipsIn] = [vipsOf(removed), vipsOf(added)];
+    const vipsChange = next.vipMode !== this.config.vipMode || this.vipRefs.wouldChange(vipsOut, vipsIn);
+    const placement = vipsChange ? await this.host.placeVips(next) : this.placement;
     if (
       JSON.stringify(next.ring) !== JSON.stringify(this.config.ring) || next.flowTableSize !== this.config.flowTableSize ||
       JSON.stringify(next.workers) !== JSON.stringify(this.config.workers)
@@ -338,32 +363,36 @@ export class Director {
       this.log("ring geometry, flowTableSize and workers changes take effect at the next restart (rings, workers and flow tables stay as they are)");
       next = { ...next, ring: this.config.ring, flowTableSize: this.config.flowTableSize, workers: this.config.workers };
     }
-    const slotProblem = this.plans.problemFor(next);
+    const slotProblem = this.plans.problemFor(added);
     if (slotProblem) throw new Error(slotProblem);
-    const guardChanges = guardedOf(next) !== guardedOf(this.config);
+    const [matchesOut, matchesIn] = [matchesOf(removed), matchesOf(added)];
+    const guardChanges = this.matchRefs.wouldChange(matchesOut, matchesIn);
     if (guardChanges) await this.guard.install(next.services);
     const before = this.config;
     this.config = next;
     try {
-      await this.reach.refreshNew(this.targets());
+      // Only services the change replaced can hold a real server not looked up yet.
+      await this.reach.refreshNew(targetsOf(added));
     } catch (e) {
       this.config = before;
       if (guardChanges) await this.guard.install(before.services);
       throw e;
     }
+    this.vipRefs.apply(vipsOut, vipsIn);
+    this.matchRefs.apply(matchesOut, matchesIn);
     const newArp = [...placement.arp].filter((v) => !this.placement.arp.has(v));
     // A VIP that -A or a reload brings in on lo (or moves there) gets the same sysctl check as at
     // start; one already warned about is not repeated on every later change.
     const newElsewhere = new Map([...placement.on].filter(([vip, dev]) => this.placement.on.get(vip) !== dev));
     this.placement = placement;
-    const mask = fanoutMask(next.services);
+    const mask = this.config.workers.count > 1 ? fanoutMask(next.services) : 0;
     if (this.config.workers.count > 1 && mask !== fanoutMask(before.services)) {
       // A client whose persistence group now hashes to another worker loses its connections
       // there (that worker has no entry for them); new connections are scheduled normally.
       this.log(`persistence netmasks changed: clients are spread over the ${this.config.workers.count} workers${this.config.interfaces.length > 1 ? " of each interface" : ""} by ${u32ToIp(mask)} now; open connections of clients that move to another worker are dropped`);
       this.rings.setFanoutMask(mask);
     }
-    this.workers.publish(this.buildPlan().change);
+    this.workers.publish(this.planChange(added, removed));
     if (newArp.length) this.announceVips(newArp);
     for (const w of await this.host.sysctlWarnings(next.interfaces, newElsewhere)) this.log(w);
   }

@@ -20,27 +20,53 @@ interface Entry {
   /** Slot keys of its real servers, in order. */
   keys: string[];
   compiled: PlanService | null;
-  /** The reachability generation `compiled` was made under. */
-  generation: number;
 }
 
-export interface BuildInputs {
-  config: DirectorConfig;
+/** Which ServiceConfig objects a new config replaced: the control library builds a change's
+ *  config from the one before, reusing every service object it did not touch, so comparing the
+ *  two lists by reference finds them. The common head and tail are skipped by pointer comparison,
+ *  and what is left between them is the change: one object each way for a -a, everything for a
+ *  reload from a file. */
+export function replacedServices(
+  before: readonly ServiceConfig[],
+  next: readonly ServiceConfig[],
+): { added: ServiceConfig[]; removed: ServiceConfig[] } {
+  let head = 0;
+  while (head < before.length && head < next.length && before[head] === next[head]) head++;
+  let tail = 0;
+  while (tail < before.length - head && tail < next.length - head && before[before.length - 1 - tail] === next[next.length - 1 - tail]) tail++;
+  const added = next.slice(head, next.length - tail);
+  const removed = before.slice(head, before.length - tail);
+  // A service merely moved (a reload that reorders) is in both: it stays.
+  const moved = new Set(added.filter((s) => removed.includes(s)));
+  return { added: added.filter((s) => !moved.has(s)), removed: removed.filter((s) => !moved.has(s)) };
+}
+
+export interface ChangeInputs {
+  /** Service objects new in the config, and those it no longer holds (replacedServices). */
+  added: readonly ServiceConfig[];
+  removed: readonly ServiceConfig[];
+  /** The same array from one build to the next while the VIPs ringvs answers ARP for stay. */
   arpVips: readonly string[];
+  timeouts: DirectorConfig["timeouts"];
   reach: (target: RealServerTarget) => Reach;
-  /** Bumped by whoever answers `reach` whenever an answer may have changed: every compiled
-   *  service of an older generation is compiled again (and kept if it came out the same). */
+  /** Bumped by whoever answers `reach` whenever an answer for a target looked up before may have
+   *  changed: every service of an older generation is compiled again (and kept, not sent, if it
+   *  came out the same). */
   generation: number;
-  /** The publish sequence the plan will go out with (ids it drops leave with it). */
+  /** The publish sequence the change will go out with (ids it drops leave with it). */
   seq: number;
 }
 
 export class PlanBuilder {
   readonly slots: SlotAllocator;
   readonly serviceIds = new SlotAllocator(SERVICE_ID_CAPACITY, "services");
-  private entries = new Map<ServiceConfig, Entry>();
-  /** Per service id, the PlanService the workers hold. */
-  private sent = new Map<number, PlanService>();
+  private readonly entries = new Map<ServiceConfig, Entry>();
+  /** The generation every entry was last compiled under. */
+  private generation = -1;
+  /** The VIPs ringvs answers ARP for, as given and as numbers. */
+  private arpSource: readonly string[] | null = null;
+  private arpVips: number[] = [];
 
   constructor(slotCapacity: number) {
     this.slots = new SlotAllocator(slotCapacity);
@@ -51,40 +77,43 @@ export class PlanBuilder {
     return this.slots.get(slotKey(svc, rip));
   }
 
-  /** Why `config` could not have all its ids at once, or null (checked before a change starts). */
-  problemFor(config: DirectorConfig): string | null {
+  /** Why the `added` services could not all have their ids at once, or null (checked before a
+   *  change starts). */
+  problemFor(added: readonly ServiceConfig[]): string | null {
     const keys = new Set<string>();
     const identities = new Set<string>();
-    for (const s of config.services) {
-      const e = this.entries.get(s);
-      if (e) continue; // holds its ids already
+    for (const s of added) {
       identities.add(serviceIdentity(s));
       for (const r of s.realServers) keys.add(slotKey(s, r.address));
     }
     return this.slots.problemFor(keys) ?? this.serviceIds.problemFor(identities);
   }
 
-  /** The plan for `inputs`, and how it differs from the plan built before (all of it the first
-   *  time). Ids of what the config no longer holds start leaving with `inputs.seq`. */
-  build(inputs: BuildInputs): { plan: Plan; change: PlanChange } {
-    const { config, seq, generation } = inputs;
-    const next = new Map<ServiceConfig, Entry>();
+  /** Apply a change to the plan state and say what the workers must be sent: the services that
+   *  are new or came out different, and the ids of those that are gone. Ids of what the config no
+   *  longer holds start leaving with `seq`. */
+  change(inputs: ChangeInputs): PlanChange {
+    const { seq } = inputs;
+    const upserts: PlanService[] = [];
+    const removedIds: number[] = [];
     /** Entries made for new objects, by identity: a departed object's ids stay with them. */
     const fresh = new Map<string, Entry>();
-    for (const s of config.services) {
-      let e = this.entries.get(s);
-      if (!e) {
-        e = { identity: serviceIdentity(s), keys: s.realServers.map((r) => slotKey(s, r.address)), compiled: null, generation: -1 };
-        this.serviceIds.acquire(e.identity);
-        for (const k of e.keys) this.slots.acquire(k);
-        fresh.set(e.identity, e);
-      }
-      next.set(s, e);
+    const toCompile = new Map<ServiceConfig, Entry>();
+    for (const s of inputs.added) {
+      const e: Entry = { identity: serviceIdentity(s), keys: s.realServers.map((r) => slotKey(s, r.address)), compiled: null };
+      this.serviceIds.acquire(e.identity);
+      for (const k of e.keys) this.slots.acquire(k);
+      this.entries.set(s, e);
+      fresh.set(e.identity, e);
+      toCompile.set(s, e);
     }
-    for (const [s, e] of this.entries) {
-      if (next.has(s)) continue;
+    for (const s of inputs.removed) {
+      const e = this.entries.get(s);
+      if (!e) continue;
+      this.entries.delete(s);
       const successor = fresh.get(e.identity);
       if (!successor) {
+        if (e.compiled) removedIds.push(e.compiled.id);
         this.serviceIds.leave(e.identity, seq);
         for (const k of e.keys) this.slots.leave(k, seq);
         continue;
@@ -92,30 +121,30 @@ export class PlanBuilder {
       const kept = new Set(successor.keys);
       for (const k of e.keys) if (!kept.has(k)) this.slots.leave(k, seq);
     }
-    this.entries = next;
-
     const ids = { serviceIds: this.serviceIds, slots: this.slots, reach: inputs.reach };
-    const services: PlanService[] = [];
-    const upserts: PlanService[] = [];
-    const sent = new Map<number, PlanService>();
-    for (const s of config.services) {
-      const e = next.get(s)!;
-      if (!e.compiled || e.generation !== generation) {
-        const compiled = compileService(s, ids);
-        // Recompiled only because reachability may have moved: keep the object the workers have
-        // when nothing in it did, so it is not sent again.
-        e.compiled = e.compiled && JSON.stringify(e.compiled) === JSON.stringify(compiled) ? e.compiled : compiled;
-        e.generation = generation;
-      }
-      const svc = e.compiled;
-      services.push(svc);
-      sent.set(svc.id, svc);
-      if (this.sent.get(svc.id) !== svc) upserts.push(svc);
+    const recompileAll = inputs.generation !== this.generation;
+    this.generation = inputs.generation;
+    for (const [s, e] of recompileAll ? this.entries : toCompile) {
+      const compiled = compileService(s, ids);
+      // Recompiled only because reachability may have moved: keep the object the workers have
+      // when nothing in it did, so it is not sent again.
+      if (e.compiled && JSON.stringify(e.compiled) === JSON.stringify(compiled)) continue;
+      e.compiled = compiled;
+      upserts.push(compiled);
     }
-    const removed: number[] = [];
-    for (const id of this.sent.keys()) if (!sent.has(id)) removed.push(id);
-    this.sent = sent;
-    const arpVips = inputs.arpVips.map(ipToU32);
-    return { plan: { services, arpVips, timeouts: config.timeouts }, change: { upserts, removed, arpVips, timeouts: config.timeouts } };
+    if (inputs.arpVips !== this.arpSource) {
+      this.arpSource = inputs.arpVips;
+      this.arpVips = inputs.arpVips.map(ipToU32);
+    }
+    return { upserts, removed: removedIds, arpVips: this.arpVips, timeouts: inputs.timeouts };
+  }
+
+  /** The whole plan for `config` (whose services must all have gone through change()). */
+  plan(config: DirectorConfig): Plan {
+    return {
+      services: config.services.map((s) => this.entries.get(s)!.compiled!),
+      arpVips: this.arpVips,
+      timeouts: config.timeouts,
+    };
   }
 }

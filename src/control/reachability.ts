@@ -31,8 +31,12 @@ export class Reachability {
   private readonly txIfs = new Map<string, number>();
   private macsByDev = new Map<string, Map<string, number[]>>();
   private routes = new Map<string, RealServerRoute | string>();
-  /** Bumped after every lookup: get() may answer differently from then on. */
+  /** Bumped whenever get() may answer differently for a target looked up before (a full
+   *  refresh, or a waiting target that got its MAC). A target looked up for the first time does
+   *  not bump it: only what a change added asks for it, and that is compiled anyway. */
   generation = 0;
+  /** Targets with a route but no MAC at their last lookup, by method:address. */
+  private waiting = new Map<string, RealServerTarget>();
 
   constructor(
     /** The interface that is tx_if 0 (the ring's own socket) in every ring; null with several
@@ -89,14 +93,20 @@ export class Reachability {
     }
     for (const [dev, t] of this.tables) if (!byDev.has(dev)) await t.forget(new Set());
     this.macsByDev = macs;
+    this.waiting = new Map(targets.filter((t) => this.isWaiting(t)).map((t) => [`${t.forward}:${t.address}`, t]));
     this.generation++;
     return problems;
   }
 
-  /** Look up routes only for targets never looked up before (what a change adds), and re-read
-   *  the neighbours only of interfaces with a target still lacking a MAC (a server added by the
-   *  change before, whose entry the kernel has resolved since); everything else keeps what the
-   *  last refresh() found until the next one. Returns problems met while asking. */
+  private isWaiting(t: RealServerTarget): boolean {
+    return typeof this.route(t) !== "string" && this.get(t).mac === null;
+  }
+
+  /** For a change: look up routes only of `targets` never looked up before (what the change
+   *  adds; pass only those), and re-read the neighbours of interfaces where a target is still
+   *  waiting for its MAC (a server added by the change before, whose entry the kernel may have
+   *  resolved since). Everything else keeps what the last refresh() found until the next one.
+   *  Returns problems met while asking. */
   async refreshNew(targets: readonly RealServerTarget[]): Promise<Map<string, string>> {
     const problems = new Map<string, string>();
     const fresh = [...new Set(targets.filter((t) => !this.routes.has(t.address)).map((t) => t.address))];
@@ -104,14 +114,19 @@ export class Reachability {
       for (const [address, route] of await resolveRoutes(fresh)) this.routes.set(address, route);
     }
     const freshSet = new Set(fresh);
-    const unresolved = targets.filter((t) => freshSet.has(t.address) || (this.get(t).mac === null && typeof this.route(t) !== "string"));
-    for (const [dev, ips] of this.nextHops(unresolved)) {
+    const asked = [...targets.filter((t) => freshSet.has(t.address)), ...this.waiting.values()];
+    for (const [dev, ips] of this.nextHops(asked)) {
       const t = this.table(dev);
       for (const [ip, err] of await t.ensure(ips)) problems.set(ip, `cannot ask the kernel to resolve ${ip} on ${dev}: ${err}`);
       if (dev !== this.ifname && !this.txIfs.has(dev)) this.txIfs.set(dev, this.ring.addTxInterface(dev));
       this.macsByDev.set(dev, await t.read());
     }
-    if (fresh.length > 0 || unresolved.length > 0) this.generation++;
+    for (const [key, t] of this.waiting) {
+      if (this.isWaiting(t)) continue;
+      this.waiting.delete(key);
+      this.generation++;
+    }
+    for (const t of targets) if (freshSet.has(t.address) && this.isWaiting(t)) this.waiting.set(`${t.forward}:${t.address}`, t);
     return problems;
   }
 

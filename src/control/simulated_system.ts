@@ -126,7 +126,6 @@ export class SimulatedReach {
   /** Addresses with no MAC (as if ARP went unanswered). */
   readonly down = new Set<string>();
   generation = 0;
-  private readonly seen = new Set<string>();
 
   /** Nothing to look up: answers follow `down` at once, so a refresh may have changed any. */
   async refresh(): Promise<Map<string, string>> {
@@ -134,15 +133,9 @@ export class SimulatedReach {
     return new Map();
   }
 
-  /** As Reachability.refreshNew: answers may change only when a target is new. */
-  async refreshNew(targets: readonly RealServerTarget[]): Promise<Map<string, string>> {
-    let fresh = false;
-    for (const t of targets) {
-      if (this.seen.has(t.address)) continue;
-      this.seen.add(t.address);
-      fresh = true;
-    }
-    if (fresh) this.generation++;
+  /** As Reachability.refreshNew: nothing looked up before changes; `down` takes effect at the
+   *  next refresh(). */
+  async refreshNew(): Promise<Map<string, string>> {
     return new Map();
   }
 
