@@ -24,9 +24,14 @@ function unreachable(path: string, e: unknown): number {
 
 async function send(path: string, req: ControlRequest): Promise<number> {
   try {
-    const r = await request(path, req);
-    // Awaited whole: main() exits right after, and a process.stdout.write into a pipe that has
-    // not taken it all yet (an -L -n of thousands of services) would be cut off there.
+    // Parts of a long reply are written as they arrive, in order, so the client holds about one
+    // part; every write is awaited before exit: main() exits right after, and a write into a pipe
+    // that has not taken it all yet (an -L -n of thousands of services) would be cut off there.
+    let written: Promise<unknown> = Promise.resolve();
+    const r = await request(path, req, undefined, (part) => {
+      written = written.then(() => Bun.write(Bun.stdout, part));
+    });
+    await written;
     if (r.stdout) await Bun.write(Bun.stdout, r.stdout);
     if (r.stderr) await Bun.write(Bun.stderr, r.stderr);
     return r.code;

@@ -397,9 +397,11 @@ export class Director {
     for (const w of await this.host.sysctlWarnings(next.interfaces, newElsewhere)) this.log(w);
   }
 
-  /** Tracked connections as the workers have them (ipvsadm -c), at most `limit`. */
-  async connections(limit = 100_000): Promise<ConnectionEntry[]> {
-    if (this.stopped) return [];
+  /** Tracked connections as the workers have them (ipvsadm -c), a page at a time: a listing of
+   *  a million connections holds one page of them, never all. Connections of a real server that
+   *  was removed (its slot is leaving) are not listed, as IPVS lists only dests in the table. */
+  async *connectionPages(): AsyncGenerator<ConnectionEntry[]> {
+    if (this.stopped) return;
     const bySlot = new Map<number, { svc: ServiceConfig; rs: ServiceConfig["realServers"][number] }>();
     for (const svc of this.config.services) {
       for (const rs of svc.realServers) {
@@ -407,18 +409,26 @@ export class Director {
         if (slot !== undefined) bySlot.set(slot, { svc, rs });
       }
     }
-    const list = await this.workers.connections(limit);
-    return list.flatMap(([proto, saddr, sport, daddr, dport, state, left, slot]) => {
-      const owner = bySlot.get(slot!);
-      if (!owner) return [];
-      const tcp = proto === IPPROTO_TCP;
-      return [{
-        protocol: tcp ? "tcp" : "udp",
-        client: u32ToIp(saddr!), clientPort: sport!, vip: u32ToIp(daddr!), vport: dport!,
-        dest: owner.rs.address, dport: owner.rs.port || dport!,
-        state: tcp ? TCP_STATE_NAMES[state!] ?? "?" : "UDP", expiresIn: left!,
-      } satisfies ConnectionEntry];
-    });
+    for await (const rows of this.workers.connectionPages()) {
+      yield rows.flatMap(([proto, saddr, sport, daddr, dport, state, left, slot]) => {
+        const owner = bySlot.get(slot!);
+        if (!owner) return [];
+        const tcp = proto === IPPROTO_TCP;
+        return [{
+          protocol: tcp ? "tcp" : "udp",
+          client: u32ToIp(saddr!), clientPort: sport!, vip: u32ToIp(daddr!), vport: dport!,
+          dest: owner.rs.address, dport: owner.rs.port || dport!,
+          state: tcp ? TCP_STATE_NAMES[state!] ?? "?" : "UDP", expiresIn: left!,
+        } satisfies ConnectionEntry];
+      });
+    }
+  }
+
+  /** Every tracked connection at once (tests, small tables); listings use connectionPages(). */
+  async connections(): Promise<ConnectionEntry[]> {
+    const all: ConnectionEntry[] = [];
+    for await (const page of this.connectionPages()) all.push(...page);
+    return all;
   }
 
   /** Real servers that cannot be reached right now (reported, never chosen). */

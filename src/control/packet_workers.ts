@@ -10,6 +10,7 @@ import {
 } from "../dataplane/policy_counters.ts";
 import type { RingSet } from "../dataplane/ring_set.ts";
 import type { WorkerMessage } from "../dataplane/worker.ts";
+import { CONNECTION_PAGE_BUCKETS } from "../dataplane/forwarder.ts";
 
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 2000;
@@ -51,7 +52,8 @@ export interface WorkerPool {
   appliedSeq(): number;
   /** [active, inactive, templates, scheduled, bound] of one slot, summed over the workers. */
   destCounters(slot: number): [number, number, number, number, number];
-  connections(limit: number): Promise<number[][]>;
+  /** Tracked connections of all workers, a page at a time. */
+  connectionPages(): AsyncIterable<number[][]>;
   policyCounters(): PolicyCounters;
   policyCountersOf(index: number): PolicyCounters;
   stop(): Promise<void>;
@@ -80,7 +82,8 @@ type ConnectionRow = number[];
 
 export class PacketWorkers implements WorkerPool {
   private readonly workers: PacketWorker[] = [];
-  private readonly pending = new Map<number, { lists: ConnectionRow[][]; left: number; done: (rows: ConnectionRow[]) => void }>();
+  /** Page requests waiting for their worker's answer, by request id. */
+  private readonly pending = new Map<number, (page: { rows: ConnectionRow[]; next: number }) => void>();
   private nextRequest = 0;
   /** Sequence number of the last plan published (the start plan is 0). */
   private seq = 0;
@@ -117,7 +120,7 @@ export class PacketWorkers implements WorkerPool {
       return new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`packet worker ${index} did not start within 10 s`)), START_TIMEOUT_MS);
         w.thread.onmessage = (ev: MessageEvent) => {
-          const m = ev.data as { type: string; message?: string; id?: number; list?: ConnectionRow[]; seq?: number };
+          const m = ev.data as { type: string; message?: string; id?: number; list?: ConnectionRow[]; next?: number; seq?: number };
           if (m.type === "started") {
             clearTimeout(timer);
             resolve();
@@ -128,7 +131,7 @@ export class PacketWorkers implements WorkerPool {
           } else if (m.type === "stopped") {
             w.onStopped();
           } else if (m.type === "connections") {
-            this.answer(m.id!, m.list!);
+            this.answer(m.id!, m.list!, m.next!);
           } else if (m.type === "applied") {
             w.applied = m.seq!;
           }
@@ -172,36 +175,41 @@ export class PacketWorkers implements WorkerPool {
     return min;
   }
 
-  private answer(id: number, list: ConnectionRow[]): void {
+  private answer(id: number, list: ConnectionRow[], next: number): void {
     const req = this.pending.get(id);
     if (!req) return;
-    req.lists.push(list);
-    if (--req.left === 0) {
-      this.pending.delete(id);
-      req.done(req.lists.flat());
-    }
+    this.pending.delete(id);
+    req({ rows: list, next });
   }
 
-  /** Tracked connections of all workers, at most `limit` in all: rows
-   *  [proto, saddr, sport, daddr, dport, state, expiresIn, slot]. Workers that do not answer
-   *  within 2 s are left out. */
-  connections(limit: number): Promise<ConnectionRow[]> {
+  /** One page of worker `index`'s connections, or null when it does not answer within 2 s. */
+  private page(index: number, from: number): Promise<{ rows: ConnectionRow[]; next: number } | null> {
     const id = this.nextRequest++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        const req = this.pending.get(id);
         this.pending.delete(id);
-        resolve(req ? req.lists.flat().slice(0, limit) : []);
+        resolve(null);
       }, CONNECTIONS_TIMEOUT_MS);
-      this.pending.set(id, {
-        lists: [], left: this.workers.length,
-        done: (rows) => {
-          clearTimeout(timer);
-          resolve(rows.slice(0, limit));
-        },
+      this.pending.set(id, (page) => {
+        clearTimeout(timer);
+        resolve(page);
       });
-      for (const w of this.workers) this.post(w, { type: "connections", id, limit });
+      this.post(this.workers[index]!, { type: "connections", id, from, buckets: CONNECTION_PAGE_BUCKETS });
     });
+  }
+
+  /** Tracked connections of all workers, a page at a time (rows [proto, saddr, sport, daddr,
+   *  dport, state, expiresIn, slot]), so a listing of a million holds one page. A worker that does
+   *  not answer within 2 s is left out from there on. */
+  async *connectionPages(): AsyncGenerator<ConnectionRow[]> {
+    for (let i = 0; i < this.workers.length; i++) {
+      for (let from = 0; from >= 0;) {
+        const page = await this.page(i, from);
+        if (!page) break;
+        if (page.rows.length > 0) yield page.rows;
+        from = page.next;
+      }
+    }
   }
 
   /** The policy counters of worker `index` alone. */

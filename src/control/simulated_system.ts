@@ -7,7 +7,7 @@
 // they drive is simulated. Packets go in and come out through pump().
 import type { DirectorConfig, ServiceConfig } from "../config/model.ts";
 import { serviceMatches } from "../config/service.ts";
-import { Forwarder } from "../dataplane/forwarder.ts";
+import { CONNECTION_PAGE_BUCKETS, Forwarder } from "../dataplane/forwarder.ts";
 import { applyPlanChange, ipToU32, type Plan, type PlanChange, type PlanService } from "../dataplane/plan.ts";
 import {
   DEST_COUNTER_STRIDE, newDestCounterBuffer, newPolicyCounterBuffer, POLICY_COUNTER_NAMES, readPolicyCounters,
@@ -75,9 +75,14 @@ export class InThreadWorkers implements WorkerPool {
     return out;
   }
 
-  async connections(limit: number): Promise<number[][]> {
-    const now = Math.floor(performance.now() / 1000);
-    return this.forwarders.flatMap((f) => f.connections(now, limit)).slice(0, limit);
+  async *connectionPages(): AsyncGenerator<number[][]> {
+    for (const f of this.forwarders) {
+      for (let from = 0; from >= 0;) {
+        const page = f.connectionPage(Math.floor(performance.now() / 1000), from, CONNECTION_PAGE_BUCKETS);
+        if (page.rows.length > 0) yield page.rows;
+        from = page.next;
+      }
+    }
   }
 
   policyCountersOf(index: number): PolicyCounters {

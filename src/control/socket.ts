@@ -1,6 +1,8 @@
 // The control socket: a Unix stream socket the daemon listens on and the `ringvs` command line
 // (ipvsadm syntax, reload) talks to. One request per connection, one JSON object per line each
-// way. The socket file is created 0600 and owned by the daemon's user (root), so the kernel
+// way: the request; then, for a reply that comes in parts (a listing of a million connections),
+// `{"out": TEXT}` lines, each written once the one before has left, so the daemon holds one part
+// at a time; then the reply itself, `{"code", "stdout", "stderr"}`. The socket file is created 0600 and owned by the daemon's user (root), so the kernel
 // refuses every other user at connect() — there is no in-band authentication to get wrong.
 import { chmodSync, existsSync, lstatSync, unlinkSync } from "node:fs";
 import type { Socket } from "bun";
@@ -18,6 +20,9 @@ export interface ControlReply {
   code: number;
   stdout: string;
   stderr: string;
+  /** More standard output after `stdout`, produced a part at a time while it is being sent (the
+   *  server side only: it arrives as `{"out"}` lines and request() hands them to `onOut`). */
+  stream?: AsyncIterable<string>;
 }
 
 export type RequestHandler = (req: ControlRequest) => Promise<ControlReply>;
@@ -40,6 +45,9 @@ interface Outgoing {
   out: Uint8Array | null;
   /** What to do once everything is written (end the connection, or nothing). */
   then: "end" | "keep";
+  /** Called once `out` has all been written, or the connection closed under it. */
+  drained?: () => void;
+  closed?: boolean;
 }
 
 /** Write as much of s.data.out as the socket takes now; end the connection when it is all out. */
@@ -49,10 +57,13 @@ function flush<T extends Outgoing>(s: Socket<T>): void {
   const n = s.write(out);
   if (n < 0) {
     s.data.out = null; // closed under us
+    s.data.closed = true;
+    s.data.drained?.();
   } else if (n < out.length) {
     s.data.out = out.subarray(n); // the rest on drain
   } else {
     s.data.out = null;
+    s.data.drained?.();
     if (s.data.then === "end") s.end();
   }
 }
@@ -74,12 +85,27 @@ export class ControlServer {
       if (await ping(path)) throw new Error(`another ringvs answers on ${path}`);
       unlinkSync(path);
     }
-    const reply = (s: Socket<ConnState>, r: ControlReply) => {
+    /** Write one line and wait until it has left (or the client went away). */
+    const writeLine = (s: Socket<ConnState>, line: string, then: "end" | "keep") =>
+      new Promise<void>((resolve) => {
+        s.data.out = Buffer.from(line + "\n");
+        s.data.then = then;
+        s.data.drained = resolve;
+        flush(s);
+      });
+    const reply = async (s: Socket<ConnState>, r: ControlReply) => {
       s.data.done = true;
       s.data.chunks = [];
-      s.data.out = Buffer.from(JSON.stringify(r) + "\n");
-      s.data.then = "end";
-      flush(s);
+      const { stream, ...final } = r;
+      if (stream) {
+        if (final.stdout) await writeLine(s, JSON.stringify({ out: final.stdout }), "keep");
+        final.stdout = "";
+        for await (const part of stream) {
+          if (s.data.closed) break;
+          if (part) await writeLine(s, JSON.stringify({ out: part }), "keep");
+        }
+      }
+      if (!s.data.closed) await writeLine(s, JSON.stringify(final), "end");
     };
     const oldMask = process.umask(0o077); // the file is born 0600: no window where others could connect
     let listener;
@@ -122,6 +148,11 @@ export class ControlServer {
           drain(s) {
             flush(s);
           },
+          close(s) {
+            // A client that went away mid-reply: stop producing parts for it.
+            s.data.closed = true;
+            s.data.drained?.();
+          },
           error() {
             // A client that vanished mid-request: nothing to answer.
           },
@@ -144,11 +175,31 @@ export class ControlServer {
   }
 }
 
-/** Send one request and wait for the reply. Rejects with the connect error (ENOENT: no daemon,
- *  EACCES: not root) so the CLI can say which. */
-export function request(path: string, req: ControlRequest, timeoutMs = 30_000): Promise<ControlReply> {
+/** Send one request and wait for the reply. Parts of a reply that comes in parts go to `onOut`
+ *  as they arrive (by default they are gathered into the reply's stdout). Rejects with the connect
+ *  error (ENOENT: no daemon, EACCES: not root) so the CLI can say which. The timeout counts from
+ *  the last thing received, so a long listing that keeps arriving is not cut off. */
+export function request(
+  path: string,
+  req: ControlRequest,
+  timeoutMs = 30_000,
+  onOut?: (text: string) => void,
+): Promise<ControlReply> {
   return new Promise((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
+    let chunks: Uint8Array[] = [];
+    let streamed = "";
+    const out = onOut ?? ((text: string) => (streamed += text));
+    /** Hands every complete `{"out"}` line to `out`; keeps the rest (the final line so far). */
+    const takeParts = () => {
+      let buf = Buffer.concat(chunks);
+      for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a)) {
+        const line = buf.subarray(0, nl).toString("utf8");
+        if (!line.startsWith('{"out":')) break; // the final reply: read whole on close
+        out((JSON.parse(line) as { out: string }).out);
+        buf = buf.subarray(nl + 1);
+      }
+      chunks = [new Uint8Array(buf)];
+    };
     let settled = false;
     const finish = (fn: () => void) => {
       if (!settled) {
@@ -157,7 +208,8 @@ export function request(path: string, req: ControlRequest, timeoutMs = 30_000): 
         fn();
       }
     };
-    const timer = setTimeout(() => finish(() => reject(new Error(`no answer from ${path} within ${timeoutMs} ms`))), timeoutMs);
+    const expire = () => finish(() => reject(new Error(`no answer from ${path} within ${timeoutMs} ms`)));
+    let timer = setTimeout(expire, timeoutMs);
     Bun.connect<Outgoing>({
       unix: path,
       socket: {
@@ -170,12 +222,17 @@ export function request(path: string, req: ControlRequest, timeoutMs = 30_000): 
         },
         data(_s, chunk) {
           chunks.push(new Uint8Array(chunk)); // a copy: Bun may reuse the chunk's memory
+          if (chunk.indexOf(0x0a) >= 0) takeParts();
+          clearTimeout(timer);
+          timer = setTimeout(expire, timeoutMs);
         },
         close() {
           finish(() => {
+            takeParts();
             const text = Buffer.concat(chunks).toString("utf8");
             try {
-              resolve(JSON.parse(text.trim()) as ControlReply);
+              const r = JSON.parse(text.trim()) as ControlReply;
+              resolve(onOut ? r : { ...r, stdout: streamed + r.stdout });
             } catch {
               reject(new Error(`malformed reply from ${path}: ${JSON.stringify(text.slice(0, 200))}`));
             }

@@ -36,6 +36,9 @@ const D16_SPORT = DESC.sport >>> 1, D16_DPORT = DESC.dport >>> 1;
 const D32_SADDR = DESC.saddr >>> 2, D32_DADDR = DESC.daddr >>> 2, D32_PORTS = DESC.sport >>> 2, D32_HASH = DESC.hash >>> 2;
 if (DESC.dport !== DESC.sport + 2 || DESC.sport % 4 !== 0) throw new Error("rv_desc: sport and dport must form one aligned 32-bit word");
 
+/** Flow-table buckets per page of a connection listing: at most this many rows in hand at once. */
+export const CONNECTION_PAGE_BUCKETS = 16384;
+
 /** Buckets the expiry sweep visits per batch under load (1M buckets every 4096 batches), and per
  *  idle turn of the loop (every poll timeout, 10 ms: 1M buckets in about 0.6 s). Connection counts
  *  and templates depend on expired connections leaving, so idle time is spent catching up. */
@@ -367,12 +370,24 @@ export class Forwarder {
    *  dport, state, seconds left, slot]. Walks the table: a control-path call, not per packet. */
   connections(now: number, limit: number): number[][] {
     const out: number[][] = [];
-    this.flows.forEach((saddr, daddr, ports, stateProto, slot, expires) => {
-      if (out.length >= limit || expires <= now) return;
-      // ports is the descriptor's (sport, dport) pair read as one little-endian word.
-      out.push([stateProto & 0xff, saddr, ports & 0xffff, daddr, ports >>> 16, stateProto >>> 8, expires - now, slot]);
-    });
+    for (let from = 0; from >= 0 && out.length < limit;) {
+      const page = this.connectionPage(now, from, CONNECTION_PAGE_BUCKETS);
+      for (const row of page.rows) if (out.length < limit) out.push(row);
+      from = page.next;
+    }
     return out;
+  }
+
+  /** The live connections of flow-table buckets [from, from + buckets), rows as connections()
+   *  gives them, and where the next page starts (-1: done). */
+  connectionPage(now: number, from: number, buckets: number): { rows: number[][]; next: number } {
+    const rows: number[][] = [];
+    const next = this.flows.forEachIn(from, from + buckets, (saddr, daddr, ports, stateProto, slot, expires) => {
+      if (expires <= now) return;
+      // ports is the descriptor's (sport, dport) pair read as one little-endian word.
+      rows.push([stateProto & 0xff, saddr, ports & 0xffff, daddr, ports >>> 16, stateProto >>> 8, expires - now, slot]);
+    });
+    return { rows, next };
   }
 
   /** Expire persistence templates; about once a second is enough (their timeouts are seconds). */

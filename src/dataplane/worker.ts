@@ -9,9 +9,11 @@
 //                                        applied together); answered {type:"applied", seq} once
 //                                        they are in force
 //               {type:"stop"}           leave the loop; answers {type:"stopped"}
-//               {type:"connections", id, limit}  a listing of tracked connections (ipvsadm -c)
+//               {type:"connections", id, from, buckets}  one page of the tracked connections
+//                                        (ipvsadm -c): flow-table buckets [from, from + buckets)
 // Messages out: {type:"started"} | {type:"stopped"} | {type:"error", message} | {type:"applied", seq}
-//               {type:"connections", id, list}  list: [proto, saddr, sport, daddr, dport, state, expiresIn, slot][]
+//               {type:"connections", id, list, next}  list: [proto, saddr, sport, daddr, dport, state,
+//                                        expiresIn, slot][]; next: the next page's from, -1 at the end
 import { pinThread, Ring } from "./ffi.ts";
 import { Forwarder } from "./forwarder.ts";
 import { mergePlanChange, type Plan, type PlanChange, type PlanService } from "./plan.ts";
@@ -30,7 +32,7 @@ export type WorkerMessage =
     counters: SharedArrayBuffer; destCounters: SharedArrayBuffer; plan: Plan;
   }
   | { type: "change"; change: PlanChange; seq: number }
-  | { type: "connections"; id: number; limit: number }
+  | { type: "connections"; id: number; from: number; buckets: number }
   | { type: "stop" };
 
 let ring: Ring | null = null;
@@ -103,7 +105,8 @@ self.onmessage = (ev: MessageEvent<WorkerMessage>) => {
     mergePlanChange(services, m.change);
     pending = { change: m.change, seq: m.seq };
   } else if (m.type === "connections") {
-    postMessage({ type: "connections", id: m.id, list: fwd ? fwd.connections(nowSeconds(), m.limit) : [] });
+    const page = fwd ? fwd.connectionPage(nowSeconds(), m.from, m.buckets) : { rows: [], next: -1 };
+    postMessage({ type: "connections", id: m.id, list: page.rows, next: page.next });
   } else if (m.type === "stop") {
     stopping = true;
   }

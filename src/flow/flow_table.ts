@@ -236,11 +236,20 @@ export class FlowTable {
 
   /** Visit every live entry (for listings such as ipvsadm -c; not for the packet path). */
   forEach(fn: (saddr: number, daddr: number, ports: number, stateProto: number, slot: number, expires: number) => void): void {
+    this.forEachIn(0, this.capacity, fn);
+  }
+
+  /** Visit the live entries of buckets [from, to): a listing walks the table a page at a time,
+   *  so a million connections never need to be in one array. Returns where the next page starts,
+   *  or -1 when the table is done. */
+  forEachIn(from: number, to: number, fn: (saddr: number, daddr: number, ports: number, stateProto: number, slot: number, expires: number) => void): number {
     const k = this.e;
-    for (let i = 0; i < this.capacity; i++) {
+    const end = Math.min(to, this.capacity);
+    for (let i = Math.max(0, from); i < end; i++) {
       const b = i << 3;
       if (k[b + 3] !== 0) fn(k[b]!, k[b + 1]!, k[b + 2]!, k[b + 3]!, k[b + 4]!, k[b + 5]!);
     }
+    return end >= this.capacity ? -1 : end;
   }
 
   /** Slot currently bound per live flow, for stats: count of flows per slot. */
