@@ -219,6 +219,29 @@ echo "control.sh: lab $PREFIX, phases ${PHASES// /+}, big table $SERVICES x $SER
 others=$(ip netns list | awk '{ print $1 }' | grep -vc "^$PREFIX" || true)
 ((others == 0)) || echo "control.sh: $others other network namespaces exist on this host: another lab running now skews every figure" >&2
 
+# cpu_snapshot: "pid starttime ticks comm" of every process (utime + stime of all its threads), to
+# tell at the end how much CPU the rest of the host took while this ran: on 2 cores, one other
+# busy process halves the generator's or the director's core.
+cpu_snapshot() {
+	cat /proc/[0-9]*/stat 2>/dev/null | awk '{
+		i = length($0); while (i > 1 && substr($0, i - 1, 2) != ") ") i--
+		split(substr($0, i + 1), f, " "); o = index($0, " (")
+		comm = substr($0, o + 2, i - o - 3); gsub(/ /, "_", comm)
+		print substr($0, 1, o - 1), f[20], f[12] + f[13], comm }'
+}
+# others_cpu START_FILE: CPU seconds of processes outside the lab's namespaces (and other than
+# this script) since START_FILE was taken, the busiest first.
+others_cpu() {
+	local mine pid
+	mine=" $$ "
+	for pid in $(for ns in $(ip netns list | awk '{ print $1 }' | grep "^$PREFIX"); do ip netns pids "$ns"; done); do mine+="$pid "; done
+	cpu_snapshot | awk -v mine="$mine" -v tck="$(getconf CLK_TCK)" '
+		NR == FNR { t0[$1 " " $2] = $3; next }
+		index(mine, " " $1 " ") == 0 { d = ($3 - t0[$1 " " $2]) / tck; if (d >= 1) printf "%.0f %s(%s)\n", d, $4, $1 }' "$1" - |
+		sort -rn | head -5 | awk '{ t += $1; s = s (s ? ", " : "") $2 " " $1 " s" } END { if (t) print t " CPU-s: " s }'
+}
+cpu_snapshot >"$TMP/cpu0"
+
 # small / big: -R of the add+del file through the CLI and the socket, then single changes.
 # restore_phase NAME NSVC: the table NAME.rules of NSVC services is running.
 restore_phase() {
@@ -361,3 +384,5 @@ $1 == "#" { printf "\n%s\n", $2; next }
 BEGIN { printf "  %-42s %14s %-6s %-13s %s\n", "figure", "value", "", "target", "note" }' "$TMP/rows"
 echo
 echo "loadavg at the end: $(loadavg)"
+busy=$(others_cpu "$TMP/cpu0")
+[[ -z $busy ]] || echo "other processes on this host ran during this: $busy (on 2 cores they skew the figures)"
