@@ -4,7 +4,7 @@
 # kube-proxy-like stream of changes does to forwarding. A benchmark, not a test: it prints each
 # figure next to its target and never fails on one.
 #
-#   bench/control.sh                                  everything, defaults (~4-5 min)
+#   bench/control.sh                                  everything, defaults (~3.5 min)
 #   SERVICES=3000 SINGLE_SECONDS=10 CHURN_SECONDS=60 bench/control.sh
 #   PHASES=churn CHURN_SECONDS=60 bench/control.sh    only the churn run (PHASES: small big churn)
 #
@@ -18,8 +18,8 @@
 #                       by net.ipv4.neigh.default.gc_thresh3 (1024 by default, settable only in the
 #                       root namespace, which the lab never touches): past it `ip neigh replace`
 #                       fails with ENOBUFS and those real servers are never chosen. 400 leaves room
-#                       for whatever else runs on the host (above gc_thresh2, 512, the kernel may
-#                       also collect entries that were not confirmed for 5 s).
+#                       for whatever else runs on the host, and stays under gc_thresh2 (512),
+#                       above which the kernel may collect entries when it allocates new ones.
 #   LINES               lines of the -R file (10000): LINES/2 -a of real servers new to their
 #                       service (round-robin over the services), then the same LINES/2 as -d
 #   SINGLE_COUNT, SINGLE_SECONDS   single -a/-d changes per way of sending them (500), and the
@@ -69,8 +69,9 @@
 #          unpaced for CAP_SECONDS; then pktgen paced at half of it for CHURN_SECONDS without
 #          changes, and again while the driver replaces CHURN_PCT % of every service's real
 #          servers each second, one -R batch a second over the socket (-d old, -a new; each slot
-#          swaps between two addresses, so no new neighbour entries are needed). Forwarded pps =
-#          IPv4 frames rs1 counted / generator seconds; ring drops from the director's stats.
+#          swaps between two addresses: after the first 100/CHURN_PCT s, 5 by default, no address
+#          is new to the director). Forwarded pps = IPv4 frames rs1 counted / generator seconds;
+#          ring drops from the director's stats.
 #
 # Everything lives in namespaces ctl<pid>*, built by scripts/lab/lab.sh and removed by the EXIT
 # trap; every process is bounded in time (timeout, pktgen -t) and every loop in count and time.
