@@ -248,7 +248,7 @@ export class Director {
   private planChange(added: readonly ServiceConfig[], removed: readonly ServiceConfig[]): PlanChange {
     return this.plans.change({
       added, removed, arpVips: this.arpVipList(), timeouts: this.config.timeouts, reach: (t) => this.reach.get(t),
-      generation: this.reach.generation, seq: this.workers.nextSeq,
+      changedAddresses: this.reach.takeChanged(), seq: this.workers.nextSeq,
     });
   }
 

@@ -50,10 +50,10 @@ export interface ChangeInputs {
   arpVips: readonly string[];
   timeouts: DirectorConfig["timeouts"];
   reach: (target: RealServerTarget) => Reach;
-  /** Bumped by whoever answers `reach` whenever an answer for a target looked up before may have
-   *  changed: every service of an older generation is compiled again (and kept, not sent, if it
-   *  came out the same). */
-  generation: number;
+  /** Addresses whose `reach` answer changed since the last change (ReachSource.takeChanged):
+   *  the services with a real server there are compiled again (and kept, not sent, if they came
+   *  out the same). */
+  changedAddresses: ReadonlySet<string>;
   /** The publish sequence the change will go out with (ids it drops leave with it). */
   seq: number;
 }
@@ -62,8 +62,8 @@ export class PlanBuilder {
   readonly slots: SlotAllocator;
   readonly serviceIds = new SlotAllocator(SERVICE_ID_CAPACITY, "services");
   private readonly entries = new Map<ServiceConfig, Entry>();
-  /** The generation every entry was last compiled under. */
-  private generation = -1;
+  /** The services with a real server at each address. */
+  private readonly byAddress = new Map<string, Set<ServiceConfig>>();
   /** The VIPs ringvs answers ARP for, as given and as numbers. */
   private arpSource: readonly string[] | null = null;
   private arpVips: number[] = [];
@@ -106,11 +106,21 @@ export class PlanBuilder {
       this.entries.set(s, e);
       fresh.set(e.identity, e);
       toCompile.set(s, e);
+      for (const r of s.realServers) {
+        let set = this.byAddress.get(r.address);
+        if (!set) this.byAddress.set(r.address, (set = new Set()));
+        set.add(s);
+      }
     }
     for (const s of inputs.removed) {
       const e = this.entries.get(s);
       if (!e) continue;
       this.entries.delete(s);
+      for (const r of s.realServers) {
+        const set = this.byAddress.get(r.address);
+        set?.delete(s);
+        if (set?.size === 0) this.byAddress.delete(r.address);
+      }
       const successor = fresh.get(e.identity);
       if (!successor) {
         if (e.compiled) removedIds.push(e.compiled.id);
@@ -122,9 +132,10 @@ export class PlanBuilder {
       for (const k of e.keys) if (!kept.has(k)) this.slots.leave(k, seq);
     }
     const ids = { serviceIds: this.serviceIds, slots: this.slots, reach: inputs.reach };
-    const recompileAll = inputs.generation !== this.generation;
-    this.generation = inputs.generation;
-    for (const [s, e] of recompileAll ? this.entries : toCompile) {
+    for (const address of inputs.changedAddresses) {
+      for (const s of this.byAddress.get(address) ?? []) toCompile.set(s, this.entries.get(s)!);
+    }
+    for (const [s, e] of toCompile) {
       const compiled = compileService(s, ids);
       // Recompiled only because reachability may have moved: keep the object the workers have
       // when nothing in it did, so it is not sent again.

@@ -26,15 +26,20 @@ export interface Reach {
 
 const unreachable = (problem: string): Reach => ({ mac: null, tunnel: null, egress: null, problem });
 
+/** What of an answer the plan uses (the problem text is only for the log). */
+function answerOf(r: Reach): string {
+  return JSON.stringify([r.mac, r.tunnel, r.egress]);
+}
+
 export class Reachability {
   private readonly tables = new Map<string, NeighbourTable>();
   private readonly txIfs = new Map<string, number>();
   private macsByDev = new Map<string, Map<string, number[]>>();
   private routes = new Map<string, RealServerRoute | string>();
-  /** Bumped whenever get() may answer differently for a target looked up before (a full
-   *  refresh, or a waiting target that got its MAC). A target looked up for the first time does
-   *  not bump it: only what a change added asks for it, and that is compiled anyway. */
-  generation = 0;
+  /** Addresses whose answer from get() changed since takeChanged() was last called (a route or
+   *  MAC moved, a waiting target got its MAC). A target looked up for the first time is not in
+   *  it: only what a change added asks for it, and that is compiled anyway. */
+  private changed = new Set<string>();
   /** Targets with a route but no MAC at their last lookup, by method:address. */
   private waiting = new Map<string, RealServerTarget>();
 
@@ -82,6 +87,7 @@ export class Reachability {
    *  Returns problems met while asking (address -> message). */
   async refresh(targets: readonly RealServerTarget[]): Promise<Map<string, string>> {
     const problems = new Map<string, string>();
+    const before = targets.map((t) => answerOf(this.get(t)));
     this.routes = await resolveRoutes([...new Set(targets.map((t) => t.address))]);
     const byDev = this.nextHops(targets);
     const macs = new Map<string, Map<string, number[]>>();
@@ -94,7 +100,9 @@ export class Reachability {
     for (const [dev, t] of this.tables) if (!byDev.has(dev)) await t.forget(new Set());
     this.macsByDev = macs;
     this.waiting = new Map(targets.filter((t) => this.isWaiting(t)).map((t) => [`${t.forward}:${t.address}`, t]));
-    this.generation++;
+    targets.forEach((t, i) => {
+      if (answerOf(this.get(t)) !== before[i]) this.changed.add(t.address);
+    });
     return problems;
   }
 
@@ -124,10 +132,17 @@ export class Reachability {
     for (const [key, t] of this.waiting) {
       if (this.isWaiting(t)) continue;
       this.waiting.delete(key);
-      this.generation++;
+      this.changed.add(t.address);
     }
     for (const t of targets) if (freshSet.has(t.address) && this.isWaiting(t)) this.waiting.set(`${t.forward}:${t.address}`, t);
     return problems;
+  }
+
+  /** The addresses whose answer changed since the last call (see `changed`); clears them. */
+  takeChanged(): ReadonlySet<string> {
+    const out = this.changed;
+    this.changed = new Set();
+    return out;
   }
 
   get(t: RealServerTarget): Reach {

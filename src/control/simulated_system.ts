@@ -130,22 +130,37 @@ export class InThreadWorkers implements WorkerPool {
 export class SimulatedReach {
   /** Addresses with no MAC (as if ARP went unanswered). */
   readonly down = new Set<string>();
-  generation = 0;
+  /** `down` as the last refresh saw it: answers change at a refresh, as lookups do. */
+  private seenDown = new Set<string>();
+  private changed = new Set<string>();
 
-  /** Nothing to look up: answers follow `down` at once, so a refresh may have changed any. */
+  /** Nothing to look up: what went down or came back since the last refresh has changed. */
   async refresh(): Promise<Map<string, string>> {
-    this.generation++;
+    for (const a of this.down) if (!this.seenDown.has(a)) this.changed.add(a);
+    for (const a of this.seenDown) if (!this.down.has(a)) this.changed.add(a);
+    this.seenDown = new Set(this.down);
     return new Map();
+  }
+
+  takeChanged(): ReadonlySet<string> {
+    const out = this.changed;
+    this.changed = new Set();
+    return out;
   }
 
   /** As Reachability.refreshNew: nothing looked up before changes; `down` takes effect at the
    *  next refresh(). */
-  async refreshNew(): Promise<Map<string, string>> {
+  async refreshNew(targets: readonly RealServerTarget[]): Promise<Map<string, string>> {
+    // What a change adds is looked up now (compiled anyway, so not "changed").
+    for (const t of targets) {
+      if (this.down.has(t.address)) this.seenDown.add(t.address);
+      else this.seenDown.delete(t.address);
+    }
     return new Map();
   }
 
   get(t: RealServerTarget): Reach {
-    if (this.down.has(t.address)) return { mac: null, tunnel: null, egress: null, problem: `no MAC for ${t.address} (simulated)` };
+    if (this.seenDown.has(t.address)) return { mac: null, tunnel: null, egress: null, problem: `no MAC for ${t.address} (simulated)` };
     const mac = simulatedMac(t.address);
     if (t.forward === "dr") return { mac, tunnel: null, egress: null, problem: null };
     const tunnel = { saddr: ipToU32(SIMULATED_TUNNEL_SOURCE), smac: Array.from(SIMULATED_MAC), mtu: 1500, txIf: 0 };

@@ -32,8 +32,9 @@ export interface OffloadControl {
 
 /** How real servers are reached (Reachability). */
 export interface ReachSource {
-  /** Bumped whenever an answer of get() may have changed (after every lookup). */
-  readonly generation: number;
+  /** Addresses whose answer from get() changed since the last call, for a target looked up
+   *  before; clears them. */
+  takeChanged(): ReadonlySet<string>;
   /** Re-read routes and neighbours for `targets`; problems by address. */
   refresh(targets: readonly RealServerTarget[]): Promise<Map<string, string>>;
   /** Look up only targets never looked up before; problems by address. */

@@ -37,27 +37,28 @@ describe("PlanBuilder", () => {
   test("sends what is new or different, and the ids of what left; a removed pair's slot leaves", () => {
     const p = new PlanBuilder(64);
     const [a, b] = services(2);
-    const first = p.change({ added: [a!, b!], removed: [], arpVips: [], timeouts: TIMEOUTS, reach, generation: 0, seq: 1 });
+    const first = p.change({ added: [a!, b!], removed: [], arpVips: [], timeouts: TIMEOUTS, reach, changedAddresses: new Set(), seq: 1 });
     expect(first.upserts.map((s) => s.id)).toEqual([0, 1]);
     const b2: ServiceConfig = { ...b!, realServers: [...b!.realServers, { ...b!.realServers[0]!, address: "198.18.2.9" }] };
-    const second = p.change({ added: [b2], removed: [b!], arpVips: [], timeouts: TIMEOUTS, reach, generation: 0, seq: 2 });
+    const second = p.change({ added: [b2], removed: [b!], arpVips: [], timeouts: TIMEOUTS, reach, changedAddresses: new Set(), seq: 2 });
     // b kept its id and its first real server's slot; the new one got a slot of its own.
     expect(second.upserts.map((s) => [s.id, s.dests.map((d) => d.slot)])).toEqual([[1, [1, 2]]]);
     expect(second.removed).toEqual([]);
-    const third = p.change({ added: [], removed: [a!], arpVips: [], timeouts: TIMEOUTS, reach, generation: 0, seq: 3 });
+    const third = p.change({ added: [], removed: [a!], arpVips: [], timeouts: TIMEOUTS, reach, changedAddresses: new Set(), seq: 3 });
     expect(third).toMatchObject({ upserts: [], removed: [0] });
     expect(p.slots.leavingCount).toBe(1);
     expect(p.serviceIds.leavingCount).toBe(1);
   });
 
-  test("a new reachability generation recompiles everything but sends only what came out different", () => {
+  test("changed addresses recompile the services there, and only what came out different is sent", () => {
     const p = new PlanBuilder(64);
     const all = services(3);
-    p.change({ added: all, removed: [], arpVips: [], timeouts: TIMEOUTS, reach, generation: 0, seq: 1 });
+    p.change({ added: all, removed: [], arpVips: [], timeouts: TIMEOUTS, reach, changedAddresses: new Set(), seq: 1 });
     const down = (t: { address: string }): Reach => (t.address === "198.18.1.2" ? { mac: null, tunnel: null, egress: null, problem: "x" } : reach());
-    const change = p.change({ added: [], removed: [], arpVips: [], timeouts: TIMEOUTS, reach: down, generation: 1, seq: 2 });
+    const change = p.change({ added: [], removed: [], arpVips: [], timeouts: TIMEOUTS, reach: down, changedAddresses: new Set(["198.18.1.2", "198.18.1.3"]), seq: 2 });
     expect(change.upserts.map((s) => [s.id, s.dests[0]!.available])).toEqual([[1, false]]);
-    expect(p.change({ added: [], removed: [], arpVips: [], timeouts: TIMEOUTS, reach: down, generation: 2, seq: 3 }).upserts).toEqual([]);
+    // Nothing changed anywhere: nothing compiled, nothing sent.
+    expect(p.change({ added: [], removed: [], arpVips: [], timeouts: TIMEOUTS, reach: down, changedAddresses: new Set(), seq: 3 }).upserts).toEqual([]);
     // The whole plan for start() holds every service as last compiled.
     const config = validateDirectorConfig({ interface: "eth0" });
     if (!config.ok) throw new Error("config");
