@@ -48,6 +48,7 @@ import {
   parseMemberList,
   type ArgKind,
 } from "./ipvsadm_syntax.ts";
+import { readFwmarkDirective } from "./fwmark_directive.ts";
 import type { Protocol, RingConfig, TimeoutConfig, VipMode, WorkersConfig } from "./model.ts";
 import {
   attachFwmarkMembers,
@@ -299,59 +300,6 @@ function unexpected(word: string): LineProblem {
 export { BAD_MARK, parseMark };
 
 // ---------------------------------------------------------------------------------------------
-// The ringvs directive: `# ringvs: fwmark MARK = PROTO ADDR:PORT[, PROTO ADDR:PORT]...`.
-
-const DIRECTIVE = /^\s*#\s*ringvs:(.*)$/;
-const DIRECTIVE_FORM = "# ringvs: fwmark MARK = tcp VIP:PORT[, udp VIP:PORT]...";
-
-
-/** Parses the text after `ringvs:`; problems are reported on the line by the caller. */
-function parseDirective(text: string, line: number, problems: LineProblem[]): { mark: number; members: MemberOrigin[] } | null {
-  const m = /^\s*(\S*)\s*(.*)$/.exec(text) as RegExpExecArray;
-  if (m[1] !== "fwmark") {
-    problems.push({
-      field: "ringvs",
-      ...(m[1] !== "" ? { value: m[1] } : {}),
-      message: `unknown ringvs directive (ringvs knows one: "${DIRECTIVE_FORM}")`,
-    });
-    return null;
-  }
-  const d = /^(\S+?)\s*=\s*(.*)$/.exec(m[2]);
-  if (!d) {
-    problems.push({ field: "ringvs", value: m[2], message: `expected "${DIRECTIVE_FORM}"` });
-    return null;
-  }
-  const mark = parseMark(d[1]);
-  if (mark === null) {
-    problems.push({ field: "ringvs fwmark", value: d[1], message: BAD_MARK });
-    return null;
-  }
-  const field = `fwmark ${mark}`;
-  const parsed = parseMemberList(d[2]);
-  if (parsed.members.length === 0 && parsed.problems.length === 1 && parsed.problems[0]!.value === undefined) {
-    problems.push({ field, message: `no members after '=' (expected "${DIRECTIVE_FORM}")` });
-    return null;
-  }
-  for (const p of parsed.problems) problems.push({ field, ...(p.value !== undefined ? { value: p.value } : {}), message: p.message });
-  const members: MemberOrigin[] = parsed.members.map((m) => ({ line, text: m.text, match: m.match }));
-  return { mark, members };
-}
-
-/** The directive on one line, for the other front ends (keepalived.ts), or null when the line is
- *  not a directive. `mark` is null when the mark itself could not be read; any `problems` mean the
- *  line is broken and its members must not be used. */
-export function readFwmarkDirective(
-  lineText: string,
-  line: number,
-): { mark: number | null; members: MemberOrigin[]; problems: LineProblem[] } | null {
-  const directive = DIRECTIVE.exec(lineText);
-  if (!directive) return null;
-  const problems: LineProblem[] = [];
-  const parsed = parseDirective(directive[1], line, problems);
-  return { mark: parsed?.mark ?? null, members: parsed?.members ?? [], problems };
-}
-
-// ---------------------------------------------------------------------------------------------
 // Assembling the services.
 
 /** Where each assembled piece came from, to send schema findings back to a line and option. */
@@ -439,11 +387,11 @@ export function parseIpvsadmRules(text: string, sourceName: string, opts: Ipvsad
       for (const p of problems) push(line, p);
     };
 
-    const directive = DIRECTIVE.exec(lineText);
+    const directive = readFwmarkDirective(lineText, line);
     if (directive) {
-      const parsed = parseDirective(directive[1], line, problems);
-      if (parsed && problems.length === 0) directives.set(parsed.mark, [...(directives.get(parsed.mark) ?? []), ...parsed.members]);
-      else if (parsed) brokenMarks.add(parsed.mark);
+      problems.push(...directive.problems);
+      if (directive.mark !== null && problems.length === 0) directives.set(directive.mark, [...(directives.get(directive.mark) ?? []), ...directive.members]);
+      else if (directive.mark !== null) brokenMarks.add(directive.mark);
       return report();
     }
 
