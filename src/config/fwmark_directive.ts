@@ -9,7 +9,15 @@
 // file, `ipvsadm -R` and the keepalived importer all read it here.
 
 import { BAD_MARK, parseMark, parseMemberList } from "./ipvsadm_syntax.ts";
-import type { MemberOrigin } from "./raw_service.ts";
+import type { ServiceMatch } from "./model.ts";
+
+/** One member of a directive, and where it was written. */
+export interface MemberOrigin {
+  line: number;
+  /** The member as written ("tcp 198.18.0.100:80"). */
+  text: string;
+  match: ServiceMatch;
+}
 
 const DIRECTIVE = /^\s*#\s*ringvs:(.*)$/;
 const DIRECTIVE_FORM = "# ringvs: fwmark MARK = tcp VIP:PORT[, udp VIP:PORT]...";

@@ -37,7 +37,7 @@
 // is the words of one line up to a brace; `{` opens the block of the statement before it (on the
 // same line or, keepalived-style, on the next). Input enters here, so problems are values.
 
-import { readDirectives } from "./fwmark_directive.ts";
+import { readDirectives, type MemberOrigin } from "./fwmark_directive.ts";
 import { BAD_MARK, fwmarkWithoutMembersMessage, parseMark } from "./ipvsadm_syntax.ts";
 import { sortConfigErrors, type ConfigError } from "./load.ts";
 import type { DirectorConfig, Protocol, VipMode, WorkersConfig } from "./model.ts";
@@ -56,7 +56,6 @@ import {
   attachFwmarkMembers,
   memberIssueToError,
   placesInFile,
-  type MemberOrigin,
   type RawService,
 } from "./raw_service.ts";
 

@@ -5,7 +5,7 @@
 import type { Control, ControlErrno, ControlResult, DestOptions, ServiceKey, ServiceOptions } from "../../control/control.ts";
 import type { DirectorConfig, ServiceConfig, ServiceMatch } from "../../config/model.ts";
 import { MH_TABLE_SIZE_DEFAULT } from "../../config/model.ts";
-import type { MemberOrigin } from "../../config/raw_service.ts";
+import type { MemberOrigin } from "../../config/fwmark_directive.ts";
 import {
   lowerThresholdProblem, netmaskProblem, schedulerProblem, serviceToInput, unicastAddressProblem, validateDirectorConfig,
 } from "../../config/schema.ts";

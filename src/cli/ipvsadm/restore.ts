@@ -6,8 +6,7 @@
 // restore into a control library without a data plane, reading on past every refused line so that
 // all of them are reported (src/config/ipvsadm_rules.ts).
 import type { Control, ControlResult, ServiceKey } from "../../control/control.ts";
-import type { Directives } from "../../config/fwmark_directive.ts";
-import type { MemberOrigin } from "../../config/raw_service.ts";
+import type { Directives, MemberOrigin } from "../../config/fwmark_directive.ts";
 import { keyIdentity } from "../../config/service.ts";
 import { execute, type Context, type Places } from "./execute.ts";
 import { entryServiceKey, parseCommand, type CommandEntry, type ParsedCommand } from "./parse.ts";

@@ -328,7 +328,7 @@ describe("save, clear, restore", () => {
   test("the rules-file front end reads -S output as it is", async () => {
     const c = bareControl();
     await script(c, FORMATS);
-    const parsed = parseIpvsadmRules((await sh(c, "ipvsadm -S -n")).stdout, "saved", { interface: "eth0" });
+    const parsed = await parseIpvsadmRules((await sh(c, "ipvsadm -S -n")).stdout, "saved", { interface: "eth0" });
     expect(parsed.ok).toBe(true);
     if (parsed.ok) expect(parsed.config.services.length).toBe(5);
   });
