@@ -3,6 +3,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { REAL_SERVER_ENTRIES_MAX } from "../../src/config/model.ts";
 
 const CLI = join(import.meta.dir, "../../src/cli/main.ts");
 
@@ -88,6 +89,30 @@ describe("ringvs CLI", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/nat\.rules:2: -m: .*NAT/);
   });
+
+  test(`a rules file over ${REAL_SERVER_ENTRIES_MAX} real-server entries: check refuses it where serve does, with the same words`, () => {
+    /** Services of 255 real servers each (the last one fewer), `entries` real servers in all. */
+    const rules = (entries: number) => {
+      const lines: string[] = [];
+      for (let s = 0, n = 0; n < entries; s++) {
+        const vip = `198.18.${s >> 8}.${s & 255}:80`;
+        lines.push(`-A -t ${vip} -s rr`);
+        for (let r = 1; r <= 255 && n < entries; r++, n++) lines.push(`-a -t ${vip} -r 10.${s >> 8}.${s & 255}.${r} -g -w 1`);
+      }
+      return lines.join("\n") + "\n";
+    };
+    // (test/config/schema.test.ts holds that exactly the limit is accepted.)
+    const over = file("over.rules", rules(REAL_SERVER_ENTRIES_MAX + 1));
+    const check = ringvs(["check", "--interface", "eth0", "--rules", over]);
+    // The 65,280th entry is the last line: 256 -A lines and 65,280 -a lines.
+    expect(check).toEqual({
+      code: 1, stdout: "",
+      stderr: `ringvs: ${over}:65536: -r: "10.0.255.255": more than ${REAL_SERVER_ENTRIES_MAX} real-server entries in all services\n` +
+        "ringvs: 1 error(s); nothing started\n",
+    });
+    // serve reads the file the same way before it touches anything, so it needs no root to refuse it.
+    expect(ringvs(["serve", "--interface", "eth0", "--rules", over, "--socket", join(dir, "never.sock")])).toEqual(check);
+  }, 30_000);
 
   test("serve without root says it needs root and starts nothing", () => {
     if (process.getuid?.() !== 0 || !Bun.which("setpriv")) {
