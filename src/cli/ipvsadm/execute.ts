@@ -14,7 +14,7 @@ import { findService, keyIdentity, keyLabel, serviceKey, serviceLabel, serviceMa
 import { listAll, listConnections, listService, listTimeout } from "./format.ts";
 import { usage, versionLine } from "./help.ts";
 import { entryServiceKey, type CommandEntry, type GivenOption } from "./parse.ts";
-import { kernelRefuses, listingFails, ringvsRefuses, type CliFailure, type LineProblem } from "./problem.ts";
+import { kernelRefuses, listingFails, problemAt, ringvsRefuses, type CliFailure, type LineProblem } from "./problem.ts";
 import { spellingOf } from "./options.ts";
 import type { OptionName } from "./table.ts";
 
@@ -97,36 +97,30 @@ function givenOr(ce: CommandEntry, opt: OptionName): GivenOption {
   return ce.given.get(opt) ?? { written: spellingOf(opt) };
 }
 
-function problemAt(g: GivenOption, message: string, cli: CliFailure, extra: Partial<LineProblem> = {}, value: string | number | undefined = g.arg): LineProblem {
-  return { option: g.written, ...(value !== undefined ? { value } : {}), message, cli, ...extra };
-}
-
 /** A change the control library refused for a reason of its own (the running director's). */
 function fromResult(op: Operation, r: ControlResult, at: GivenOption): Outcome {
   if (r.ok) return done();
   // Its messages restate the errno, except for a runtime failure.
-  return refused(problemAt(at, r.error.message, kernel(op, r.error.errno, r.error.errno === "EINVAL" ? r.error.message : undefined), {}, undefined));
+  return refused(problemAt(at, r.error.message, kernel(op, r.error.errno, r.error.errno === "EINVAL" ? r.error.message : undefined), undefined));
 }
 
-/** How messages name another service and its members: by where the input put them when it did,
- *  else by ipvsadm's label. */
-function namer(places: Places) {
-  return {
-    service(s: ServiceConfig): string {
-      const line = places.serviceLine(serviceKey(s));
-      return line !== null ? `the service on line ${line}` : `service ${serviceLabel(s)}`;
-    },
-    member(s: ServiceConfig, j: number, origins: readonly MemberOrigin[] | null): string {
-      const origin = origins?.[j];
-      return origin ? `fwmark ${s.fwmark} member on line ${origin.line}` : `a member of ${serviceLabel(s)}`;
-    },
-  };
+/** How a message names another service: by the line that added it, when the input did. */
+function nameService(s: ServiceConfig, places: Places): string {
+  const line = places.serviceLine(serviceKey(s));
+  return line !== null ? `the service on line ${line}` : `service ${serviceLabel(s)}`;
+}
+
+/** How a message names member `j` of a firewall-mark service: by its directive line, when known. */
+function nameMember(s: ServiceConfig, j: number, origins: readonly MemberOrigin[] | null): string {
+  const origin = origins?.[j];
+  return origin ? `fwmark ${s.fwmark} member on line ${origin.line}` : `a member of ${serviceLabel(s)}`;
 }
 
 /** What the schema finds wrong with the table once `next` joins it: its members' addresses and
  *  overlaps with the services that share a VIP with it (the others cannot clash, and checking them
- *  made every -A of a large table cost the whole table). Messages name the other services as
- *  `places` knows them; each problem says which member of `next` it is about, if one. */
+ *  made every -A of a large table cost the whole table). Each finding says which member of `next`
+ *  it is about, if one, and comes in two wordings: naming the other services where the input put
+ *  them (`places`), and by ipvsadm's labels, as the command line prints it. */
 function tableProblems(
   config: DirectorConfig,
   next: ServiceConfig,
@@ -142,22 +136,20 @@ function tableProblems(
     services: services.map((s) => ({ ...serviceToInput(s), realServers: [] })),
   });
   if (r.ok) return [];
-  const inFile = namer(places);
-  const byLabel = namer(NO_PLACES);
-  const render = (message: string, names: ReturnType<typeof namer>) =>
+  // The schema names services by their index in what it checked: services[i], services[i].members[j].
+  const render = (message: string, at: Places, originsOfNext: readonly MemberOrigin[] | null) =>
     message.replace(/services\[(\d+)\](?:\.members\[(\d+)\])?/g, (whole, i: string, j?: string) => {
       const s = services[Number(i)];
       if (!s) return whole;
-      if (j === undefined) return names.service(s);
-      const origins = Number(i) === last ? nextOrigins : names === inFile ? places.memberOrigins(serviceKey(s)) : null;
-      return names.member(s, Number(j), origins);
+      if (j === undefined) return nameService(s, at);
+      return nameMember(s, Number(j), Number(i) === last ? originsOfNext : at.memberOrigins(serviceKey(s)));
     });
   return r.issues
     .filter((issue) => issue.path[0] === "services" && issue.path[1] === last)
     .map((issue) => ({
       member: issue.path[2] === "members" && typeof issue.path[3] === "number" ? issue.path[3] : null,
-      message: render(issue.message, inFile),
-      label: render(issue.message, byLabel),
+      message: render(issue.message, places, nextOrigins),
+      label: render(issue.message, NO_PLACES, null),
     }));
 }
 
@@ -207,11 +199,11 @@ async function addOrEditService(ce: CommandEntry, ctx: Context): Promise<Outcome
     if (members.length === 0) {
       const message = fwmarkWithoutMembersMessage(key.fwmark);
       const hint = ctx.readingStdin ? "" : ', or give them with --members "tcp 198.18.0.100:80,tcp 198.18.0.100:443"';
-      return refused(problemAt(svcOpt, message, ringvsRefuses(`${message}${hint}`, { ends: false }), { about: "memberless-mark" }));
+      return refused(problemAt(svcOpt, message, ringvsRefuses(`${message}${hint}`, { ends: false }), svcOpt.arg, { about: "memberless-mark" }));
     }
   } else if (membersOpt) {
     const message = "--members belongs to a firewall-mark service (-f MARK): a -t/-u service is its own VIP:port";
-    return refused(problemAt(membersOpt, message, ringvsRefuses(message, { ends: false }), {}, undefined));
+    return refused(problemAt(membersOpt, message, ringvsRefuses(message, { ends: false }), undefined));
   }
   const next: ServiceConfig = "fwmark" in key
     ? { protocol: "tcp", address: "", port: 0, fwmark: key.fwmark, members: members.map((m) => m.match), ...options, realServers: [] }
@@ -224,7 +216,7 @@ async function addOrEditService(ce: CommandEntry, ctx: Context): Promise<Outcome
       // About one member: shown as it was written, on the line it was written on.
       const m = members[c.member]!;
       const at = origins ? { written: `fwmark ${next.fwmark}` } : givenOr(ce, "members");
-      return problemAt(at, c.message, cli, m.line !== undefined ? { writtenOn: m.line } : {}, m.text);
+      return problemAt(at, c.message, cli, m.text, m.line !== undefined ? { writtenOn: m.line } : {});
     }));
   }
   return fromResult(op, await ctx.control.addService(key, options, next.members), svcOpt);
@@ -239,12 +231,12 @@ async function addOrEditDest(ce: CommandEntry, ctx: Context): Promise<Outcome> {
   const svc = findService(ctx.control.current().services, key);
   if (!svc) {
     const message = `service ${keyLabel(key)} is not defined by an earlier -A line (ipvsadm: "Service not defined")`;
-    return refused(problemAt(svcOpt, message, kernel(op, "ESRCH"), { about: "undefined-service" }));
+    return refused(problemAt(svcOpt, message, kernel(op, "ESRCH"), svcOpt.arg, { about: "undefined-service" }));
   }
   const { address, port } = ce.dest as { address: string; port: number };
   // The kernel's order: thresholds (ERANGE), then the lookup, then the address type.
   const thresholds = lowerThresholdProblem(ce.dest.lower, ce.dest.upper);
-  if (thresholds) return refused(problemAt(givenOr(ce, "l-threshold"), thresholds, kernel(op, "ERANGE"), {}, ce.dest.lower));
+  if (thresholds) return refused(problemAt(givenOr(ce, "l-threshold"), thresholds, kernel(op, "ERANGE"), ce.dest.lower));
   const exists = svc.realServers.some((r) => r.address === address && r.port === port);
   if (add && exists) {
     const line = ctx.places.destLine(key, address);

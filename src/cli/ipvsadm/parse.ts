@@ -16,7 +16,7 @@ import {
   CONNECTION_TIMEOUT, HASH_FLAG_BITS, OPTION_MEANINGS, REFUSED, SCHED_FLAGS, TUNNEL_OPTION_REFUSALS, TUNNEL_TYPE_MEANINGS,
   UNEXPECTED_WORDS, readCount, spellingOf, syncDaemonRefused, type CommandName, type ValueMeaning,
 } from "./options.ts";
-import { ipvsadmFails, poptFails, ringvsRefuses, tryHelp, type LineProblem } from "./problem.ts";
+import { ipvsadmFails, poptFails, problemAt, ringvsRefuses, tryHelp, type LineProblem } from "./problem.ts";
 import { scan, type Token } from "./scan.ts";
 import {
   TUNNEL_OPTIONS, TUNNEL_TYPES, genericOptProblems, legality, tunnelOptProblems, type Command, type OptionName,
@@ -113,11 +113,6 @@ function newEntry(command: CommandName, first: Extract<Token, { kind: "option" }
   };
 }
 
-/** A problem about a given option, shown with its value. */
-function about(g: GivenOption, message: string, cli: LineProblem["cli"], value: string | number | undefined = g.arg): LineProblem {
-  return { option: g.written, ...(value !== undefined ? { value } : {}), message, cli };
-}
-
 /** ipvsadm refuses an address too when it is all digits (parse_service: str_is_digit) or its port
  *  is no port; a name or IPv6 it would have taken, so ringvs says why it does not. */
 function addressFailure(text: string, problem: string, ipvsadmSays: string): LineProblem["cli"] {
@@ -134,7 +129,7 @@ function readValue(ce: CommandEntry, value: ValueMeaning, t: Extract<Token, { ki
       return;
     case "count": {
       const r = readCount(arg, value.rule);
-      if (!r.ok) problems.push(about(g, r.message, ipvsadmFails(r.ipvsadm), r.value));
+      if (!r.ok) problems.push(problemAt(g, r.message, ipvsadmFails(r.ipvsadm), r.value));
       else if (value.sets === "weight") ce.dest.weight = r.n;
       else if (value.sets === "upper") ce.dest.upper = r.n;
       else if (value.sets === "lower") ce.dest.lower = r.n;
@@ -148,14 +143,14 @@ function readValue(ce: CommandEntry, value: ValueMeaning, t: Extract<Token, { ki
       }
       const r = readCount(t.arg, value.rule);
       if (r.ok) ce.timeout = r.n;
-      else problems.push(about(g, r.message, ipvsadmFails(r.ipvsadm), r.value));
+      else problems.push(problemAt(g, r.message, ipvsadmFails(r.ipvsadm), r.value));
       return;
     }
     case "service": {
       ce.svc.protocol = value.protocol;
       const ap = parseAddrPort(arg);
       if (typeof ap === "string") {
-        problems.push(about(g, ap, addressFailure(arg, ap, "illegal virtual server address[:port] specified")));
+        problems.push(problemAt(g, ap, addressFailure(arg, ap, "illegal virtual server address[:port] specified")));
         return;
       }
       ce.svc.address = ap.address;
@@ -168,7 +163,7 @@ function readValue(ce: CommandEntry, value: ValueMeaning, t: Extract<Token, { ki
     case "fwmark": {
       ce.svc.protocol = "tcp"; // "set to a sane value, even though it is not used"
       const mark = parseMark(arg);
-      if (mark === null) problems.push(about(g, BAD_MARK, ipvsadmFails(`invalid fwmark value \`${arg}' specified`)));
+      if (mark === null) problems.push(problemAt(g, BAD_MARK, ipvsadmFails(`invalid fwmark value \`${arg}' specified`)));
       else ce.svc.fwmark = mark;
       return;
     }
@@ -176,13 +171,13 @@ function readValue(ce: CommandEntry, value: ValueMeaning, t: Extract<Token, { ki
       ce.scheduler = arg.slice(0, 15); // IP_VS_SCHEDNAME_MAXLEN - 1
       return;
     case "netmask":
-      if (parseIPv4(arg) === null) problems.push(about(g, netmaskProblem(arg)!, ipvsadmFails("illegal virtual server persistent mask specified")));
+      if (parseIPv4(arg) === null) problems.push(problemAt(g, netmaskProblem(arg)!, ipvsadmFails("illegal virtual server persistent mask specified")));
       else ce.netmask = arg;
       return;
     case "real-server": {
       const ap = parseAddrPort(arg);
       if (typeof ap === "string") {
-        problems.push(about(g, ap, addressFailure(arg, ap, "illegal real server address[:port] specified")));
+        problems.push(problemAt(g, ap, addressFailure(arg, ap, "illegal real server address[:port] specified")));
         return;
       }
       ce.dest.address = ap.address;
@@ -198,13 +193,13 @@ function readValue(ce: CommandEntry, value: ValueMeaning, t: Extract<Token, { ki
       return; // read against the line's scheduler once the line is read
     case "tun-type":
       if ((TUNNEL_TYPES as readonly string[]).includes(arg)) ce.tunType = arg as TunnelType;
-      else problems.push(about(g, `illegal tunnel type: ipvsadm knows ${TUNNEL_TYPES.slice(0, -1).join(", ")} and ${TUNNEL_TYPES.at(-1)}`, ipvsadmFails("illegal tunnel type specified")));
+      else problems.push(problemAt(g, `illegal tunnel type: ipvsadm knows ${TUNNEL_TYPES.slice(0, -1).join(", ")} and ${TUNNEL_TYPES.at(-1)}`, ipvsadmFails("illegal tunnel type specified")));
       return;
     case "members": {
       const parsed = parseMemberList(arg);
       for (const p of parsed.problems) {
         const shown = p.value !== undefined ? `"${p.value}": ` : "";
-        problems.push(about(g, p.message, ringvsRefuses(`${t.written}: ${shown}${p.message} (expected "tcp VIP:PORT[,udp VIP:PORT]...")`), p.value));
+        problems.push(problemAt(g, p.message, ringvsRefuses(`${t.written}: ${shown}${p.message} (expected "tcp VIP:PORT[,udp VIP:PORT]...")`), p.value));
       }
       if (parsed.problems.length === 0) ce.members = parsed.members;
       return;
@@ -213,7 +208,7 @@ function readValue(ce: CommandEntry, value: ValueMeaning, t: Extract<Token, { ki
       const a = parseIPv4(arg);
       if (arg.includes(":") || a === null || a >>> 28 !== 0xe) {
         const text = arg.includes(":") ? `invalid IPv6 mcast-group \`${arg}'` : `invalid IPv4 mcast-group \`${arg}'`;
-        problems.push(about(g, "must be an IPv4 multicast group (224.0.0.0/4)", ipvsadmFails(text)));
+        problems.push(problemAt(g, "must be an IPv4 multicast group (224.0.0.0/4)", ipvsadmFails(text)));
       }
       return;
     }
@@ -229,16 +224,16 @@ function readSchedulerFlags(ce: CommandEntry, g: GivenOption, problems: LineProb
   const scheduler = ce.scheduler || DEFAULT_SCHEDULER;
   const items = arg.split(",").filter((f) => f !== "");
   if (items.length === 0) {
-    problems.push(about(g, "no scheduler flag given (e.g. sh-fallback,sh-port)", ipvsadmFails("invalid scheduler flag `'")));
+    problems.push(problemAt(g, "no scheduler flag given (e.g. sh-fallback,sh-port)", ipvsadmFails("invalid scheduler flag `'")));
     return;
   }
   for (const flag of items) {
     const f = SCHED_FLAGS[flag];
     if (!f) {
       const known = Object.keys(SCHED_FLAGS).join(", ");
-      problems.push(about(g, `invalid scheduler flag '${flag}' (ipvsadm knows ${known})`, ipvsadmFails(`invalid scheduler flag \`${flag}'`)));
+      problems.push(problemAt(g, `invalid scheduler flag '${flag}' (ipvsadm knows ${known})`, ipvsadmFails(`invalid scheduler flag \`${flag}'`)));
     } else if (f.scheduler !== undefined && f.scheduler !== scheduler) {
-      problems.push(about(g, schedulerFlagProblem(flag, scheduler)!, ipvsadmFails(`incompatible scheduler flag \`${flag}'`)));
+      problems.push(problemAt(g, schedulerFlagProblem(flag, scheduler)!, ipvsadmFails(`incompatible scheduler flag \`${flag}'`)));
     } else if (readsHashFlags(scheduler)) {
       const meaning = HASH_FLAG_BITS[f.bit];
       if (meaning) ce.schedulerFlags[meaning] = true;
@@ -264,8 +259,8 @@ export function parseCommand(argv: readonly string[], readingStdin: boolean): Pa
     const text = ce.command === "start-daemon" ? "illegal start-daemon parameter specified" : "illegal start_daemon specified";
     const g = { written: first.written, ...(first.arg !== undefined ? { arg: first.arg } : {}) };
     problems.push(good
-      ? about(g, syncDaemonRefused(ce.command), ringvsRefuses(syncDaemonRefused(ce.command)))
-      : about(g, "must be master or backup", ipvsadmFails(text)));
+      ? problemAt(g, syncDaemonRefused(ce.command), ringvsRefuses(syncDaemonRefused(ce.command)))
+      : problemAt(g, "must be master or backup", ipvsadmFails(text)));
     return { entry: ce, problems };
   }
 
@@ -323,13 +318,13 @@ export function parseCommand(argv: readonly string[], readingStdin: boolean): Pa
   if (ce.command === "set") {
     const set = { written: ce.commandOption.written };
     if (args.length < 3) {
-      problems.push(about(set, "needs 3 timeout values: tcp tcpfin udp (seconds; 0 keeps the value)", ipvsadmFails("--set option requires 3 timeout values")));
+      problems.push(problemAt(set, "needs 3 timeout values: tcp tcpfin udp (seconds; 0 keeps the value)", ipvsadmFails("--set option requires 3 timeout values")));
     }
     const keys: (keyof TimeoutConfig)[] = ["tcp", "tcpFin", "udp"];
     args.splice(0, 3).forEach((a, i) => {
       const r = readCount(a, CONNECTION_TIMEOUT);
       if (r.ok) ce.timeouts[keys[i]!] = r.n;
-      else problems.push(about(set, r.message, ipvsadmFails(r.ipvsadm), r.value));
+      else problems.push(problemAt(set, r.message, ipvsadmFails(r.ipvsadm), r.value));
     });
   }
   for (const a of args) {
@@ -351,7 +346,7 @@ export function parseCommand(argv: readonly string[], readingStdin: boolean): Pa
   if (ce.command === "add-server" || ce.command === "edit-server") checkServerCommand(ce, problems);
   const svc = ce.given.get("service-address");
   if (ce.svc.protocol === "sctp" && svc) {
-    problems.push(about(svc, REFUSED.sctp, ringvsRefuses(REFUSED.sctp)));
+    problems.push(problemAt(svc, REFUSED.sctp, ringvsRefuses(REFUSED.sctp)));
   }
   if (ce.ipv6) {
     problems.push({ option: ipv6Written!, message: REFUSED.ipv6, cli: ringvsRefuses(REFUSED.ipv6) });
@@ -393,23 +388,23 @@ function checkServiceCommand(ce: CommandEntry, problems: LineProblem[]): void {
   if (known && !ce.svc.fwmark && !ce.svc.port && !ce.persistent) {
     // Without a ":port" ipvsadm takes port 0, which is easy to miss in a file.
     const message = `${ce.svc.portWritten ? "" : "no port given (ipvsadm takes port 0); "}${ZERO_PORT_NEEDS_PERSISTENCE}`;
-    problems.push(about(svc!, message, ipvsadmFails("Zero port specified for non-persistent service")));
+    problems.push(problemAt(svc!, message, ipvsadmFails("Zero port specified for non-persistent service")));
   }
   const ops = ce.given.get("ops");
   if (ops) {
-    problems.push(about(ops, REFUSED.ops, !ce.svc.fwmark && ce.svc.protocol !== "udp"
+    problems.push(problemAt(ops, REFUSED.ops, !ce.svc.fwmark && ce.svc.protocol !== "udp"
       ? ipvsadmFails("One-Packet Scheduling is only for UDP virtual services")
       : ringvsRefuses(REFUSED.ops)));
   }
   const pe = ce.given.get("pe");
   if (pe) {
-    problems.push(about(pe, REFUSED.pe, ringvsRefuses(REFUSED.pe)));
+    problems.push(problemAt(pe, REFUSED.pe, ringvsRefuses(REFUSED.pe)));
   }
   // ipvsadm keeps a -M without -p and the kernel ignores it; ringvs says so instead of dropping it.
   const netmask = ce.given.get("netmask");
   if (netmask && !ce.persistent) {
     const message = REFUSED.netmaskWithoutPersistence;
-    problems.push(about(netmask, message, ringvsRefuses(`${netmask.written} ${netmask.arg}: ${message}`)));
+    problems.push(problemAt(netmask, message, ringvsRefuses(`${netmask.written} ${netmask.arg}: ${message}`)));
   }
   if (!ce.scheduler) ce.scheduler = DEFAULT_SCHEDULER;
 }
@@ -432,22 +427,22 @@ function checkServerCommand(ce: CommandEntry, problems: LineProblem[]): void {
         ? `real server ${address}:${written}: DR and TUN cannot change the port; a firewall-mark service's real servers take ` +
           `the port each packet came to, so give ${address} or ${address}:0`
         : `real server ${address}:${written}: ${realServerPortProblem(ce.dest.forward, servicePort)}`;
-      problems.push(about(r, realServerPortProblem(ce.dest.forward, servicePort), ringvsRefuses(cli)));
+      problems.push(problemAt(r, realServerPortProblem(ce.dest.forward, servicePort), ringvsRefuses(cli)));
     }
     if (!ce.svc.fwmark) ce.dest.port = ce.svc.port;
   }
   const tunnel = (["tun-type", ...TUNNEL_OPTIONS] as OptionName[]).filter((o) => ce.options.has(o));
   if (tunnel.length > 0 && ce.dest.forward !== "tun") {
-    problems.push(about(ce.given.get(tunnel[0]!)!, 'tunnel options need -i (ipvsadm: "Tunnel options conflict with forward method")',
+    problems.push(problemAt(ce.given.get(tunnel[0]!)!, 'tunnel options need -i (ipvsadm: "Tunnel options conflict with forward method")',
       ipvsadmFails("Tunnel options conflict with forward method")));
   } else if (ce.dest.forward === "tun") {
     const rules = tunnelOptProblems(ce.tunType, ce.options);
     const refused = TUNNEL_TYPE_MEANINGS[ce.tunType].refused;
     if (refused !== undefined) {
       // ipvsadm first checks the type's options; either way ringvs has no such tunnel.
-      problems.push(about(ce.given.get("tun-type")!, refused, rules[0] ? ipvsadmFails(rules[0].text) : ringvsRefuses(refused)));
+      problems.push(problemAt(ce.given.get("tun-type")!, refused, rules[0] ? ipvsadmFails(rules[0].text) : ringvsRefuses(refused)));
     } else {
-      for (const rule of rules) problems.push(about(ce.given.get(rule.option) ?? { written: spellingOf(rule.option) }, TUNNEL_OPTION_REFUSALS[rule.option]!, ipvsadmFails(rule.text)));
+      for (const rule of rules) problems.push(problemAt(ce.given.get(rule.option) ?? { written: spellingOf(rule.option) }, TUNNEL_OPTION_REFUSALS[rule.option]!, ipvsadmFails(rule.text)));
     }
   }
 }

@@ -43,6 +43,18 @@ export interface LineProblem {
   shadowed?: true;
 }
 
+/** A problem about an option as written, shown with its value as written unless `value` says what
+ *  to show instead. */
+export function problemAt(
+  at: { written: string; arg?: string },
+  message: string,
+  cli: CliFailure,
+  value: string | number | undefined = at.arg,
+  more: Pick<LineProblem, "writtenOn" | "about"> = {},
+): LineProblem {
+  return { option: at.written, ...(value !== undefined ? { value } : {}), message, cli, ...more };
+}
+
 // ipvsadm's ways of failing.
 
 /** fail(2, ...): the message, exit 2. */
