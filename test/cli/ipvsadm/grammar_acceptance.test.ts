@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseIpvsadmRules } from "../../../src/config/ipvsadm_rules.ts";
 import { formatConfigError, type ConfigError } from "../../../src/config/load.ts";
-import { runIpvsadmReport } from "../../../src/cli/ipvsadm/index.ts";
+import { runIpvsadm, runIpvsadmReport } from "../../../src/cli/ipvsadm/index.ts";
 import type { LineProblem } from "../../../src/cli/ipvsadm/problem.ts";
 import type { RestoredLine } from "../../../src/cli/ipvsadm/restore.ts";
 import { bareControl, words } from "./helpers.ts";
@@ -516,7 +516,12 @@ async function throughFile(row: Row) {
 
 async function throughRestore(row: Row) {
   const control = bareControl();
-  const run = await runIpvsadmReport(["-R"], control, { stdin: row.lines.join("\n") + "\n" });
+  const stdin = row.lines.join("\n") + "\n";
+  const run = await runIpvsadmReport(["-R"], control, { stdin });
+  // runIpvsadm is the report's exit, and does the same to a table.
+  const plain = bareControl();
+  expect(await runIpvsadm(["-R"], plain, { stdin })).toEqual(run.exit);
+  expect(plain.current()).toEqual(control.current());
   return { control, run };
 }
 

@@ -354,6 +354,13 @@ describe("save, clear, restore", () => {
       code: 2, stdout: "", stderr: "line 2: invalid timeout value `0' specified\n",
     });
     expect(stopped.current().services.map((s) => s.address)).toEqual(["198.18.0.100"]);
+    // A popt error is parse_options returning -1, not fail(): that line fails and -R reads on; a
+    // word starting with '#' starts a comment (config_stream_read).
+    const popt = bareControl();
+    expect(await sh(popt, "ipvsadm -R", "-A -t 198.18.0.100:80 # web\n-A -t 198.18.0.101:80 --bogus\n-A -t 198.18.0.102:80\n")).toEqual({
+      code: 0, stdout: "", stderr: "line 2: --bogus: unknown option\n",
+    });
+    expect(popt.current().services.map((s) => s.address)).toEqual(["198.18.0.100", "198.18.0.102"]);
     expect(await sh(bareControl(), "ipvsadm -R", "-A -t 198.18.0.100:80 -w 1\n")).toEqual({
       code: 2, stdout: "", stderr: "line 1: Illegal 'weight' option with the 'add-service' command\n",
     });
