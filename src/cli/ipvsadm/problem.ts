@@ -17,8 +17,9 @@ export interface CliFailure {
   code: number;
   /** stderr without its final newline. */
   text: string;
-  /** ipvsadm's process ends here (fail(), tryhelp_exit(), usage): `ipvsadm -R` stops at this line.
-   *  A popt error or a refused table change only fails its line, and -R reads on. */
+  /** ipvsadm's process ends here (fail(), tryhelp_exit(), a listing's exit(1)): `ipvsadm -R`
+   *  stops at this line. A popt error or a refused table change only fails its line, and -R reads
+   *  on. */
   exits: boolean;
 }
 
