@@ -1,10 +1,10 @@
-// ipvsadm's words, shared by the two places that read them: the rules-file front end
-// (ipvsadm_rules.ts, `ipvsadm-save -n` files) and the ipvsadm-compatible command line
-// (src/cli/ipvsadm/). One popt table, one address/mark parser, one ringvs fwmark member syntax, so
-// the file and the command line cannot drift apart.
+// ipvsadm's words: its popt table, the address and mark syntax, and ringvs's firewall-mark member
+// syntax. The one reader of ipvsadm lines (src/cli/ipvsadm/parse.ts: the command line, -R and the
+// rules file) reads with them; the fwmark directive and the keepalived importer share the mark and
+// member syntax.
 //
-// The table is ipvsadm 1.31's `options_table` in parse_options (ipvsadm.c), in its order. Each front
-// end decides on its own what an option means to it (the rules file refuses -L, the CLI runs it).
+// The table is ipvsadm 1.31's `options_table` in parse_options (ipvsadm.c), in its order; what each
+// option means is src/cli/ipvsadm/options.ts.
 
 import { MAX_FWMARK, parseIPv4 } from "./schema.ts";
 import type { Protocol, ServiceMatch } from "./model.ts";
@@ -121,11 +121,6 @@ export function parseMark(text: string): number | null {
 }
 
 export const BAD_MARK = `invalid fwmark value: must be an integer 1..${MAX_FWMARK}`;
-
-/** A non-negative integer up to `max` written in decimal, or null. */
-export function parseCount(text: string, max: number): number | null {
-  return /^[0-9]+$/.test(text) && Number(text) <= max ? Number(text) : null;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Firewall-mark members: the VIP:port pairs a mark stands for. The kernel learns them from

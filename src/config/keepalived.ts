@@ -37,8 +37,8 @@
 // is the words of one line up to a brace; `{` opens the block of the statement before it (on the
 // same line or, keepalived-style, on the next). Input enters here, so problems are values.
 
-import { BAD_MARK, parseMark, readFwmarkDirective } from "./ipvsadm_rules.ts";
-import { fwmarkWithoutMembersMessage } from "./ipvsadm_syntax.ts";
+import { readDirectives, type MemberOrigin } from "./fwmark_directive.ts";
+import { BAD_MARK, fwmarkWithoutMembersMessage, parseMark } from "./ipvsadm_syntax.ts";
 import { sortConfigErrors, type ConfigError } from "./load.ts";
 import type { DirectorConfig, Protocol, VipMode, WorkersConfig } from "./model.ts";
 import {
@@ -56,7 +56,6 @@ import {
   attachFwmarkMembers,
   memberIssueToError,
   placesInFile,
-  type MemberOrigin,
   type RawService,
 } from "./raw_service.ts";
 
@@ -329,16 +328,8 @@ export function parseKeepalived(text: string, sourceName: string, opts: Keepaliv
   }
 
   // The ringvs directives, wherever they stand.
-  const directives = new Map<number, MemberOrigin[]>();
-  const brokenMarks = new Set<number>();
-  text.split(/\r?\n/).forEach((lineText, index) => {
-    const d = readFwmarkDirective(lineText, index + 1);
-    if (!d) return;
-    for (const p of d.problems) fail(index + 1, p.field, p.message, p.value);
-    if (d.mark === null) return;
-    if (d.problems.length > 0) brokenMarks.add(d.mark);
-    else directives.set(d.mark, [...(directives.get(d.mark) ?? []), ...d.members]);
-  });
+  const { members: directives, brokenMarks, problems: directiveProblems } = readDirectives(text.split(/\r?\n/));
+  for (const { line, problem: p } of directiveProblems) fail(line, p.field, p.message, p.value);
 
   /** The statement's one value, or null after reporting the problem. */
   const oneArg = (st: Statement): string | null => {

@@ -1,18 +1,12 @@
-// What the two importers of foreign files share once their lines are read: the ipvsadm rules file
-// (ipvsadm_rules.ts) and keepalived.conf (keepalived.ts). Both assemble services in the JSON shape
-// the schema takes, give firewall-mark services their members from `# ringvs: fwmark` directives,
-// and send the schema's findings about members back to the directive line they came from.
+// What an importer of a foreign file assembles once its lines are read (keepalived.conf,
+// keepalived.ts): services in the JSON shape the schema takes, firewall-mark services given their
+// members from `# ringvs: fwmark` directives, and the schema's findings about members sent back to
+// the directive line they came from. (The ipvsadm rules file needs none of this: it is restored
+// into a control library like `ipvsadm -R`, see ipvsadm_rules.ts.)
 
+import type { MemberOrigin } from "./fwmark_directive.ts";
 import type { ConfigError } from "./load.ts";
 import type { Protocol, ServiceMatch } from "./model.ts";
-
-/** One member of a `# ringvs: fwmark` directive, and where it was written. */
-export interface MemberOrigin {
-  line: number;
-  /** The member as written ("tcp 198.18.0.100:80"). */
-  text: string;
-  match: ServiceMatch;
-}
 
 export interface RawRealServer {
   address: string;

@@ -136,6 +136,28 @@ export function schedulerFlagProblem(flag: string, scheduler: string): string | 
   return null;
 }
 
+/** Why a VIP:port service on port 0 is refused without persistence (ipvsadm refuses it too). */
+export const ZERO_PORT_NEEDS_PERSISTENCE =
+  'port 0 (every port of the VIP) needs persistence (ipvsadm: "Zero port specified for non-persistent service")';
+
+/** Why a DR or TUN real server cannot have a port of its own: `servicePort` is the VIP:port
+ *  service's port, null for a firewall-mark service (whose packets keep the port they came to). */
+export function realServerPortProblem(forward: ForwardMethod, servicePort: number | null): string {
+  const method = forward === "tun" ? "TUN" : "DR";
+  return servicePort !== null
+    ? `${method} cannot change the port: a real server's port must equal the service port ${servicePort} (or be omitted)`
+    : `${method} cannot change the port: a firewall-mark service's real servers take the port each packet came to, so give port 0 or none`;
+}
+
+/** Why a lower connection threshold cannot go with an upper one (the kernel's ERANGE), or null. */
+export function lowerThresholdProblem(lower: number, upper: number): string | null {
+  if (lower <= upper) return null;
+  return (
+    `is higher than the upper threshold ${upper} (the kernel refuses it: "lower threshold is higher than upper threshold"` +
+    (upper === 0 ? "; with no upper threshold the lower one must be 0 too)" : ")")
+  );
+}
+
 /** A loopback address and port as Bun.serve takes them ("::1", not "[::1]"). */
 export interface LoopbackListen {
   host: string;
@@ -320,7 +342,7 @@ function checkService(s: ServiceInput, issues: Issue[]): ServiceConfig {
     else if (s.port === 0 && s.persistence === null) {
       issues.push({
         path: ["port"],
-        message: 'port 0 (every port of the VIP) needs persistence (ipvsadm: "Zero port specified for non-persistent service")',
+        message: ZERO_PORT_NEEDS_PERSISTENCE,
       });
     }
   }
@@ -355,20 +377,11 @@ function checkService(s: ServiceInput, issues: Issue[]): ServiceConfig {
     if (rs.port !== undefined && rs.port !== servicePort) {
       issues.push({
         path: ["realServers", j, "port"],
-        message:
-          fwmark === null
-            ? `${rs.forward === "tun" ? "TUN" : "DR"} cannot change the port: a real server's port must equal the service port ${servicePort} (or be omitted)`
-            : `${rs.forward === "tun" ? "TUN" : "DR"} cannot change the port: a firewall-mark service's real servers take the port each packet came to, so give port 0 or none`,
+        message: realServerPortProblem(rs.forward, fwmark === null ? servicePort : null),
       });
     }
-    if (rs.lowerThreshold > rs.upperThreshold) {
-      issues.push({
-        path: ["realServers", j, "lowerThreshold"],
-        message:
-          `is higher than the upper threshold ${rs.upperThreshold} (the kernel refuses it: "lower threshold is higher than upper threshold"` +
-          (rs.upperThreshold === 0 ? "; with no upper threshold the lower one must be 0 too)" : ")"),
-      });
-    }
+    const thresholds = lowerThresholdProblem(rs.lowerThreshold, rs.upperThreshold);
+    if (thresholds) issues.push({ path: ["realServers", j, "lowerThreshold"], message: thresholds });
     const first = firstIndex.get(rs.address);
     if (first === undefined) firstIndex.set(rs.address, j);
     else {

@@ -3,6 +3,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { REAL_SERVER_ENTRIES_MAX } from "../../src/config/model.ts";
 
 const CLI = join(import.meta.dir, "../../src/cli/main.ts");
 
@@ -15,6 +16,13 @@ function ringvs(args: string[], nobodyInNs?: string) {
     stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: "/tmp" },
   });
   return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+/** ringvs(), without waiting for it. */
+async function ringvsAsync(args: string[]) {
+  const p = Bun.spawn(["bun", CLI, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: "/tmp" } });
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, stdout, stderr };
 }
 
 const GOOD = {
@@ -88,6 +96,34 @@ describe("ringvs CLI", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/nat\.rules:2: -m: .*NAT/);
   });
+
+  test(`a rules file over ${REAL_SERVER_ENTRIES_MAX} real-server entries: check refuses it where serve does, with the same words`, async () => {
+    // Services of 255 real servers each, REAL_SERVER_ENTRIES_MAX + 1 real servers in all: the last
+    // -a line is the one too many. (test/config/schema.test.ts holds that the limit itself is taken.)
+    const lines: string[] = [];
+    let last = "";
+    for (let s = 0, n = 0; n <= REAL_SERVER_ENTRIES_MAX; s++) {
+      const vip = `198.18.${s >> 8}.${s & 255}:80`;
+      lines.push(`-A -t ${vip} -s rr`);
+      for (let r = 1; r <= 255 && n <= REAL_SERVER_ENTRIES_MAX; r++, n++) {
+        last = `10.${s >> 8}.${s & 255}.${r}`;
+        lines.push(`-a -t ${vip} -r ${last} -g -w 1`);
+      }
+    }
+    const over = file("over.rules", lines.join("\n") + "\n");
+    // Side by side: each reads 131,000 lines.
+    const [check, serve] = await Promise.all([
+      ringvsAsync(["check", "--interface", "eth0", "--rules", over]),
+      // serve reads the file the same way before it touches anything, so it needs no root to refuse it.
+      ringvsAsync(["serve", "--interface", "eth0", "--rules", over, "--socket", join(dir, "never.sock")]),
+    ]);
+    expect(check).toEqual({
+      code: 1, stdout: "",
+      stderr: `ringvs: ${over}:${lines.length}: -r: "${last}": more than ${REAL_SERVER_ENTRIES_MAX} real-server entries in all services\n` +
+        "ringvs: 1 error(s); nothing started\n",
+    });
+    expect(serve).toEqual(check);
+  }, 60_000);
 
   test("serve without root says it needs root and starts nothing", () => {
     if (process.getuid?.() !== 0 || !Bun.which("setpriv")) {

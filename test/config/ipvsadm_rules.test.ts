@@ -16,21 +16,21 @@ const vip = vipWith("rr");
 
 const OPTS = { interface: "eth0" };
 
-function parse(text: string): ConfigResult {
+async function parse(text: string): Promise<ConfigResult> {
   return parseIpvsadmRules(text, "ipvsadm.rules", OPTS);
 }
 
-function services(text: string): ServiceConfig[] {
-  return configOf(parse(text)).services;
+async function services(text: string): Promise<ServiceConfig[]> {
+  return configOf(await parse(text)).services;
 }
 
 /** Formatted errors of a file. */
-function problems(text: string): string[] {
-  return errorsOf(parse(text)).map(formatConfigError);
+async function problems(text: string): Promise<string[]> {
+  return errorsOf(await parse(text)).map(formatConfigError);
 }
 
 /** Errors of a one-service file whose service is fine, plus `line` as line 2. */
-function problemsWith(line: string): string[] {
+function problemsWith(line: string): Promise<string[]> {
   return problems(`-A -t 198.18.0.100:80 -s rr\n${line}\n`);
 }
 
@@ -44,8 +44,8 @@ describe("ipvsadm-save -n output", () => {
     "",
   ].join("\n");
 
-  test("parses to the whole config", () => {
-    expect(configOf(parse(saved))).toEqual({
+  test("parses to the whole config", async () => {
+    expect(configOf(await parse(saved))).toEqual({
       ...DIRECTOR_DEFAULTS,
       services: [
         vip("tcp", "198.18.0.100", 80, { scheduler: "wrr", realServers: [rs("198.18.0.11", 80, 3), rs("198.18.0.12", 80, 2)] }),
@@ -57,7 +57,7 @@ describe("ipvsadm-save -n output", () => {
     });
   });
 
-  test("equals the same config written as JSON (one schema behind both)", () => {
+  test("equals the same config written as JSON (one schema behind both)", async () => {
     const json = JSON.stringify({
       interface: "eth0",
       services: [
@@ -80,18 +80,18 @@ describe("ipvsadm-save -n output", () => {
         },
       ],
     });
-    expect(configOf(parse(saved))).toEqual(configOf(parseConfigText(json, "ringvs.json")));
+    expect(configOf(await parse(saved))).toEqual(configOf(parseConfigText(json, "ringvs.json")));
   });
 
-  test("-p with -M, as ipvsadm-save prints a non-/32 persistence mask", () => {
-    expect(services("-A -t 198.18.0.100:443 -s rr -p 3600 -M 255.255.255.0\n")[0].persistence).toEqual({
+  test("-p with -M, as ipvsadm-save prints a non-/32 persistence mask", async () => {
+    expect((await services("-A -t 198.18.0.100:443 -s rr -p 3600 -M 255.255.255.0\n"))[0].persistence).toEqual({
       timeout: 3600,
       netmask: "255.255.255.0",
     });
   });
 
-  test("the caller's settings fill what the file cannot say", () => {
-    const r = parseIpvsadmRules("-A -t 198.18.0.100:80 -s rr\n", "x", {
+  test("the caller's settings fill what the file cannot say", async () => {
+    const r = await parseIpvsadmRules("-A -t 198.18.0.100:80 -s rr\n", "x", {
       interface: "veth-dir",
       vipMode: "arp",
       ring: { blockCount: 8 },
@@ -104,8 +104,8 @@ describe("ipvsadm-save -n output", () => {
     expect(config.flowTableSize).toBe(4096);
   });
 
-  test("and are validated by the same schema, without a line", () => {
-    const r = parseIpvsadmRules("-A -t 198.18.0.100:80 -s rr\n", "ipvsadm.rules", { interface: "eth0:1", flowTableSize: 1000 });
+  test("and are validated by the same schema, without a line", async () => {
+    const r = await parseIpvsadmRules("-A -t 198.18.0.100:80 -s rr\n", "ipvsadm.rules", { interface: "eth0:1", flowTableSize: 1000 });
     expect(errorsOf(r).map(formatConfigError)).toEqual([
       "ipvsadm.rules: interface: \"eth0:1\": 'eth0:1' is an address label (alias), not an interface: use 'eth0'",
       "ipvsadm.rules: flowTableSize: 1000: must be a power of two from 1024 to 16777216 (2^24)",
@@ -114,31 +114,31 @@ describe("ipvsadm-save -n output", () => {
 });
 
 describe("ipvsadm's defaults", () => {
-  test("-a defaults: DR (-g), weight 1, the service port", () => {
-    expect(services("-A -t 10.0.0.100:80 -s rr\n-a -t 10.0.0.100:80 -r 10.0.0.8\n")[0].realServers).toEqual([rs("10.0.0.8", 80)]);
+  test("-a defaults: DR (-g), weight 1, the service port", async () => {
+    expect((await services("-A -t 10.0.0.100:80 -s rr\n-a -t 10.0.0.100:80 -r 10.0.0.8\n"))[0].realServers).toEqual([rs("10.0.0.8", 80)]);
   });
 
-  test("-p without a number is 360 seconds, per client", () => {
-    expect(services("-A -t 10.0.0.100:22 -s rr -p\n")[0].persistence).toEqual({ timeout: 360, netmask: "255.255.255.255" });
+  test("-p without a number is 360 seconds, per client", async () => {
+    expect((await services("-A -t 10.0.0.100:22 -s rr -p\n"))[0].persistence).toEqual({ timeout: 360, netmask: "255.255.255.255" });
     // popt: the optional value is not taken when the next word is an option.
-    expect(services("-A -t 10.0.0.100:22 -p -s rr\n")[0]).toMatchObject({
+    expect((await services("-A -t 10.0.0.100:22 -p -s rr\n"))[0]).toMatchObject({
       scheduler: "rr",
       persistence: { timeout: 360, netmask: "255.255.255.255" },
     });
-    expect(services("-A -t 10.0.0.100:22 -p -M 255.255.0.0 -s rr\n")[0].persistence).toEqual({
+    expect((await services("-A -t 10.0.0.100:22 -p -M 255.255.0.0 -s rr\n"))[0].persistence).toEqual({
       timeout: 360,
       netmask: "255.255.0.0",
     });
   });
 
-  test("-s defaults to wlc", () => {
-    expect(services("-A -t 10.0.0.100:80\n")[0].scheduler).toBe("wlc");
+  test("-s defaults to wlc", async () => {
+    expect((await services("-A -t 10.0.0.100:80\n"))[0].scheduler).toBe("wlc");
   });
 
-  test("real servers keep file order; weight 0 is allowed", () => {
-    const rs = services(
+  test("real servers keep file order; weight 0 is allowed", async () => {
+    const rs = (await services(
       "-A -t 10.0.0.100:80 -s wrr\n-a -t 10.0.0.100:80 -r 10.0.0.3 -w 0\n-a -t 10.0.0.100:80 -r 10.0.0.1:80 -w 65535\n-a -t 10.0.0.100:80 -r 10.0.0.2 -g\n",
-    )[0].realServers;
+    ))[0].realServers;
     expect(rs.map((r) => [r.address, r.weight])).toEqual([
       ["10.0.0.3", 0],
       ["10.0.0.1", 65535],
@@ -148,13 +148,13 @@ describe("ipvsadm's defaults", () => {
 });
 
 describe("command forms from LVS how-tos", () => {
-  test("a shell script's ipvsadm lines (seed 000: -r without port, $type=-g)", () => {
+  test("a shell script's ipvsadm lines (seed 000: -r without port, $type=-g)", async () => {
     const text = [
       "ipvsadm -A -t 192.168.0.100:80 -s wrr",
       "ipvsadm -a -t 192.168.0.100:80 -r 192.168.0.101 -g -w 1",
       "ipvsadm -a -t 192.168.0.100:80 -r 192.168.0.102 -g -w 1",
     ].join("\n");
-    expect(services(text)).toEqual([
+    expect(await services(text)).toEqual([
       vip("tcp", "192.168.0.100", 80, { scheduler: "wrr", realServers: [rs("192.168.0.101", 80), rs("192.168.0.102", 80)] }),
     ]);
   });
@@ -166,30 +166,30 @@ describe("command forms from LVS how-tos", () => {
     "-a -t 192.168.10.100:80 -r 10.0.0.17:80 -g -w 1",
   ].join("\n");
 
-  test("a saved /etc/ipvsadm.rules with wlc (seed 002)", () => {
-    const [svc] = services(seed002);
+  test("a saved /etc/ipvsadm.rules with wlc (seed 002)", async () => {
+    const [svc] = await services(seed002);
     expect(svc.scheduler).toBe("wlc");
     expect(svc.realServers.map((r) => r.address)).toEqual(["10.0.0.7", "10.0.0.17"]);
   });
 
-  test("values glued to their option (seed 004: -r10.0.10.83, -t10.0.10.100:80, -p600)", () => {
+  test("values glued to their option (seed 004: -r10.0.10.83, -t10.0.10.100:80, -p600)", async () => {
     const text = [
       "ipvsadm -A -t10.0.10.100:80  -s wrr -p600",
       "ipvsadm -a -t 10.0.10.100:80 -r10.0.10.83 -g -w 2",
       "ipvsadm -a -t 10.0.10.100:80 -r10.0.10.84 -g -w2",
     ].join("\n");
-    const [svc] = services(text);
+    const [svc] = await services(text);
     expect(svc.persistence).toEqual({ timeout: 600, netmask: "255.255.255.255" });
     expect(svc.realServers).toEqual([rs("10.0.10.83", 80, 2), rs("10.0.10.84", 80, 2)]);
   });
 
-  test("a how-to's typo (-A 10.0.0.100, -a 10.0.10.100) is ipvsadm's 'Service not defined'", () => {
+  test("a how-to's typo (-A 10.0.0.100, -a 10.0.10.100) is ipvsadm's 'Service not defined'", async () => {
     const text = [
       "ipvsadm -A -t 10.0.0.100:22 -s rr -p",
       "ipvsadm -a -t 10.0.10.100:22 -r 10.0.10.84",
       "ipvsadm -a -t 10.0.10.100:22 -r 10.0.10.83",
     ].join("\n");
-    expect(errorsOf(parse(text))).toEqual([
+    expect(errorsOf(await parse(text))).toEqual([
       {
         source: "ipvsadm.rules",
         line: 2,
@@ -207,19 +207,19 @@ describe("command forms from LVS how-tos", () => {
     ]);
   });
 
-  test("NAT how-tos (seed 003: -m) are refused by name on each line", () => {
+  test("NAT how-tos (seed 003: -m) are refused by name on each line", async () => {
     const text = [
       "ipvsadm -A -t 172.18.100.100:80 -s rr",
       "ipvsadm -a -t 172.18.100.100:80 -r 192.168.25.1 -m",
       "ipvsadm -a -t 172.18.100.100:80 -r 192.168.25.2 -m -w 2",
     ].join("\n");
-    expect(problems(text)).toEqual([
+    expect(await problems(text)).toEqual([
       "ipvsadm.rules:2: -m: NAT forwarding (-m) is not supported: ringvs does DR (-g) and TUN (-i)",
       "ipvsadm.rules:3: -m: NAT forwarding (-m) is not supported: ringvs does DR (-g) and TUN (-i)",
     ]);
   });
 
-  test("long options, --opt=value, clusters, blank lines and comments", () => {
+  test("long options, --opt=value, clusters, blank lines and comments", async () => {
     const text = [
       "# director rules",
       "",
@@ -231,7 +231,7 @@ describe("command forms from LVS how-tos", () => {
       "--add-service --udp-service 198.18.0.100:53 --scheduler=rr --persistent",
       "\t-a -u 198.18.0.100:53 -r 198.18.0.13 --weight=7\r",
     ].join("\n");
-    expect(services(text)).toEqual([
+    expect(await services(text)).toEqual([
       vip("tcp", "198.18.0.100", 80, {
         scheduler: "wrr",
         persistence: { timeout: 120, netmask: "255.255.255.0" },
@@ -245,8 +245,8 @@ describe("command forms from LVS how-tos", () => {
     ]);
   });
 
-  test("CRLF line endings", () => {
-    expect(services("-A -t 1.2.3.4:80 -s rr\r\n-a -t 1.2.3.4:80 -r 10.0.0.1 -w 2\r\n")[0].realServers).toEqual([rs("10.0.0.1", 80, 2)]);
+  test("CRLF line endings", async () => {
+    expect((await services("-A -t 1.2.3.4:80 -s rr\r\n-a -t 1.2.3.4:80 -r 10.0.0.1 -w 2\r\n"))[0].realServers).toEqual([rs("10.0.0.1", 80, 2)]);
   });
 });
 
@@ -282,8 +282,8 @@ describe("refusals, each on its line with option and value", () => {
     ["--start-daemon", "--start-daemon master", ["2: --start-daemon: the connection sync daemon (--start-daemon) is not supported"]],
   ];
   for (const [name, line, expected] of cases) {
-    test(name, () => {
-      expect(problemsWith(line)).toEqual(expected.map((e) => `ipvsadm.rules:${e}`));
+    test(name, async () => {
+      expect(await problemsWith(line)).toEqual(expected.map((e) => `ipvsadm.rules:${e}`));
     });
   }
 });
@@ -325,14 +325,14 @@ describe("malformed lines", () => {
     ["stray word", "-a -t 198.18.0.100:80 -r 10.0.0.1 extra", ["2: extra: unexpected argument"]],
   ];
   for (const [name, line, expected] of cases) {
-    test(name, () => {
-      expect(problemsWith(line)).toEqual(expected.map((e) => `ipvsadm.rules:${e}`));
+    test(name, async () => {
+      expect(await problemsWith(line)).toEqual(expected.map((e) => `ipvsadm.rules:${e}`));
     });
   }
 });
 
 describe("errors across a file", () => {
-  test("every bad line is reported, in line order, and good lines do not add noise", () => {
+  test("every bad line is reported, in line order, and good lines do not add noise", async () => {
     const text = [
       "# saved by ipvsadm-save -n", //                                   1
       "-A -t 198.18.0.100:80 -s wrr", //                                   2
@@ -344,7 +344,7 @@ describe("errors across a file", () => {
       "-a -f 7 -r 198.18.0.11 -g", //                                      8
       "-a -t 198.18.0.100:80 -r 198.18.0.13:80 -m -w 1", //                9
     ].join("\n");
-    expect(problems(text)).toEqual([
+    expect(await problems(text)).toEqual([
       "ipvsadm.rules:4: -w: 70000: must be 0..65535",
       `ipvsadm.rules:5: -s: "lblcx": unknown scheduler 'lblcx' (IPVS knows ${KNOWN})`,
       'ipvsadm.rules:7: -f: "7": firewall mark 7 has no members: the iptables rules that set it are invisible to ringvs, so name the VIP:port pairs it stands for on a line "# ringvs: fwmark 7 = tcp 198.18.0.100:80, tcp 198.18.0.100:443"',
@@ -352,58 +352,58 @@ describe("errors across a file", () => {
     ]);
   });
 
-  test("-a lines of a refused -A are not also 'not defined'", () => {
-    expect(problems("-A -t 198.18.0.100:80 -s rr -x 5\n-a -t 198.18.0.100:80 -r 10.0.0.1\n")).toEqual([
+  test("-a lines of a refused -A are not also 'not defined'", async () => {
+    expect(await problems("-A -t 198.18.0.100:80 -s rr -x 5\n-a -t 198.18.0.100:80 -r 10.0.0.1\n")).toEqual([
       "ipvsadm.rules:1: -x: illegal option with the 'add-service' command",
     ]);
   });
 
-  test("an empty file is an empty table (what -C then -S writes)", () => {
-    expect(configOf(parse("# nothing here\n\n")).services).toEqual([]);
+  test("an empty file is an empty table (what -C then -S writes)", async () => {
+    expect(configOf(await parse("# nothing here\n\n")).services).toEqual([]);
   });
 });
 
 describe("schedulers", () => {
-  test("every IPVS scheduler is accepted", () => {
+  test("every IPVS scheduler is accepted", async () => {
     expect(IPVS_SCHEDULERS).toHaveLength(14);
-    for (const name of IPVS_SCHEDULERS) expect(services(`-A -t 198.18.0.100:80 -s ${name}\n`)[0].scheduler).toBe(name);
+    for (const name of IPVS_SCHEDULERS) expect((await services(`-A -t 198.18.0.100:80 -s ${name}\n`))[0].scheduler).toBe(name);
   });
 });
 
 describe("TUN (-i)", () => {
-  test("ipvsadm-save's -i lines with --tun-type ipip; mixed with DR in one service", () => {
+  test("ipvsadm-save's -i lines with --tun-type ipip; mixed with DR in one service", async () => {
     const text = [
       "-A -t 198.18.0.100:80 -s rr",
       "-a -t 198.18.0.100:80 -r 203.0.113.11:80 -i -w 1 --tun-type ipip",
       "-a -t 198.18.0.100:80 -r 198.18.0.12 --ipip",
       "-a -t 198.18.0.100:80 -r 198.18.0.13 -g",
     ].join("\n");
-    expect(services(text)[0].realServers).toEqual([
+    expect((await services(text))[0].realServers).toEqual([
       { ...rs("203.0.113.11", 80), forward: "tun" },
       { ...rs("198.18.0.12", 80), forward: "tun" },
       rs("198.18.0.13", 80),
     ]);
   });
 
-  test("TUN cannot change the port either", () => {
-    expect(problemsWith("-a -t 198.18.0.100:80 -r 10.0.0.1:8080 -i")).toEqual([
+  test("TUN cannot change the port either", async () => {
+    expect(await problemsWith("-a -t 198.18.0.100:80 -r 10.0.0.1:8080 -i")).toEqual([
       "ipvsadm.rules:2: -r: \"10.0.0.1:8080\": TUN cannot change the port: a real server's port must equal the service port 80 (or be omitted)",
     ]);
   });
 
-  test("the caller gives the tunnel source; the schema checks it", () => {
-    const ok = parseIpvsadmRules("-A -t 198.18.0.100:80 -s rr\n", "x", { interface: "eth0", tunnelSource: "198.18.0.2" });
+  test("the caller gives the tunnel source; the schema checks it", async () => {
+    const ok = await parseIpvsadmRules("-A -t 198.18.0.100:80 -s rr\n", "x", { interface: "eth0", tunnelSource: "198.18.0.2" });
     expect(configOf(ok).tunnelSource).toBe("198.18.0.2");
-    const bad = parseIpvsadmRules("-A -t 198.18.0.100:80 -s rr\n", "x", { interface: "eth0", tunnelSource: "0.0.0.0" });
+    const bad = await parseIpvsadmRules("-A -t 198.18.0.100:80 -s rr\n", "x", { interface: "eth0", tunnelSource: "0.0.0.0" });
     expect(errorsOf(bad).map(formatConfigError)).toEqual(['x: tunnelSource: "0.0.0.0": must not be 0.0.0.0']);
   });
 });
 
 describe("connection thresholds (-x, -y)", () => {
-  test("are kept per real server; absent means 0", () => {
-    const rsList = services(
+  test("are kept per real server; absent means 0", async () => {
+    const rsList = (await services(
       "-A -t 198.18.0.100:80 -s rr\n-a -t 198.18.0.100:80 -r 10.0.0.1 -x 100 -y 75\n-a -t 198.18.0.100:80 -r 10.0.0.2 --u-threshold=5\n-a -t 198.18.0.100:80 -r 10.0.0.3\n",
-    )[0].realServers;
+    ))[0].realServers;
     expect(rsList).toEqual([
       rs("10.0.0.1", 80, 1, { upperThreshold: 100, lowerThreshold: 75 }),
       rs("10.0.0.2", 80, 1, { upperThreshold: 5 }),
@@ -419,8 +419,8 @@ describe("connection thresholds (-x, -y)", () => {
     ["-x twice", "-a -t 198.18.0.100:80 -r 10.0.0.1 -x 1 --u-threshold 2", ["2: --u-threshold: given twice on this line (with -x)"]],
   ];
   for (const [name, line, expected] of cases) {
-    test(name, () => {
-      expect(problemsWith(line)).toEqual(expected.map((e) => `ipvsadm.rules:${e}`));
+    test(name, async () => {
+      expect(await problemsWith(line)).toEqual(expected.map((e) => `ipvsadm.rules:${e}`));
     });
   }
 });
@@ -437,30 +437,30 @@ describe("scheduler flags (-b)", () => {
     ["-b twice", "-A -t 198.18.0.101:80 -s sh -b sh-port -b sh-fallback", ["2: -b: given twice on this line (with -b)"]],
   ];
   for (const [name, line, expected] of cases) {
-    test(name, () => {
-      expect(problemsWith(line)).toEqual(expected.map((e) => `ipvsadm.rules:${e}`));
+    test(name, async () => {
+      expect(await problemsWith(line)).toEqual(expected.map((e) => `ipvsadm.rules:${e}`));
     });
   }
 
-  test("numbered flags on a scheduler that reads none have no effect, as in the kernel", () => {
-    expect(services("-A -t 198.18.0.100:80 -s rr -b flag-1,flag-2,flag-3\n")[0].schedulerFlags).toEqual(NO_FLAGS);
+  test("numbered flags on a scheduler that reads none have no effect, as in the kernel", async () => {
+    expect((await services("-A -t 198.18.0.100:80 -s rr -b flag-1,flag-2,flag-3\n"))[0].schedulerFlags).toEqual(NO_FLAGS);
   });
 
-  test("sh: named and numbered flags (flag-1 = fallback, flag-2 = port)", () => {
-    expect(services("-A -t 198.18.0.100:80 -s sh -b sh-fallback,sh-port\n")[0].schedulerFlags).toEqual({ port: true, fallback: true, mhTableSize: 4093 });
-    expect(services("-A -t 198.18.0.100:80 -b flag-2 -s sh\n")[0].schedulerFlags).toEqual({ port: true, fallback: false, mhTableSize: 4093 });
-    expect(services("-A -t 198.18.0.100:80 -s sh -b flag-1,sh-fallback,flag-3\n")[0].schedulerFlags).toEqual({ port: false, fallback: true, mhTableSize: 4093 });
+  test("sh: named and numbered flags (flag-1 = fallback, flag-2 = port)", async () => {
+    expect((await services("-A -t 198.18.0.100:80 -s sh -b sh-fallback,sh-port\n"))[0].schedulerFlags).toEqual({ port: true, fallback: true, mhTableSize: 4093 });
+    expect((await services("-A -t 198.18.0.100:80 -b flag-2 -s sh\n"))[0].schedulerFlags).toEqual({ port: true, fallback: false, mhTableSize: 4093 });
+    expect((await services("-A -t 198.18.0.100:80 -s sh -b flag-1,sh-fallback,flag-3\n"))[0].schedulerFlags).toEqual({ port: false, fallback: true, mhTableSize: 4093 });
   });
 
-  test("mh: flags map the same way; the table size is the kernel's default", () => {
-    expect(services("-A -t 198.18.0.100:80 -s mh -b mh-port,flag-1\n")[0].schedulerFlags).toEqual({ port: true, fallback: true, mhTableSize: 4093 });
+  test("mh: flags map the same way; the table size is the kernel's default", async () => {
+    expect((await services("-A -t 198.18.0.100:80 -s mh -b mh-port,flag-1\n"))[0].schedulerFlags).toEqual({ port: true, fallback: true, mhTableSize: 4093 });
   });
 });
 
 describe("port-0 services", () => {
-  test("ipvsadm-save's -A -t VIP:0 -p and -a -r RS:0", () => {
+  test("ipvsadm-save's -A -t VIP:0 -p and -a -r RS:0", async () => {
     const text = "-A -t 198.18.0.100:0 -s rr -p 600\n-a -t 198.18.0.100:0 -r 198.18.0.11:0 -g -w 1\n-a -t 198.18.0.100:0 -r 198.18.0.12\n";
-    expect(services(text)).toEqual([
+    expect(await services(text)).toEqual([
       vip("tcp", "198.18.0.100", 0, {
         persistence: { timeout: 600, netmask: "255.255.255.255" },
         realServers: [rs("198.18.0.11", 0), rs("198.18.0.12", 0)],
@@ -468,16 +468,16 @@ describe("port-0 services", () => {
     ]);
   });
 
-  test("no port is port 0, as in ipvsadm", () => {
-    expect(services("-A -u 198.18.0.100 -s rr -p\n-a -u 198.18.0.100:0 -r 198.18.0.11\n")[0]).toMatchObject({
+  test("no port is port 0, as in ipvsadm", async () => {
+    expect((await services("-A -u 198.18.0.100 -s rr -p\n-a -u 198.18.0.100:0 -r 198.18.0.11\n"))[0]).toMatchObject({
       protocol: "udp",
       port: 0,
       realServers: [rs("198.18.0.11", 0)],
     });
   });
 
-  test("a real server port other than 0 is a DR remap", () => {
-    expect(problems("-A -t 198.18.0.100:0 -s rr -p\n-a -t 198.18.0.100:0 -r 198.18.0.11:80\n")).toEqual([
+  test("a real server port other than 0 is a DR remap", async () => {
+    expect(await problems("-A -t 198.18.0.100:0 -s rr -p\n-a -t 198.18.0.100:0 -r 198.18.0.11:80\n")).toEqual([
       "ipvsadm.rules:2: -r: \"198.18.0.11:80\": DR cannot change the port: a real server's port must equal the service port 0 (or be omitted)",
     ]);
   });
@@ -491,8 +491,8 @@ describe("firewall-mark services (-f) and the ringvs directive", () => {
     "-a -f 1 -r 198.18.0.12 -g -w 2",
   ].join("\n");
 
-  test("ipvsadm-save's -f lines plus the directive", () => {
-    expect(services(saved)).toEqual([
+  test("ipvsadm-save's -f lines plus the directive", async () => {
+    expect(await services(saved)).toEqual([
       fwService(1, WEB_MEMBERS, {
         persistence: { timeout: 360, netmask: "255.255.255.255" },
         realServers: [rs("198.18.0.11", 0), rs("198.18.0.12", 0, 2)],
@@ -500,7 +500,7 @@ describe("firewall-mark services (-f) and the ringvs directive", () => {
     ]);
   });
 
-  test("equals the same service written as JSON", () => {
+  test("equals the same service written as JSON", async () => {
     const json = JSON.stringify({
       interface: "eth0",
       services: [
@@ -516,24 +516,24 @@ describe("firewall-mark services (-f) and the ringvs directive", () => {
         },
       ],
     });
-    expect(configOf(parse(saved))).toEqual(configOf(parseConfigText(json, "ringvs.json")));
+    expect(configOf(await parse(saved))).toEqual(configOf(parseConfigText(json, "ringvs.json")));
   });
 
-  test("the directive may come after the service, split over lines, with udp and port 0", () => {
+  test("the directive may come after the service, split over lines, with udp and port 0", async () => {
     const text = [
       "-A -f 4294967295 -s rr",
       "#ringvs: fwmark 4294967295 = udp 198.18.0.100:53",
       "  #  ringvs:   fwmark 4294967295=tcp 198.18.0.101:0 ,tcp 198.18.0.100:53",
     ].join("\n");
-    expect(services(text)[0].members).toEqual([
+    expect((await services(text))[0].members).toEqual([
       { protocol: "udp", address: "198.18.0.100", port: 53 },
       { protocol: "tcp", address: "198.18.0.101", port: 0 },
       { protocol: "tcp", address: "198.18.0.100", port: 53 },
     ]);
   });
 
-  test("a plain comment mentioning ringvs is just a comment", () => {
-    expect(services("# ringvs rules, see README\n# ringvs fwmark 1 = nothing\n-A -t 198.18.0.100:80 -s rr\n")).toHaveLength(1);
+  test("a plain comment mentioning ringvs is just a comment", async () => {
+    expect(await services("# ringvs rules, see README\n# ringvs fwmark 1 = nothing\n-A -t 198.18.0.100:80 -s rr\n")).toHaveLength(1);
   });
 
   const cases: [string, string, string[]][] = [
@@ -554,18 +554,18 @@ describe("firewall-mark services (-f) and the ringvs directive", () => {
     ["member with a host name", "# ringvs: fwmark 3 = tcp vip.example:80", ["2: fwmark 3: \"tcp vip.example:80\": 'vip.example' is not a numeric IPv4 address; host names are not resolved (write the rules with ipvsadm-save -n)"]],
   ];
   for (const [name, line, expected] of cases) {
-    test(name, () => {
-      expect(problemsWith(line)).toEqual(expected.map((e) => `ipvsadm.rules:${e}`));
+    test(name, async () => {
+      expect(await problemsWith(line)).toEqual(expected.map((e) => `ipvsadm.rules:${e}`));
     });
   }
 
-  test("a broken directive line does not also report its service as memberless", () => {
-    expect(problems("# ringvs: fwmark 3 = tcp 198.18.0.101:80, tcp 198.18.0.101\n-A -f 3 -s rr\n")).toEqual([
+  test("a broken directive line does not also report its service as memberless", async () => {
+    expect(await problems("# ringvs: fwmark 3 = tcp 198.18.0.101:80, tcp 198.18.0.101\n-A -f 3 -s rr\n")).toEqual([
       'ipvsadm.rules:1: fwmark 3: "tcp 198.18.0.101": no port given: write ADDRESS:PORT, or ADDRESS:0 for every port',
     ]);
   });
 
-  test("schema findings about members point at the directive line", () => {
+  test("schema findings about members point at the directive line", async () => {
     const text = [
       "-A -t 198.18.0.100:443 -s rr", //                                          1
       "-A -f 1 -s rr", //                                                         2
@@ -575,36 +575,36 @@ describe("firewall-mark services (-f) and the ringvs directive", () => {
       "-A -f 2 -s rr", //                                                         6
       "# ringvs: fwmark 2 = tcp 198.18.0.100:0", //                               7
     ].join("\n");
-    expect(problems(text)).toEqual([
+    expect(await problems(text)).toEqual([
       'ipvsadm.rules:4: fwmark 1: "tcp 198.18.0.100:443": tcp 198.18.0.100:443 overlaps the service on line 1 (tcp 198.18.0.100:443): a packet must belong to one service',
       "ipvsadm.rules:5: -r: \"198.18.0.11:80\": DR cannot change the port: a firewall-mark service's real servers take the port each packet came to, so give port 0 or none",
       'ipvsadm.rules:7: fwmark 2: "tcp 198.18.0.100:0": tcp 198.18.0.100:0 overlaps the service on line 1 (tcp 198.18.0.100:443): a packet must belong to one service',
     ]);
   });
 
-  test("a member's address is checked like a VIP", () => {
-    expect(problems("-A -f 1 -s rr\n# ringvs: fwmark 1 = tcp 198.18.0.100:80, tcp 224.0.0.9:80\n")).toEqual([
+  test("a member's address is checked like a VIP", async () => {
+    expect(await problems("-A -f 1 -s rr\n# ringvs: fwmark 1 = tcp 198.18.0.100:80, tcp 224.0.0.9:80\n")).toEqual([
       'ipvsadm.rules:2: fwmark 1: "tcp 224.0.0.9:80": must not be a multicast address',
     ]);
   });
 
-  test("a -t service clashing with an earlier member is reported on its -A line", () => {
+  test("a -t service clashing with an earlier member is reported on its -A line", async () => {
     const text = "-A -f 1 -s rr\n# ringvs: fwmark 1 = tcp 198.18.0.100:0\n-A -t 198.18.0.100:443 -s rr\n";
-    expect(problems(text)).toEqual([
+    expect(await problems(text)).toEqual([
       'ipvsadm.rules:3: -t: "198.18.0.100:443": tcp 198.18.0.100:443 overlaps fwmark 1 member on line 2 (tcp 198.18.0.100:0): a packet must belong to one service',
     ]);
   });
 });
 
 describe("--set tcp tcpfin udp", () => {
-  test("sets the connection timeouts; 0 keeps the value before it", () => {
-    expect(configOf(parse("--set 600 60 30\n-A -t 198.18.0.100:80 -s rr\n")).timeouts).toEqual({ tcp: 600, tcpFin: 60, udp: 30 });
-    expect(configOf(parse("ipvsadm --set 0 60 0\n-A -t 198.18.0.100:80 -s rr\n")).timeouts).toEqual({ tcp: 900, tcpFin: 60, udp: 300 });
-    expect(configOf(parse("--set 600 60 30\n--set 0 0 45\n-A -t 198.18.0.100:80 -s rr\n")).timeouts).toEqual({ tcp: 600, tcpFin: 60, udp: 45 });
+  test("sets the connection timeouts; 0 keeps the value before it", async () => {
+    expect(configOf(await parse("--set 600 60 30\n-A -t 198.18.0.100:80 -s rr\n")).timeouts).toEqual({ tcp: 600, tcpFin: 60, udp: 30 });
+    expect(configOf(await parse("ipvsadm --set 0 60 0\n-A -t 198.18.0.100:80 -s rr\n")).timeouts).toEqual({ tcp: 900, tcpFin: 60, udp: 300 });
+    expect(configOf(await parse("--set 600 60 30\n--set 0 0 45\n-A -t 198.18.0.100:80 -s rr\n")).timeouts).toEqual({ tcp: 600, tcpFin: 60, udp: 45 });
   });
 
-  test("without --set the defaults hold", () => {
-    expect(configOf(parse("-A -t 198.18.0.100:80 -s rr\n")).timeouts).toEqual({ tcp: 900, tcpFin: 120, udp: 300 });
+  test("without --set the defaults hold", async () => {
+    expect(configOf(await parse("-A -t 198.18.0.100:80 -s rr\n")).timeouts).toEqual({ tcp: 900, tcpFin: 120, udp: 300 });
   });
 
   const cases: [string, string, string[]][] = [
@@ -615,12 +615,12 @@ describe("--set tcp tcpfin udp", () => {
     ["with an option", "--set 900 120 300 -t 198.18.0.100:80", ["2: -t: illegal option with the 'set' command"]],
   ];
   for (const [name, line, expected] of cases) {
-    test(name, () => {
-      expect(problemsWith(line)).toEqual(expected.map((e) => `ipvsadm.rules:${e}`));
+    test(name, async () => {
+      expect(await problemsWith(line)).toEqual(expected.map((e) => `ipvsadm.rules:${e}`));
     });
   }
 
-  test("a bad --set line changes nothing", () => {
-    expect(errorsOf(parse("--set 10 x 10\n-A -t 198.18.0.100:80 -s rr\n"))).toHaveLength(1);
+  test("a bad --set line changes nothing", async () => {
+    expect(errorsOf(await parse("--set 10 x 10\n-A -t 198.18.0.100:80 -s rr\n"))).toHaveLength(1);
   });
 });

@@ -1,563 +1,448 @@
-// One ipvsadm command line -> one command entry, the way ipvsadm 1.31's parse_options and the first
-// half of process_options read it (popt: short clusters `-Ln`, attached values `-r10.0.0.1`,
-// `--long=value`, `-p` with an optional value, words that are no option's value collected as
-// arguments). Errors are values carrying ipvsadm's exit code and text; ipvsadm exits on the first.
+// The one reader of ipvsadm syntax: one command line (argv, or one line of -R input or of a rules
+// file) -> one command entry and every problem of the line, the way ipvsadm 1.31's parse_options
+// and the first half of process_options read it. Tokens come from scan.ts (popt); what each option
+// means is data in options.ts; which command takes which option is table.ts. Problems are kept in
+// ipvsadm's order, so the command line shows the first as ipvsadm would have stopped there, and a
+// rules file reports them all.
+import { BAD_MARK, optionId, parseAddrPort, parseMark, parseMemberList } from "../../config/ipvsadm_syntax.ts";
+import type { Protocol, ServiceMatch, TimeoutConfig } from "../../config/model.ts";
 import {
-  IPVSADM_OPTIONS, optionId, parseAddrPort, parseMark, parseMemberList, type IpvsadmOptionDef,
-} from "../../config/ipvsadm_syntax.ts";
-import { IPVS_SCHEDULERS, MAX_PERSISTENCE_TIMEOUT, SCHEDULER_FLAG_NAMES, parseIPv4 } from "../../config/schema.ts";
-import { DEFAULT_PERSISTENCE_NETMASK, DEFAULT_PERSISTENCE_TIMEOUT } from "../../config/service.ts";
+  netmaskProblem, parseIPv4, realServerPortProblem, schedulerFlagProblem, ZERO_PORT_NEEDS_PERSISTENCE,
+} from "../../config/schema.ts";
+import { DEFAULT_PERSISTENCE_NETMASK, DEFAULT_WEIGHT, type ServiceKey } from "../../config/service.ts";
 import { DEFAULT_SCHEDULER, readsHashFlags } from "../../sched/index.ts";
-import type { Protocol, ServiceMatch } from "../../config/model.ts";
 import { NO_FORMAT, type ListFormat } from "./format.ts";
-import { genericOptCheck, tunnelOptCheck, TUNNEL_TYPES, type Command, type OptionName, type TunnelType } from "./table.ts";
+import {
+  CONNECTION_TIMEOUT, HASH_FLAG_BITS, OPTION_MEANINGS, REFUSED, SCHED_FLAGS, TUNNEL_OPTION_REFUSALS, TUNNEL_TYPE_MEANINGS,
+  UNEXPECTED_WORDS, readCount, spellingOf, syncDaemonRefused, type CommandName, type ValueMeaning,
+} from "./options.ts";
+import { ipvsadmFails, poptFails, problemAt, ringvsRefuses, tryHelp, type LineProblem } from "./problem.ts";
+import { scan, type Token } from "./scan.ts";
+import {
+  TUNNEL_OPTIONS, TUNNEL_TYPES, genericOptProblems, legality, tunnelOptProblems, type Command, type OptionName,
+  type TunnelType,
+} from "./table.ts";
 
-export const PROGRAM = "ipvsadm";
-
-/** What ipvsadm would have printed and exited with. */
-export interface Exit {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** fail(2, ...) in ipvsadm: the message, a newline, exit 2. */
-export const fail = (message: string): Exit => ({ code: 2, stdout: "", stderr: `${message}\n` });
-/** tryhelp_exit(argv[0], -1): exit(-1) is status 255. */
-export const tryHelp = (): Exit => ({
-  code: 255, stdout: "", stderr: `Try \`${PROGRAM} -h' or '${PROGRAM} --help' for more information.\n`,
-});
-/** A ringvs refusal of something ipvsadm would do: ipvsadm's own words first when it has them. */
-export const refuse = (message: string, ipvsadmSays?: string): Exit =>
-  fail(ipvsadmSays ? `${ipvsadmSays}\nringvs: ${message}` : message);
-
-/** The ringvs-only option (not in ipvsadm's popt table). */
-const MEMBERS_OPTION: IpvsadmOptionDef = { long: "members", arg: "required" };
-
-type Role =
-  | { kind: "command"; command: Command | "help" | "version" }
-  | { kind: "option"; tag: string };
-
-const COMMAND_OF: Record<string, Command | "help" | "version"> = {
-  A: "add-service", E: "edit-service", D: "delete-service", C: "flush", L: "list", l: "list", Z: "zero",
-  a: "add-server", e: "edit-server", d: "delete-server", set: "set", h: "help", v: "version",
-  R: "restore", S: "save", "start-daemon": "start-daemon", "stop-daemon": "stop-daemon",
-};
-
-const TABLE: readonly IpvsadmOptionDef[] = [...IPVSADM_OPTIONS, MEMBERS_OPTION];
-const BY_SHORT = new Map(TABLE.filter((o) => o.short).map((o) => [o.short!, o]));
-const BY_LONG = new Map<string, IpvsadmOptionDef>();
-for (const o of TABLE) if (!BY_LONG.has(o.long)) BY_LONG.set(o.long, o);
-
-function roleOf(o: IpvsadmOptionDef): Role {
-  const id = optionId(o);
-  const command = COMMAND_OF[id];
-  return command ? { kind: "command", command } : { kind: "option", tag: id };
+/** An option as written on the line, and its value as written. */
+export interface GivenOption {
+  written: string;
+  arg?: string;
 }
 
 /** The service a command is about, as ipvsadm's ce.svc holds it. */
 export interface ServiceSpec {
   protocol: Protocol | "sctp";
+  /** null until an address was read (and for -f). */
   address: string | null;
   port: number;
+  /** The address came with a ":port" (without one ipvsadm takes port 0). */
+  portWritten: boolean;
   fwmark: number;
 }
 
+export interface DestSpec {
+  address: string | null;
+  /** The port the command works on: the service's for -a/-e (DR and TUN cannot change it). */
+  port: number;
+  /** The port written after the address, if one was. */
+  writtenPort?: number;
+  forward: "dr" | "tun" | "nat";
+  weight: number;
+  upper: number;
+  lower: number;
+}
+
 export interface CommandEntry {
-  command: Command;
+  command: CommandName;
+  /** The command's option as written ("-A", "--add-service"), and its popt letter and name. */
+  commandOption: { written: string; short?: string; long: string };
   options: Set<OptionName>;
+  /** The options given, as written. */
+  given: Map<OptionName, GivenOption>;
   format: ListFormat;
   svc: ServiceSpec;
   scheduler: string;
   persistent: boolean;
   timeout: number;
   netmask: string;
-  schedFlags: string[];
-  dest: { address: string | null; port: number; forward: "dr" | "tun" | "nat"; weight: number; upper: number; lower: number };
+  schedulerFlags: { port: boolean; fallback: boolean };
+  dest: DestSpec;
   tunType: TunnelType;
-  timeouts: { tcp: number; tcpFin: number; udp: number };
-  members: ServiceMatch[] | null;
+  timeouts: TimeoutConfig;
+  /** --members: the VIP:port pairs of a -f service, each with its text. */
+  members: { text: string; match: ServiceMatch }[] | null;
   /** -6 after -f: an IPv6 firewall-mark service. */
   ipv6: boolean;
 }
 
-// ---------------------------------------------------------------------------------------------
-// popt, as far as ipvsadm uses it.
-
-type Token =
-  | { kind: "opt"; def: IpvsadmOptionDef; arg?: string; word: string }
-  | { kind: "error"; word: string; message: string };
-
-class Scanner {
-  private k = 0;
-  /** The rest of a short cluster (`-Ln` after `L`). */
-  private cluster: { word: string; rest: string } | null = null;
-  private rawArgs = false;
-  readonly args: string[] = [];
-
-  constructor(private readonly argv: readonly string[]) {}
-
-  private value(def: IpvsadmOptionDef, word: string, attached: string | undefined): Token {
-    if (attached !== undefined) return { kind: "opt", def, arg: attached, word };
-    const next = this.argv[this.k];
-    if (def.arg === "optional") {
-      // POPT_ARGFLAG_OPTIONAL: the next word, unless there is none or it starts with '-'.
-      if (next === undefined || next.startsWith("-")) return { kind: "opt", def, word };
-      this.k++;
-      return { kind: "opt", def, arg: next, word };
-    }
-    if (next === undefined) return { kind: "error", word, message: "missing argument" };
-    this.k++;
-    return { kind: "opt", def, arg: next, word };
-  }
-
-  next(): Token | null {
-    if (this.cluster) {
-      const { word, rest } = this.cluster;
-      this.cluster = null;
-      return this.short(word, rest);
-    }
-    while (this.k < this.argv.length) {
-      const w = this.argv[this.k++]!;
-      if (this.rawArgs || w === "-" || !w.startsWith("-")) {
-        this.args.push(w);
-        continue;
-      }
-      if (w === "--") {
-        this.rawArgs = true;
-        continue;
-      }
-      if (w.startsWith("--")) {
-        const eq = w.indexOf("=");
-        const name = eq < 0 ? w.slice(2) : w.slice(2, eq);
-        const attached = eq < 0 ? undefined : w.slice(eq + 1);
-        const def = BY_LONG.get(name);
-        if (!def) return { kind: "error", word: w, message: "unknown option" };
-        if (def.arg === "none") {
-          if (attached !== undefined) return { kind: "error", word: w, message: "option does not take an argument" };
-          return { kind: "opt", def, word: w };
-        }
-        return this.value(def, w, attached);
-      }
-      return this.short(w, w.slice(1));
-    }
-    return null;
-  }
-
-  private short(word: string, chars: string): Token {
-    const c = chars[0]!;
-    const def = BY_SHORT.get(c);
-    if (!def) return { kind: "error", word, message: "unknown option" };
-    const rest = chars.slice(1);
-    if (def.arg === "none") {
-      if (rest !== "") this.cluster = { word, rest };
-      return { kind: "opt", def, word };
-    }
-    return this.value(def, word, rest === "" ? undefined : rest);
-  }
+export interface ParsedCommand {
+  /** null when the line names no command (ipvsadm: "Try `ipvsadm -h'"); otherwise as far as the
+   *  line could be read, also when it has problems (a rules file still learns which service it is
+   *  about). */
+  entry: CommandEntry | null;
+  problems: LineProblem[];
 }
 
-// ---------------------------------------------------------------------------------------------
+const NO_COMMAND = "no command on this line";
 
-/** string_to_number: a whole decimal (strtol: optional sign, leading spaces) within [min, max], or -1. */
-function stringToNumber(s: string, min: number, max: number): number {
-  if (!/^\s*[+-]?[0-9]+$/.test(s)) return -1;
-  const n = Number(s.trim());
-  return Number.isSafeInteger(n) && n >= min && n <= max ? n : -1;
+/** The service the entry is about, once its -t/-u/-f was read; null before that (and for SCTP). */
+export function entryServiceKey(ce: CommandEntry): ServiceKey | null {
+  if (ce.svc.fwmark) return { fwmark: ce.svc.fwmark };
+  if (ce.svc.address === null || ce.svc.protocol === "sctp") return null;
+  return { protocol: ce.svc.protocol, address: ce.svc.address, port: ce.svc.port };
 }
 
-const INT_MAX = 2 ** 31 - 1;
-
-/** ringvs's reason for refusing an address ipvsadm would have looked up or taken. */
-function addressOf(text: string): { address: string; port?: number } | string {
-  if (/^[0-9]+$/.test(text)) return "not an address";
-  return parseAddrPort(text);
-}
-
-/** Parses one command line (without the program name). */
-export function parseCommand(argv: readonly string[], readingStdin: boolean): CommandEntry | Exit {
-  const sc = new Scanner(argv);
-  const ce: CommandEntry = {
-    command: "list",
+function newEntry(command: CommandName, first: Extract<Token, { kind: "option" }>): CommandEntry {
+  return {
+    command,
+    commandOption: { written: first.written, ...(first.def.short ? { short: first.def.short } : {}), long: first.def.long },
     options: new Set(),
+    given: new Map(),
     format: { ...NO_FORMAT },
-    svc: { protocol: "tcp", address: null, port: 0, fwmark: 0 },
+    svc: { protocol: "tcp", address: null, port: 0, portWritten: false, fwmark: 0 },
     scheduler: "",
     persistent: false,
     timeout: 0,
     netmask: DEFAULT_PERSISTENCE_NETMASK,
-    schedFlags: [],
-    dest: { address: null, port: 0, forward: "dr", weight: 1, upper: 0, lower: 0 },
+    schedulerFlags: { port: false, fallback: false },
+    dest: { address: null, port: 0, forward: "dr", weight: DEFAULT_WEIGHT, upper: 0, lower: 0 },
     tunType: "ipip",
     timeouts: { tcp: 0, tcpFin: 0, udp: 0 },
     members: null,
     ipv6: false,
   };
+}
 
-  const first = sc.next();
-  if (!first || first.kind === "error") return tryHelp();
-  const role = roleOf(first.def);
-  if (role.kind !== "command") return tryHelp();
-  if (role.command === "help") return { code: 0, stdout: usage(), stderr: "" };
-  if (role.command === "version") return { code: 0, stdout: `${versionLine()}\n`, stderr: "" };
-  if (role.command === "start-daemon" || role.command === "stop-daemon") {
-    if (first.arg !== "master" && first.arg !== "backup") {
-      return fail(role.command === "start-daemon" ? "illegal start-daemon parameter specified" : "illegal start_daemon specified");
+/** ipvsadm refuses an address too when it is all digits (parse_service: str_is_digit) or its port
+ *  is no port; a name or IPv6 it would have taken, so ringvs says why it does not. */
+function addressFailure(text: string, problem: string, ipvsadmSays: string): LineProblem["cli"] {
+  return /^[0-9]+$/.test(text) || problem.includes("is not a port") ? ipvsadmFails(ipvsadmSays) : ringvsRefuses(problem, { ipvsadmSays });
+}
+
+/** Reads one option's value into `ce` (parse_options' switch, by kind of value). */
+function readValue(ce: CommandEntry, value: ValueMeaning, t: Extract<Token, { kind: "option" }>, problems: LineProblem[]): void {
+  const g: GivenOption = { written: t.written, ...(t.arg !== undefined ? { arg: t.arg } : {}) };
+  const arg = t.arg ?? "";
+  switch (value.kind) {
+    case "flag":
+      if (value.format) ce.format[value.format] = true;
+      return;
+    case "count": {
+      const r = readCount(arg, value.rule);
+      if (!r.ok) problems.push(problemAt(g, r.message, ipvsadmFails(r.ipvsadm), r.value));
+      else if (value.sets === "weight") ce.dest.weight = r.n;
+      else if (value.sets === "upper") ce.dest.upper = r.n;
+      else if (value.sets === "lower") ce.dest.lower = r.n;
+      return;
     }
-    return refuse(`the connection sync daemon (--${role.command}) is not supported: ringvs keeps its connections to itself`);
+    case "persistence": {
+      ce.persistent = true;
+      if (t.arg === undefined) {
+        ce.timeout = value.absent;
+        return;
+      }
+      const r = readCount(t.arg, value.rule);
+      if (r.ok) ce.timeout = r.n;
+      else problems.push(problemAt(g, r.message, ipvsadmFails(r.ipvsadm), r.value));
+      return;
+    }
+    case "service": {
+      ce.svc.protocol = value.protocol;
+      const ap = parseAddrPort(arg);
+      if (typeof ap === "string") {
+        problems.push(problemAt(g, ap, addressFailure(arg, ap, "illegal virtual server address[:port] specified")));
+        return;
+      }
+      ce.svc.address = ap.address;
+      if (ap.port !== undefined) {
+        ce.svc.port = ap.port;
+        ce.svc.portWritten = true;
+      }
+      return;
+    }
+    case "fwmark": {
+      ce.svc.protocol = "tcp"; // "set to a sane value, even though it is not used"
+      const mark = parseMark(arg);
+      if (mark === null) problems.push(problemAt(g, BAD_MARK, ipvsadmFails(`invalid fwmark value \`${arg}' specified`)));
+      else ce.svc.fwmark = mark;
+      return;
+    }
+    case "scheduler":
+      ce.scheduler = arg.slice(0, 15); // IP_VS_SCHEDNAME_MAXLEN - 1
+      return;
+    case "netmask":
+      if (parseIPv4(arg) === null) problems.push(problemAt(g, netmaskProblem(arg)!, ipvsadmFails("illegal virtual server persistent mask specified")));
+      else ce.netmask = arg;
+      return;
+    case "real-server": {
+      const ap = parseAddrPort(arg);
+      if (typeof ap === "string") {
+        problems.push(problemAt(g, ap, addressFailure(arg, ap, "illegal real server address[:port] specified")));
+        return;
+      }
+      ce.dest.address = ap.address;
+      if (ap.port !== undefined) ce.dest.writtenPort = ap.port;
+      // "copy vport to dport if not specified" (the service port as known at this point).
+      ce.dest.port = ap.port ?? ce.svc.port;
+      return;
+    }
+    case "forward":
+      ce.dest.forward = value.method;
+      return;
+    case "sched-flags":
+      return; // read against the line's scheduler once the line is read
+    case "tun-type":
+      if ((TUNNEL_TYPES as readonly string[]).includes(arg)) ce.tunType = arg as TunnelType;
+      else problems.push(problemAt(g, `illegal tunnel type: ipvsadm knows ${TUNNEL_TYPES.slice(0, -1).join(", ")} and ${TUNNEL_TYPES.at(-1)}`, ipvsadmFails("illegal tunnel type specified")));
+      return;
+    case "members": {
+      const parsed = parseMemberList(arg);
+      for (const p of parsed.problems) {
+        const shown = p.value !== undefined ? `"${p.value}": ` : "";
+        problems.push(problemAt(g, p.message, ringvsRefuses(`${t.written}: ${shown}${p.message} (expected "tcp VIP:PORT[,udp VIP:PORT]...")`), p.value));
+      }
+      if (parsed.problems.length === 0) ce.members = parsed.members;
+      return;
+    }
+    case "mcast-group": {
+      const a = parseIPv4(arg);
+      if (arg.includes(":") || a === null || a >>> 28 !== 0xe) {
+        const text = arg.includes(":") ? `invalid IPv6 mcast-group \`${arg}'` : `invalid IPv4 mcast-group \`${arg}'`;
+        problems.push(problemAt(g, "must be an IPv4 multicast group (224.0.0.0/4)", ipvsadmFails(text)));
+      }
+      return;
+    }
+    case "text":
+      return;
   }
-  ce.command = role.command;
+}
 
-  const set = (opt: OptionName): Exit | null => {
-    if (ce.options.has(opt)) return fail(`multiple '${opt}' options specified`);
-    ce.options.add(opt);
-    return null;
+/** -b: parse_sched_flags against the line's scheduler (or the default). strtok(optarg, ","): empty
+ *  items vanish, and an empty list reads as one empty flag. */
+function readSchedulerFlags(ce: CommandEntry, g: GivenOption, problems: LineProblem[]): void {
+  const arg = g.arg ?? "";
+  const scheduler = ce.scheduler || DEFAULT_SCHEDULER;
+  const items = arg.split(",").filter((f) => f !== "");
+  if (items.length === 0) {
+    problems.push(problemAt(g, "no scheduler flag given (e.g. sh-fallback,sh-port)", ipvsadmFails("invalid scheduler flag `'")));
+    return;
+  }
+  for (const flag of items) {
+    const f = SCHED_FLAGS[flag];
+    if (!f) {
+      const known = Object.keys(SCHED_FLAGS).join(", ");
+      problems.push(problemAt(g, `invalid scheduler flag '${flag}' (ipvsadm knows ${known})`, ipvsadmFails(`invalid scheduler flag \`${flag}'`)));
+    } else if (f.scheduler !== undefined && f.scheduler !== scheduler) {
+      problems.push(problemAt(g, schedulerFlagProblem(flag, scheduler)!, ipvsadmFails(`incompatible scheduler flag \`${flag}'`)));
+    } else if (readsHashFlags(scheduler)) {
+      const meaning = HASH_FLAG_BITS[f.bit];
+      if (meaning) ce.schedulerFlags[meaning] = true;
+    }
+  }
+}
+
+/** Parses one command line (without the program name). `readingStdin`: a line of -R input. */
+export function parseCommand(argv: readonly string[], readingStdin: boolean): ParsedCommand {
+  const tokens = scan(argv);
+  // popt hands out options and keeps the other words for later: the first option is the command.
+  const at = tokens.findIndex((t) => t.kind !== "argument");
+  const first = tokens[at];
+  const firstMeaning = first?.kind === "option" ? OPTION_MEANINGS[optionId(first.def)] : undefined;
+  if (first?.kind !== "option" || firstMeaning?.role !== "command") {
+    return { entry: null, problems: [{ option: argv[0] ?? "", message: NO_COMMAND, cli: tryHelp() }] };
+  }
+  const ce = newEntry(firstMeaning.command, first);
+  const problems: LineProblem[] = [];
+  if (ce.command === "help" || ce.command === "version") return { entry: ce, problems };
+  if (ce.command === "start-daemon" || ce.command === "stop-daemon") {
+    const good = first.arg === "master" || first.arg === "backup";
+    const text = ce.command === "start-daemon" ? "illegal start-daemon parameter specified" : "illegal start_daemon specified";
+    const g = { written: first.written, ...(first.arg !== undefined ? { arg: first.arg } : {}) };
+    problems.push(good
+      ? problemAt(g, syncDaemonRefused(ce.command), ringvsRefuses(syncDaemonRefused(ce.command)))
+      : problemAt(g, "must be master or backup", ipvsadmFails(text)));
+    return { entry: ce, problems };
+  }
+
+  // Which option class each problem is about, so that a class the command does not take can shadow
+  // its value's problems.
+  const classOf = new Map<LineProblem, OptionName>();
+  const push = (p: LineProblem, opt: OptionName) => {
+    problems.push(p);
+    classOf.set(p, opt);
   };
-  let schedFlagsArg: string | null = null;
+  const args: string[] = tokens.slice(0, at).map((t) => (t as { word: string }).word);
+  let ipv6Written: string | null = null;
 
-  for (let t = sc.next(); t !== null; t = sc.next()) {
-    if (t.kind === "error") return { code: 255, stdout: "", stderr: `${t.word}: ${t.message}\n` };
-    const r = roleOf(t.def);
-    if (r.kind === "command") return fail(`invalid option \`${t.word}'`);
-    const arg = t.arg ?? "";
-    let e: Exit | null = null;
-    switch (r.tag) {
-      case "t":
-      case "u":
-      case "sctp-service": {
-        if ((e = set("service-address"))) return e;
-        ce.svc.protocol = r.tag === "t" ? "tcp" : r.tag === "u" ? "udp" : "sctp";
-        const ap = addressOf(arg);
-        if (typeof ap === "string") {
-          return ap === "not an address" || ap.includes("is not a port")
-            ? fail("illegal virtual server address[:port] specified")
-            : refuse(ap, "illegal virtual server address[:port] specified");
-        }
-        ce.svc.address = ap.address;
-        if (ap.port !== undefined) ce.svc.port = ap.port;
-        break;
-      }
-      case "f": {
-        if ((e = set("service-address"))) return e;
-        ce.svc.protocol = "tcp";
-        const mark = parseMark(arg);
-        if (mark === null) return fail(`invalid fwmark value \`${arg}' specified`);
-        ce.svc.fwmark = mark;
-        break;
-      }
-      case "s":
-        if ((e = set("scheduler"))) return e;
-        ce.scheduler = arg.slice(0, 15); // IP_VS_SCHEDNAME_MAXLEN - 1
-        break;
-      case "p": {
-        if ((e = set("persistent"))) return e;
-        ce.persistent = true;
-        if (t.arg === undefined) ce.timeout = DEFAULT_PERSISTENCE_TIMEOUT;
-        else {
-          const v = stringToNumber(t.arg, 1, MAX_PERSISTENCE_TIMEOUT);
-          if (v < 0) return fail(`invalid timeout value \`${t.arg}' specified`);
-          ce.timeout = v;
-        }
-        break;
-      }
-      case "M":
-        if ((e = set("netmask"))) return e;
-        if (parseIPv4(arg) === null) return fail("illegal virtual server persistent mask specified");
-        ce.netmask = arg;
-        break;
-      case "r": {
-        if ((e = set("real-server"))) return e;
-        const ap = addressOf(arg);
-        if (typeof ap === "string") {
-          return ap === "not an address" || ap.includes("is not a port")
-            ? fail("illegal real server address[:port] specified")
-            : refuse(ap, "illegal real server address[:port] specified");
-        }
-        ce.dest.address = ap.address;
-        // "copy vport to dport if not specified" (the service port as known at this point).
-        ce.dest.port = ap.port ?? ce.svc.port;
-        break;
-      }
-      case "i":
-      case "g":
-      case "m":
-        if ((e = set("forwarding-method"))) return e;
-        ce.dest.forward = r.tag === "i" ? "tun" : r.tag === "g" ? "dr" : "nat";
-        break;
-      case "w":
-        if ((e = set("weight"))) return e;
-        if ((ce.dest.weight = stringToNumber(arg, 0, 65535)) === -1) return fail("illegal weight specified");
-        break;
-      case "x":
-        if ((e = set("u-threshold"))) return e;
-        if ((ce.dest.upper = stringToNumber(arg, 0, INT_MAX)) === -1) return fail("illegal u_threshold specified");
-        break;
-      case "y":
-        if ((e = set("l-threshold"))) return e;
-        if ((ce.dest.lower = stringToNumber(arg, 0, INT_MAX)) === -1) return fail("illegal l_threshold specified");
-        break;
-      case "c":
-        if ((e = set("connection"))) return e;
-        break;
-      case "n":
-        if ((e = set("numeric"))) return e;
-        break;
-      case "mcast-interface":
-        if ((e = set("mcast-interface"))) return e;
-        break;
-      case "syncid":
-        if ((e = set("syncid"))) return e;
-        if (stringToNumber(arg, 0, 255) === -1) return fail("illegal syncid specified");
-        break;
-      case "timeout":
-      case "daemon":
-        if ((e = set(r.tag))) return e;
-        break;
-      case "stats":
-      case "rate":
-      case "thresholds":
-      case "persistent-conn":
-      case "nosort":
-      case "tun-info": {
-        if ((e = set(r.tag))) return e;
-        const key = ({ stats: "stats", rate: "rate", thresholds: "thresholds", "persistent-conn": "persistentConn", nosort: "nosort", "tun-info": "tunInfo" } as const)[r.tag];
-        ce.format[key] = true;
-        break;
-      }
-      case "sort":
-        break; // "Sort is the default, this is a no-op for compatibility"
-      case "X":
-        if ((e = set("exact"))) return e;
-        ce.format.exact = true;
-        break;
-      case "6":
-        if (!ce.svc.fwmark) return fail("-6 used before -f\n");
+  for (const t of tokens.slice(at + 1)) {
+    if (t.kind === "argument") {
+      args.push(t.word);
+      continue;
+    }
+    if (t.kind === "error") {
+      problems.push({ option: t.written, ...(t.value !== undefined ? { value: t.value } : {}), message: t.message, cli: poptFails(t.word, t.popt) });
+      continue;
+    }
+    const meaning = OPTION_MEANINGS[optionId(t.def)]!;
+    if (meaning.role === "command") {
+      // The line means nothing past a second command.
+      problems.push({
+        option: t.written,
+        message: `multiple commands specified (${ce.commandOption.written}, ${t.written})`,
+        cli: ipvsadmFails(`invalid option \`${t.word}'`),
+      });
+      return { entry: ce, problems };
+    }
+    if (meaning.role === "no-op") continue;
+    if (meaning.role === "ipv6") {
+      if (ce.svc.fwmark) {
         ce.ipv6 = true;
-        break;
-      case "o":
-        if ((e = set("ops"))) return e;
-        break;
-      case "pe":
-        if ((e = set("pe"))) return e;
-        break;
-      case "b":
-        if ((e = set("sched-flags"))) return e;
-        schedFlagsArg = arg;
-        break;
-      case "mcast-group": {
-        if ((e = set("mcast-group"))) return e;
-        const a = parseIPv4(arg);
-        if (arg.includes(":")) return fail(`invalid IPv6 mcast-group \`${arg}'`);
-        if (a === null || a >>> 28 !== 0xe) return fail(`invalid IPv4 mcast-group \`${arg}'`);
-        break;
-      }
-      case "mcast-port":
-        if ((e = set("mcast-port"))) return e;
-        if (stringToNumber(arg, 1, 65535) === -1) return fail("illegal mcast-port specified");
-        break;
-      case "mcast-ttl":
-        if ((e = set("mcast-ttl"))) return e;
-        if (stringToNumber(arg, 1, 255) === -1) return fail("illegal mcast-ttl specified");
-        break;
-      case "sync-maxlen":
-        if ((e = set("sync-maxlen"))) return e;
-        if (stringToNumber(arg, 1, 65535 - 20 - 8) === -1) return fail("illegal sync-maxlen specified");
-        break;
-      case "tun-type": {
-        if ((e = set("tun-type"))) return e;
-        if (!(TUNNEL_TYPES as readonly string[]).includes(arg)) return fail("illegal tunnel type specified");
-        ce.tunType = arg as TunnelType;
-        break;
-      }
-      case "tun-port":
-        if ((e = set("tun-port"))) return e;
-        if (stringToNumber(arg, 1, 65535) === -1) return fail("illegal tunnel port specified");
-        break;
-      case "tun-nocsum":
-      case "tun-csum":
-      case "tun-remcsum":
-        if ((e = set(r.tag))) return e;
-        break;
-      case "members": {
-        if ((e = set("members"))) return e;
-        const parsed = parseMemberList(arg);
-        const p = parsed.problems[0];
-        if (p) return refuse(`--members: ${p.value !== undefined ? `"${p.value}": ` : ""}${p.message} (expected "tcp VIP:PORT[,udp VIP:PORT]...")`);
-        ce.members = parsed.members.map((m) => m.match);
-        break;
-      }
-      default:
-        return fail(`invalid option \`${t.word}'`);
-    }
-  }
-
-  const args = sc.args;
-  if (ce.command === "set") {
-    if (args.length < 3) return fail("--set option requires 3 timeout values");
-    const values = args.splice(0, 3).map((a) => ({ a, v: stringToNumber(a, 0, MAX_PERSISTENCE_TIMEOUT) }));
-    const bad = values.find((x) => x.v === -1);
-    if (bad) return fail(`invalid timeout value \`${bad.a}' specified`);
-    ce.timeouts = { tcp: values[0]!.v, tcpFin: values[1]!.v, udp: values[2]!.v };
-  }
-  if (args.length > 0) return fail(`unexpected argument ${args[0]}`);
-
-  if (schedFlagsArg !== null) {
-    const sched = ce.scheduler || DEFAULT_SCHEDULER;
-    // strtok(optarg, ","): empty items vanish; an empty list reads as one empty flag.
-    const items = schedFlagsArg.split(",").filter((f) => f !== "");
-    for (const flag of items.length ? items : [""]) {
-      if (flag === "flag-1" || flag === "flag-2" || flag === "flag-3") {
-        // IP_VS_SVC_F_SCHED1..3: sh and mh read SCHED1 as fallback and SCHED2 as port.
-        if (readsHashFlags(sched) && flag !== "flag-3") ce.schedFlags.push(`${sched}-${flag === "flag-1" ? "fallback" : "port"}`);
-      } else if ((SCHEDULER_FLAG_NAMES as readonly string[]).includes(flag)) {
-        if (sched !== flag.slice(0, 2)) return fail(`incompatible scheduler flag \`${flag}'`);
-        ce.schedFlags.push(flag);
+        ipv6Written = t.written;
       } else {
-        return fail(`invalid scheduler flag \`${flag}'`);
+        problems.push({ option: t.written, message: REFUSED.ipv6, cli: ipvsadmFails("-6 used before -f\n") });
       }
+      continue;
     }
+    const before = ce.given.get(meaning.fills);
+    if (before) {
+      push({ option: t.written, message: `given twice on this line (with ${before.written})`, cli: ipvsadmFails(`multiple '${meaning.fills}' options specified`) }, meaning.fills);
+      continue;
+    }
+    ce.options.add(meaning.fills);
+    ce.given.set(meaning.fills, { written: t.written, ...(t.arg !== undefined ? { arg: t.arg } : {}) });
+    const valueProblems: LineProblem[] = [];
+    readValue(ce, meaning.value, t, valueProblems);
+    for (const p of valueProblems) push(p, meaning.fills);
+  }
+
+  if (ce.command === "set") {
+    const set = { written: ce.commandOption.written };
+    if (args.length < 3) {
+      problems.push(problemAt(set, "needs 3 timeout values: tcp tcpfin udp (seconds; 0 keeps the value)", ipvsadmFails("--set option requires 3 timeout values")));
+    }
+    const keys: (keyof TimeoutConfig)[] = ["tcp", "tcpFin", "udp"];
+    args.splice(0, 3).forEach((a, i) => {
+      const r = readCount(a, CONNECTION_TIMEOUT);
+      if (r.ok) ce.timeouts[keys[i]!] = r.n;
+      else problems.push(problemAt(set, r.message, ipvsadmFails(r.ipvsadm), r.value));
+    });
+  }
+  for (const a of args) {
+    problems.push({ option: a, message: UNEXPECTED_WORDS[a] ?? "unexpected argument", cli: ipvsadmFails(`unexpected argument ${a}`) });
+  }
+  const flags = ce.given.get("sched-flags");
+  if (flags?.arg !== undefined) {
+    const flagProblems: LineProblem[] = [];
+    readSchedulerFlags(ce, flags, flagProblems);
+    for (const p of flagProblems) push(p, "sched-flags");
   }
 
   // process_options, up to the command itself.
-  if (ce.command === "restore" && readingStdin) return tryHelp(); // "avoid infinite loop"
-  const problem = genericOptCheck(ce.command, ce.options);
-  if (problem) return fail(problem);
-
-  if (ce.command === "add-service" || ce.command === "edit-service") {
-    if (!ce.svc.fwmark && !ce.svc.port && !ce.persistent) return fail("Zero port specified for non-persistent service");
-    if (ce.options.has("ops")) {
-      if (!ce.svc.fwmark && ce.svc.protocol !== "udp") return fail("One-Packet Scheduling is only for UDP virtual services");
-      return refuse("one-packet scheduling (-o) is not supported yet");
-    }
-    if (ce.options.has("pe")) return refuse("persistence engines (--pe) are not supported yet");
-    if (!ce.scheduler) ce.scheduler = DEFAULT_SCHEDULER;
+  if (ce.command === "restore" && readingStdin) {
+    problems.push({ option: ce.commandOption.written, message: "-R inside -R input would read that input again", cli: tryHelp() }); // "avoid infinite loop"
   }
-  if (ce.command === "add-server" || ce.command === "edit-server") {
-    if (ce.dest.forward === "nat") return refuse("NAT forwarding (-m) is not supported: ringvs does DR (-g) and TUN (-i)");
-    // "The destination port must be equal to the service port" for DR and TUN (not with -f).
-    if (!ce.svc.fwmark) ce.dest.port = ce.svc.port;
-    const tunnelOptions: OptionName[] = ["tun-type", "tun-port", "tun-nocsum", "tun-csum", "tun-remcsum"];
-    if (tunnelOptions.some((o) => ce.options.has(o)) && ce.dest.forward !== "tun") {
-      return fail("Tunnel options conflict with forward method");
-    }
-    const tunnelProblem = tunnelOptCheck(ce.tunType, ce.options);
-    if (tunnelProblem) return fail(tunnelProblem);
-    if (ce.tunType !== "ipip") return refuse(`tunnel type '${ce.tunType}' is not supported yet: ringvs tunnels with IPIP (ipip)`);
+  checkOptionTable(ce, ce.command, problems, classOf);
+  if (ce.command === "add-service" || ce.command === "edit-service") checkServiceCommand(ce, problems);
+  if (ce.command === "add-server" || ce.command === "edit-server") checkServerCommand(ce, problems);
+  const svc = ce.given.get("service-address");
+  if (ce.svc.protocol === "sctp" && svc) {
+    problems.push(problemAt(svc, REFUSED.sctp, ringvsRefuses(REFUSED.sctp)));
   }
-  if (ce.svc.protocol === "sctp" && ce.options.has("service-address")) {
-    return refuse("SCTP services (--sctp-service) are not supported: ringvs balances TCP and UDP");
+  if (ce.ipv6) {
+    problems.push({ option: ipv6Written!, message: REFUSED.ipv6, cli: ringvsRefuses(REFUSED.ipv6) });
   }
-  if (ce.ipv6) return refuse("IPv6 is not supported yet");
   if (ce.command === "list") {
     const o = ce.options;
     if (((o.has("connection") || o.has("timeout") || o.has("daemon")) && (o.has("stats") || o.has("rate") || o.has("thresholds"))) ||
       ((o.has("timeout") || o.has("daemon")) && o.has("persistent-conn"))) {
-      return fail("options conflicts in the list command");
+      problems.push({ option: ce.commandOption.written, message: "options conflicts in the list command", cli: ipvsadmFails("options conflicts in the list command") });
     }
   }
   if (ce.command === "save") ce.format.rule = true;
-  return ce;
+  return { entry: ce, problems };
 }
 
-// ---------------------------------------------------------------------------------------------
-
-const VERSION = "v1.31";
-const VERSION_DATE = "2019/12/24";
-
-export function versionLine(): string {
-  return `${PROGRAM} ${VERSION} ${VERSION_DATE} (compiled with popt and IPVS v1.2.1)`;
+/** generic_opt_check, every finding; the problems of an option the command does not take at all are
+ *  shadowed by its "illegal option". */
+function checkOptionTable(ce: CommandEntry, cmd: Command, problems: LineProblem[], classOf: Map<LineProblem, OptionName>): void {
+  for (const p of problems) {
+    const opt = classOf.get(p);
+    if (opt !== undefined && legality(cmd, opt) === "x") p.shadowed = true;
+  }
+  for (const f of genericOptProblems(cmd, ce.options)) {
+    const g = ce.given.get(f.option);
+    if (f.kind === "missing") {
+      problems.push({ option: spellingOf(f.option), message: `required with the '${cmd}' command`, cli: ipvsadmFails(f.text) });
+    } else if (f.kind === "illegal") {
+      problems.push({ option: g!.written, message: `illegal option with the '${cmd}' command`, cli: ipvsadmFails(f.text) });
+    } else {
+      problems.push({ option: g!.written, message: `conflicts with ${ce.given.get(f.with!)!.written} in the '${cmd}' command`, cli: ipvsadmFails(f.text) });
+    }
+  }
 }
 
-/** usage_exit(argv[0], 0), with ringvs's schedulers and its --members option. */
-export function usage(): string {
-  const p = PROGRAM;
-  return `${versionLine()}
-Usage:
-  ${p} -A|E virtual-service [-s scheduler] [-p [timeout]] [-M netmask] [--pe persistence_engine] [-b sched-flags]
-  ${p} -D virtual-service
-  ${p} -C
-  ${p} -R
-  ${p} -S [-n]
-  ${p} -a|e virtual-service -r server-address [options]
-  ${p} -d virtual-service -r server-address
-  ${p} -L|l [virtual-service] [options]
-  ${p} -Z [virtual-service]
-  ${p} --set tcp tcpfin udp
-  ${p} --start-daemon {master|backup} [daemon-options]
-  ${p} --stop-daemon {master|backup}
-  ${p} -h
+/** -A / -E: what process_options checks of a service, then what ringvs refuses. */
+function checkServiceCommand(ce: CommandEntry, problems: LineProblem[]): void {
+  const svc = ce.given.get("service-address");
+  const known = svc !== undefined && (ce.svc.fwmark !== 0 || ce.svc.address !== null);
+  if (known && !ce.svc.fwmark && !ce.svc.port && !ce.persistent) {
+    // Without a ":port" ipvsadm takes port 0, which is easy to miss in a file.
+    const message = `${ce.svc.portWritten ? "" : "no port given (ipvsadm takes port 0); "}${ZERO_PORT_NEEDS_PERSISTENCE}`;
+    problems.push(problemAt(svc!, message, ipvsadmFails("Zero port specified for non-persistent service")));
+  }
+  const ops = ce.given.get("ops");
+  if (ops) {
+    problems.push(problemAt(ops, REFUSED.ops, !ce.svc.fwmark && ce.svc.protocol !== "udp"
+      ? ipvsadmFails("One-Packet Scheduling is only for UDP virtual services")
+      : ringvsRefuses(REFUSED.ops)));
+  }
+  const pe = ce.given.get("pe");
+  if (pe) {
+    problems.push(problemAt(pe, REFUSED.pe, ringvsRefuses(REFUSED.pe)));
+  }
+  // ipvsadm keeps a -M without -p and the kernel ignores it; ringvs says so instead of dropping it.
+  const netmask = ce.given.get("netmask");
+  if (netmask && !ce.persistent) {
+    const message = REFUSED.netmaskWithoutPersistence;
+    problems.push(problemAt(netmask, message, ringvsRefuses(`${netmask.written} ${netmask.arg}: ${message}`)));
+  }
+  if (!ce.scheduler) ce.scheduler = DEFAULT_SCHEDULER;
+}
 
-Commands:
-Either long or short options are allowed.
-  --add-service     -A        add virtual service with options
-  --edit-service    -E        edit virtual service with options
-  --delete-service  -D        delete virtual service
-  --clear           -C        clear the whole table
-  --restore         -R        restore rules from stdin
-  --save            -S        save rules to stdout
-  --add-server      -a        add real server with options
-  --edit-server     -e        edit real server with options
-  --delete-server   -d        delete real server
-  --list            -L|-l     list the table
-  --zero            -Z        zero counters in a service or all services
-  --set tcp tcpfin udp        set connection timeout values
-  --start-daemon              start connection sync daemon
-  --stop-daemon               stop connection sync daemon
-  --help            -h        display this help message
-
-virtual-service:
-  --tcp-service|-t  service-address   service-address is host[:port]
-  --udp-service|-u  service-address   service-address is host[:port]
-  --sctp-service    service-address   service-address is host[:port]
-  --fwmark-service|-f fwmark          fwmark is an integer greater than zero
-
-Options:
-  --ipv6         -6                   fwmark entry uses IPv6
-  --scheduler    -s scheduler         one of ${IPVS_SCHEDULERS.join("|")},
-                                      the default scheduler is wlc.
-  --pe            engine              alternate persistence engine may be sip,
-                                      not set by default.
-  --persistent   -p [timeout]         persistent service
-  --netmask      -M netmask           persistent granularity mask
-  --real-server  -r server-address    server-address is host (and port)
-  --gatewaying   -g                   gatewaying (direct routing) (default)
-  --ipip         -i                   ipip encapsulation (tunneling)
-  --masquerading -m                   masquerading (NAT)
-  --tun-type      type                one of ipip|gue|gre,
-                                      the default tunnel type is ipip.
-  --tun-port      port                tunnel destination port
-  --tun-nocsum                        tunnel encapsulation without checksum
-  --tun-csum                          tunnel encapsulation with checksum
-  --tun-remcsum                       tunnel encapsulation with remote checksum
-  --weight       -w weight            capacity of real server
-  --u-threshold  -x uthreshold        upper threshold of connections
-  --l-threshold  -y lthreshold        lower threshold of connections
-  --connection   -c                   output of current IPVS connections
-  --timeout                           output of timeout (tcp tcpfin udp)
-  --daemon                            output of daemon information
-  --stats                             output of statistics information
-  --rate                              output of rate information
-  --exact                             expand numbers (display exact values)
-  --thresholds                        output of thresholds information
-  --persistent-conn                   output of persistent connection info
-  --tun-info                          output of tunnel information
-  --nosort                            disable sorting output of service/server entries
-  --sort                              does nothing, for backwards compatibility
-  --ops          -o                   one-packet scheduling
-  --numeric      -n                   numeric output of addresses and ports
-  --sched-flags  -b flags             scheduler flags (comma-separated)
-Daemon Options:
-  --syncid sid                        syncid for connection sync (default=255)
-  --sync-maxlen length                Max sync message length (default=1472)
-  --mcast-interface interface         multicast interface for connection sync
-  --mcast-group address               IPv4/IPv6 group (default=224.0.0.81)
-  --mcast-port port                   UDP port (default=8848)
-  --mcast-ttl ttl                     Multicast TTL (default=1)
-
-ringvs:
-  --members "tcp VIP:PORT,..."         with -A -f: the VIP:port pairs the mark stands for
-                                      (ringvs cannot see the iptables rules that set marks)
-  -m, --pe, -o, -6, --sctp-service, gue/gre tunnels and the sync daemon are refused;
-  addresses are printed numerically with or without -n (no DNS lookups).
-`;
+/** -a / -e: what process_options checks of a real server, then what ringvs refuses. */
+function checkServerCommand(ce: CommandEntry, problems: LineProblem[]): void {
+  const forward = ce.given.get("forwarding-method");
+  if (ce.dest.forward === "nat") {
+    problems.push({ option: forward!.written, message: REFUSED.nat, cli: ringvsRefuses(REFUSED.nat) });
+  } else {
+    // "The destination port must be equal to the service port" for DR and TUN; ipvsadm replaces a
+    // different one without a word, which hides a real server listening elsewhere. ringvs refuses it.
+    const r = ce.given.get("real-server");
+    const servicePort = ce.svc.fwmark ? null : ce.svc.port;
+    const known = ce.svc.fwmark !== 0 || ce.svc.address !== null;
+    const written = ce.dest.writtenPort;
+    if (r && known && ce.dest.address !== null && written !== undefined && written !== (servicePort ?? 0)) {
+      const address = ce.dest.address;
+      const cli = servicePort === null
+        ? `real server ${address}:${written}: DR and TUN cannot change the port; a firewall-mark service's real servers take ` +
+          `the port each packet came to, so give ${address} or ${address}:0`
+        : `real server ${address}:${written}: ${realServerPortProblem(ce.dest.forward, servicePort)}`;
+      problems.push(problemAt(r, realServerPortProblem(ce.dest.forward, servicePort), ringvsRefuses(cli)));
+    }
+    if (!ce.svc.fwmark) ce.dest.port = ce.svc.port;
+  }
+  const tunnel = (["tun-type", ...TUNNEL_OPTIONS] as OptionName[]).filter((o) => ce.options.has(o));
+  if (tunnel.length > 0 && ce.dest.forward !== "tun") {
+    problems.push(problemAt(ce.given.get(tunnel[0]!)!, 'tunnel options need -i (ipvsadm: "Tunnel options conflict with forward method")',
+      ipvsadmFails("Tunnel options conflict with forward method")));
+  } else if (ce.dest.forward === "tun") {
+    const rules = tunnelOptProblems(ce.tunType, ce.options);
+    const refused = TUNNEL_TYPE_MEANINGS[ce.tunType].refused;
+    if (refused !== undefined) {
+      // ipvsadm first checks the type's options; either way ringvs has no such tunnel.
+      problems.push(problemAt(ce.given.get("tun-type")!, refused, rules[0] ? ipvsadmFails(rules[0].text) : ringvsRefuses(refused)));
+    } else {
+      for (const rule of rules) problems.push(problemAt(ce.given.get(rule.option) ?? { written: spellingOf(rule.option) }, TUNNEL_OPTION_REFUSALS[rule.option]!, ipvsadmFails(rule.text)));
+    }
+  }
 }

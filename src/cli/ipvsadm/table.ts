@@ -54,50 +54,63 @@ export function legality(cmd: Command, opt: OptionName): "+" | "x" | "1" | " " {
   return ROWS[cmd][OPTION_NAMES.indexOf(opt)] as "+" | "x" | "1" | " ";
 }
 
+/** One finding of a legality check: the option (class), what is wrong with it, and ipvsadm's words. */
+export interface OptionRuleProblem {
+  option: OptionName;
+  kind: "missing" | "illegal" | "conflict";
+  /** For a conflict: the option it conflicts with (the first exclusive one given). */
+  with?: OptionName;
+  text: string;
+}
+
+/** Every finding of one row (its rules in `columns` order), in table order; ipvsadm's checkers
+ *  stop at the first. */
+function rowProblems(
+  row: string,
+  columns: readonly OptionName[],
+  given: ReadonlySet<OptionName>,
+  name: string,
+  kindOfName: "command" | "tunnel type",
+): OptionRuleProblem[] {
+  const out: OptionRuleProblem[] = [];
+  let first: OptionName | null = null;
+  columns.forEach((opt, j) => {
+    const rule = row[j];
+    if (!given.has(opt)) {
+      if (rule === "+") out.push({ option: opt, kind: "missing", text: `You need to supply the '${opt}' option for the '${name}' ${kindOfName}` });
+      return;
+    }
+    if (rule === "x") out.push({ option: opt, kind: "illegal", text: `Illegal '${opt}' option with the '${name}' ${kindOfName}` });
+    if (rule === "1") {
+      if (first === null) first = opt;
+      else out.push({ option: opt, kind: "conflict", with: first, text: `The option '${opt}' conflicts with the '${first}' option in the '${name}' ${kindOfName}` });
+    }
+  });
+  return out;
+}
+
+/** generic_opt_check, every finding in table order (ipvsadm fails at the first). */
+export function genericOptProblems(cmd: Command, given: ReadonlySet<OptionName>): OptionRuleProblem[] {
+  return rowProblems(ROWS[cmd], OPTION_NAMES, given, cmd, "command");
+}
+
 /** generic_opt_check: the first problem in table order, in ipvsadm's words, or null. */
 export function genericOptCheck(cmd: Command, given: ReadonlySet<OptionName>): string | null {
-  let last: OptionName | null = null;
-  for (const opt of OPTION_NAMES) {
-    const rule = legality(cmd, opt);
-    if (!given.has(opt)) {
-      if (rule === "+") return `You need to supply the '${opt}' option for the '${cmd}' command`;
-      continue;
-    }
-    if (rule === "x") return `Illegal '${opt}' option with the '${cmd}' command`;
-    if (rule === "1") {
-      if (last === null) {
-        last = opt;
-        continue;
-      }
-      return `The option '${opt}' conflicts with the '${last}' option in the '${cmd}' command`;
-    }
-  }
-  return null;
+  return genericOptProblems(cmd, given)[0]?.text ?? null;
 }
 
 /** tunnel_types_v_options: which tunnel options each tunnel type takes (tun-port, nocsum, csum, remcsum). */
 export const TUNNEL_TYPES = ["ipip", "gue", "gre"] as const;
 export type TunnelType = (typeof TUNNEL_TYPES)[number];
-const TUNNEL_OPTIONS: readonly OptionName[] = ["tun-port", "tun-nocsum", "tun-csum", "tun-remcsum"];
+export const TUNNEL_OPTIONS: readonly OptionName[] = ["tun-port", "tun-nocsum", "tun-csum", "tun-remcsum"];
 const TUNNEL_ROWS: Record<TunnelType, string> = { ipip: "xxxx", gue: "+111", gre: "x11x" };
+
+/** tunnel_opt_check, every finding (ipvsadm fails at the first). */
+export function tunnelOptProblems(type: TunnelType, given: ReadonlySet<OptionName>): OptionRuleProblem[] {
+  return rowProblems(TUNNEL_ROWS[type], TUNNEL_OPTIONS, given, type, "tunnel type");
+}
 
 /** tunnel_opt_check, in ipvsadm's words, or null. */
 export function tunnelOptCheck(type: TunnelType, given: ReadonlySet<OptionName>): string | null {
-  let last: OptionName | null = null;
-  for (const [j, opt] of TUNNEL_OPTIONS.entries()) {
-    const rule = TUNNEL_ROWS[type][j];
-    if (!given.has(opt)) {
-      if (rule === "+") return `You need to supply the '${opt}' option for the '${type}' tunnel type`;
-      continue;
-    }
-    if (rule === "x") return `Illegal '${opt}' option with the '${type}' tunnel type`;
-    if (rule === "1") {
-      if (last === null) {
-        last = opt;
-        continue;
-      }
-      return `The option '${opt}' conflicts with the '${last}' option in the '${type}' tunnel type`;
-    }
-  }
-  return null;
+  return tunnelOptProblems(type, given)[0]?.text ?? null;
 }

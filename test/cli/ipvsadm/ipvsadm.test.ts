@@ -328,12 +328,12 @@ describe("save, clear, restore", () => {
   test("the rules-file front end reads -S output as it is", async () => {
     const c = bareControl();
     await script(c, FORMATS);
-    const parsed = parseIpvsadmRules((await sh(c, "ipvsadm -S -n")).stdout, "saved", { interface: "eth0" });
+    const parsed = await parseIpvsadmRules((await sh(c, "ipvsadm -S -n")).stdout, "saved", { interface: "eth0" });
     expect(parsed.ok).toBe(true);
     if (parsed.ok) expect(parsed.config.services.length).toBe(5);
   });
 
-  test("-R stops at the first error and names its line; lines before it stay applied", async () => {
+  test("-R as ipvsadm.c's restore_table: a refused table change fails its line and -R reads on, a line the parser fails ends it; the exit status is the last line's", async () => {
     const c = bareControl();
     const input = [
       "# saved by hand",
@@ -343,8 +343,24 @@ describe("save, clear, restore", () => {
       "-a -t 198.18.0.100:80 -r 198.18.0.11 -g -w 1",
       "-A -t 198.18.0.101:80 -s rr",
     ].join("\n");
-    expect(await sh(c, "ipvsadm -R", input)).toEqual({ code: 255, stdout: "", stderr: "line 5: Destination already exists\n" });
-    expect(c.current().services.map((s) => s.address)).toEqual(["198.18.0.100"]);
+    expect(await sh(c, "ipvsadm -R", input)).toEqual({ code: 0, stdout: "", stderr: "line 5: Destination already exists\n" });
+    expect(c.current().services.map((s) => s.address)).toEqual(["198.18.0.100", "198.18.0.101"]);
+    const last = bareControl();
+    expect(await sh(last, "ipvsadm -R", "-A -t 198.18.0.100:80\n-A -t 198.18.0.100:80\n")).toEqual({
+      code: 255, stdout: "", stderr: "line 2: Service already exists\n",
+    });
+    const stopped = bareControl();
+    expect(await sh(stopped, "ipvsadm -R", "-A -t 198.18.0.100:80\n-A -t 198.18.0.101:80 -p 0\n-A -t 198.18.0.102:80\n")).toEqual({
+      code: 2, stdout: "", stderr: "line 2: invalid timeout value `0' specified\n",
+    });
+    expect(stopped.current().services.map((s) => s.address)).toEqual(["198.18.0.100"]);
+    // A popt error is parse_options returning -1, not fail(): that line fails and -R reads on; a
+    // word starting with '#' starts a comment (config_stream_read).
+    const popt = bareControl();
+    expect(await sh(popt, "ipvsadm -R", "-A -t 198.18.0.100:80 # web\n-A -t 198.18.0.101:80 --bogus\n-A -t 198.18.0.102:80\n")).toEqual({
+      code: 0, stdout: "", stderr: "line 2: --bogus: unknown option\n",
+    });
+    expect(popt.current().services.map((s) => s.address)).toEqual(["198.18.0.100", "198.18.0.102"]);
     expect(await sh(bareControl(), "ipvsadm -R", "-A -t 198.18.0.100:80 -w 1\n")).toEqual({
       code: 2, stdout: "", stderr: "line 1: Illegal 'weight' option with the 'add-service' command\n",
     });

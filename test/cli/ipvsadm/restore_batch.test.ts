@@ -1,6 +1,7 @@
 // ipvsadm -R as one batch for the data plane: the lines change the tables one by one (each sees
-// the previous, the first error stops it and names its line), and the data plane gets one apply
-// with everything before that line; when that apply fails, nothing changes.
+// the previous; a line the parser refuses stops it, a refused table change fails only its line),
+// and the data plane gets one apply with everything that took effect; when that apply fails,
+// nothing changes.
 import { describe, expect, test } from "bun:test";
 import { Control, type ControlRuntime } from "../../../src/control/control.ts";
 import type { DirectorConfig } from "../../../src/config/model.ts";
@@ -35,13 +36,22 @@ describe("-R is one batch", () => {
     control.stop();
   });
 
-  test("a bad line stops it; the lines before it are applied, in one apply", async () => {
+  test("a line the parser refuses stops it; the lines before it are applied, in one apply", async () => {
     const { control, applies } = countingControl();
-    const r = await sh(control, "-R", rules(3) + `-a -t ${VIP}:80 -r 198.18.1.1 -g\n-a -t ${VIP}:80 -r 198.18.1.9 -g\n`);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toStartWith("line 5: ");
+    const r = await sh(control, "-R", rules(3) + `-a -t ${VIP}:80 -r 198.18.1.9 -g -w 70000\n-a -t ${VIP}:80 -r 198.18.1.10 -g\n`);
+    expect(r).toEqual({ code: 2, stdout: "", stderr: "line 5: illegal weight specified\n" });
     expect(applies).toHaveLength(1);
     expect(applies[0]!.services[0]!.realServers.map((x) => x.address)).toEqual(["198.18.1.1", "198.18.1.2", "198.18.1.3"]);
+    control.stop();
+  });
+
+  test("a refused table change fails its line only; the lines after it are applied too, in one apply", async () => {
+    const { control, applies } = countingControl();
+    const r = await sh(control, "-R", rules(3) + `-a -t ${VIP}:80 -r 198.18.1.1 -g\n-a -t ${VIP}:80 -r 198.18.1.9 -g\n`);
+    // The exit status is the last line's, as restore_table returns it.
+    expect(r).toEqual({ code: 0, stdout: "", stderr: "line 5: Destination already exists\n" });
+    expect(applies).toHaveLength(1);
+    expect(applies[0]!.services[0]!.realServers.map((x) => x.address)).toEqual(["198.18.1.1", "198.18.1.2", "198.18.1.3", "198.18.1.9"]);
     control.stop();
   });
 

@@ -137,8 +137,14 @@ describe("seed 002: the command summary", () => {
     });
     await script(c, ["ipvsadm -E -t 198.18.0.100:80 -s rr"]);
     expect((await sh(c, "ipvsadm -a -t 198.18.0.100:80 -r 198.18.0.8:8080 -m -w 3")).stderr).toBe(NAT_REFUSAL);
+    // ipvsadm would replace 8080 by the service port without a word; DR cannot change the port, so
+    // ringvs refuses it and the line without a port is what a DR director takes.
+    expect(await sh(c, "ipvsadm -a -t 198.18.0.100:80 -r 198.18.0.8:8080 -g -w 3")).toEqual({
+      code: 2, stdout: "",
+      stderr: "real server 198.18.0.8:8080: DR cannot change the port: a real server's port must equal the service port 80 (or be omitted)\n",
+    });
     await script(c, [
-      "ipvsadm -a -t 198.18.0.100:80 -r 198.18.0.8:8080 -g -w 3", // DR takes the service port, as in ipvsadm
+      "ipvsadm -a -t 198.18.0.100:80 -r 198.18.0.8 -g -w 3",
       "ipvsadm -Ln", "ipvsadm -Z", "ipvsadm -Z -t 198.18.0.100:80",
     ]);
     expect(c.current().services[0]!.realServers[0]).toMatchObject({ address: "198.18.0.8", port: 80, weight: 3 });
