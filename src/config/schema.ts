@@ -36,7 +36,7 @@ import {
 import { DEFAULT_SCHEDULER, SCHEDULER_NAMES, isSchedulerName, readsHashFlags } from "../sched/index.ts";
 import { MH_PRIMES } from "../sched/mh.ts";
 import {
-  DEFAULT_PERSISTENCE_NETMASK, DEFAULT_PERSISTENCE_TIMEOUT, DEFAULT_WEIGHT, keyLabel, serviceKey, serviceLabel, serviceMatches,
+  DEFAULT_PERSISTENCE_NETMASK, DEFAULT_PERSISTENCE_TIMEOUT, DEFAULT_WEIGHT, keyLabel, serviceKey, serviceMatches,
   showMatch,
 } from "./service.ts";
 
@@ -461,35 +461,6 @@ class ClaimIndex {
     if (!a || !b) return (a ?? b)?.claim;
     return a.order < b.order ? a.claim : b.claim;
   }
-}
-
-/** What the checks across services find once `next` (valid by itself) joins `services` (a table
- *  that passed them):
- *  the first of next's matches that overlaps an earlier claim where either side is a firewall-mark
- *  member, named by service label ("tcp 198.18.0.101:443 overlaps a member of FWM 2 (tcp
- *  198.18.0.101:0): ..."), or null. The same rule and the same first finding as validating the
- *  whole table, in one pass over the claims and without re-validating every service: a -A on a
- *  table of 10,000 services cost the whole schema each time. Duplicate keys are the caller's
- *  (EEXIST) to report. */
-export function joinProblem(services: readonly ServiceConfig[], next: ServiceConfig): string | null {
-  const claims = new ClaimIndex();
-  const named = new Map<Claim, string>();
-  const add = (s: ServiceConfig, label: string) => {
-    for (const match of serviceMatches(s)) {
-      const member = s.fwmark !== null;
-      const claim = { match, where: label, member };
-      named.set(claim, member ? `a member of ${label}` : `service ${label}`);
-      claims.add(claim);
-    }
-  };
-  for (const s of services) add(s, serviceLabel(s));
-  // `next` passed the schema alone, so its own members do not overlap each other.
-  const member = next.fwmark !== null;
-  for (const match of serviceMatches(next)) {
-    const clash = claims.firstClash(match, member);
-    if (clash) return `${showMatch(match)} overlaps ${named.get(clash)} (${showMatch(clash.match)}): a packet must belong to one service`;
-  }
-  return null;
 }
 
 /** Issues across services: one service per VIP:port and per mark, and no member sharing a packet
