@@ -14,7 +14,7 @@ import { Director } from "../control/director.ts";
 import { ControlServer, DEFAULT_SOCKET, type ControlReply, type ControlRequest } from "../control/socket.ts";
 import { serveMetrics } from "../control/metrics.ts";
 import { ShimError } from "../dataplane/ffi.ts";
-import { runIpvsadm } from "./ipvsadm/index.ts";
+import { runIpvsadmInParts } from "./ipvsadm/index.ts";
 import { UsageError } from "./usage.ts";
 
 interface ServeArgs {
@@ -157,7 +157,7 @@ export async function serve(argv: string[], checkOnly: boolean): Promise<number>
   const control = new Control(config, {
     apply: (next) => director.apply(next),
     stats: () => director.stats(),
-    connections: () => director.connections(),
+    connectionPages: () => director.connectionPages(),
   });
 
   /** Reload: the new rules are validated first; a bad file changes nothing and says where. */
@@ -181,7 +181,7 @@ export async function serve(argv: string[], checkOnly: boolean): Promise<number>
   const handle = async (req: ControlRequest): Promise<ControlReply> => {
     if (req.op === "ping") return { code: 0, stdout: "pong\n", stderr: "" };
     if (req.op === "reload") return reload();
-    return runIpvsadm(req.argv, control, { stdin: req.stdin });
+    return runIpvsadmInParts(req.argv, control, { stdin: req.stdin });
   };
 
   const socketPath = args.socket ?? process.env.RINGVS_SOCKET ?? DEFAULT_SOCKET;

@@ -95,7 +95,8 @@ export interface ConnectionEntry {
 export interface ControlRuntime {
   apply(next: DirectorConfig): Promise<void>;
   stats(): DirectorStats;
-  connections(): Promise<ConnectionEntry[]>;
+  /** Tracked connections, a page at a time (a listing holds one page, never all of them). */
+  connectionPages(): AsyncIterable<ConnectionEntry[]>;
 }
 
 const ZERO_STATS: TrafficStats = {
@@ -297,8 +298,9 @@ export class Control {
     });
   }
 
-  async connections(): Promise<ConnectionEntry[]> {
-    return this.runtime ? this.runtime.connections() : [];
+  /** Tracked connections, a page at a time; none without a runtime. */
+  async *connectionPages(): AsyncGenerator<ConnectionEntry[]> {
+    if (this.runtime) yield* this.runtime.connectionPages();
   }
 
   /** Raw per-destination counters from the data plane, keyed by destId. */

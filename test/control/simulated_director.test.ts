@@ -47,7 +47,7 @@ async function start(c: DirectorConfig, slotCapacity = 1024) {
 }
 
 function runtimeOf(d: Director) {
-  return { apply: (next: DirectorConfig) => d.apply(next), stats: () => d.stats(), connections: () => d.connections() };
+  return { apply: (next: DirectorConfig) => d.apply(next), stats: () => d.stats(), connectionPages: () => d.connectionPages() };
 }
 
 describe("the Director on a simulated system", () => {

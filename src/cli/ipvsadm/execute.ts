@@ -12,7 +12,7 @@ import {
 } from "../../config/schema.ts";
 import { fwmarkWithoutMembersMessage } from "../../config/ipvsadm_syntax.ts";
 import { findService, keyIdentity, keyLabel, serviceKey, serviceLabel, serviceMatches } from "../../config/service.ts";
-import { listAll, listConnections, listService, listTimeout } from "./format.ts";
+import { connectionLines, connectionsHeader, listAll, listService, listTimeout } from "./format.ts";
 import { usage, versionLine } from "./help.ts";
 import { entryServiceKey, type CommandEntry, type GivenOption } from "./parse.ts";
 import { kernelRefuses, listingFails, problemAt, ringvsRefuses, type CliFailure, type LineProblem } from "./problem.ts";
@@ -83,6 +83,8 @@ export interface Context {
 export interface Outcome {
   stdout: string;
   problems: LineProblem[];
+  /** More output after `stdout`, a part at a time (see Exit.stream). */
+  stream?: AsyncIterable<string>;
 }
 
 const done = (stdout = ""): Outcome => ({ stdout, problems: [] });
@@ -260,7 +262,13 @@ async function addOrEditDest(ce: CommandEntry, ctx: Context): Promise<Outcome> {
 
 async function list(ce: CommandEntry, ctx: Context): Promise<Outcome> {
   const o = ce.options;
-  if (o.has("connection")) return done(listConnections(await ctx.control.connections(), ce.format.persistentConn));
+  if (o.has("connection")) {
+    const pages = ctx.control.connectionPages();
+    async function* lines() {
+      for await (const page of pages) yield connectionLines(page);
+    }
+    return { stdout: connectionsHeader(ce.format.persistentConn), problems: [], stream: lines() };
+  }
   const snapshot = ctx.control.snapshot();
   if (o.has("service-address")) {
     const key = keyOf(ce);

@@ -204,10 +204,20 @@ export function listTimeout(snapshot: RulesSnapshot): string {
  *  persistence engines, so with --persistent-conn only the title gains the pe columns, as in
  *  ipvsadm for entries without pe data. */
 export function listConnections(conns: readonly ConnectionEntry[], persistentConn: boolean): string {
-  let out = "IPVS connection entries\n";
-  out += persistentConn
+  return connectionsHeader(persistentConn) + connectionLines(conns);
+}
+
+/** list_conn's title lines. */
+export function connectionsHeader(persistentConn: boolean): string {
+  const title = "IPVS connection entries\n";
+  return title + (persistentConn
     ? `pro expire ${left("state", 11)} ${left("source", 18)} ${left("virtual", 18)} ${left("destination", 18)} ${left("pe name", 16)} pe_data\n`
-    : `pro expire ${left("state", 11)} ${left("source", 18)} ${left("virtual", 18)} destination\n`;
+    : `pro expire ${left("state", 11)} ${left("source", 18)} ${left("virtual", 18)} destination\n`);
+}
+
+/** print_conn for each of `conns`: a listing writes these a page at a time after the header. */
+export function connectionLines(conns: readonly ConnectionEntry[]): string {
+  let out = "";
   for (const c of conns) {
     const secs = Math.max(0, Math.floor(c.expiresIn));
     const expire = `${String(Math.floor(secs / 60)).padStart(2, "0")}:${String(secs % 60).padStart(2, "0")}`;

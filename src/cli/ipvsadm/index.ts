@@ -34,6 +34,14 @@ export interface IpvsadmRun {
 /** Runs one ipvsadm command line (a leading `ipvsadm` word is accepted) against `control`.
  *  `io.stdin` is what -R reads. Never throws for bad input; never prints. */
 export async function runIpvsadm(argv: string[], control: Control, io: { stdin?: string }): Promise<Exit> {
+  const { stream, ...exit } = await runIpvsadmInParts(argv, control, io);
+  if (stream) for await (const part of stream) exit.stdout += part;
+  return exit;
+}
+
+/** runIpvsadm for the control socket: a long listing (-L -c) keeps its rows in `stream`, to be
+ *  sent a part at a time, instead of gathering them into stdout. */
+export async function runIpvsadmInParts(argv: string[], control: Control, io: { stdin?: string }): Promise<Exit> {
   return (await runIpvsadmReport(argv, control, io)).exit;
 }
 
@@ -55,7 +63,9 @@ export async function runIpvsadmReport(argv: string[], control: Control, io: { s
   const outcome = await execute(parsed.entry, { control, readingStdin: false, directives: new Map(), places: NO_PLACES });
   const refused = outcome.problems[0];
   return {
-    exit: refused ? exitOf(refused.cli, outcome.stdout) : { code: 0, stdout: outcome.stdout, stderr: "" },
+    exit: refused
+      ? exitOf(refused.cli, outcome.stdout)
+      : { code: 0, stdout: outcome.stdout, stderr: "", ...(outcome.stream ? { stream: outcome.stream } : {}) },
     problems: outcome.problems,
     restored: null,
   };

@@ -10,6 +10,9 @@ export interface Exit {
   code: number;
   stdout: string;
   stderr: string;
+  /** More standard output after `stdout`, produced a part at a time (-L -c over a million
+   *  connections): the control socket sends each part once the one before has left. */
+  stream?: AsyncIterable<string>;
 }
 
 /** How the command line fails on a problem. */

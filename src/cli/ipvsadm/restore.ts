@@ -110,7 +110,10 @@ export async function restoreLines(
         continue;
       }
       const outcome = await execute(parsed.entry, ctx);
-      restored.push({ ...base, problems: outcome.problems, ran: true, stdout: outcome.stdout });
+      // A listing among restored lines (-c) comes in parts; -R prints it whole with the rest.
+      let stdout = outcome.stdout;
+      if (outcome.stream) for await (const part of outcome.stream) stdout += part;
+      restored.push({ ...base, problems: outcome.problems, ran: true, stdout });
       if (outcome.problems.length === 0) places.took(parsed.entry, line);
       // usage_exit, version_exit and a listing of a missing service end ipvsadm's process too.
       const ends = outcome.problems[0]?.cli.exits || parsed.entry.command === "help" || parsed.entry.command === "version";

@@ -30,7 +30,9 @@ export function fakeControl(dests: Record<string, FakeDest>, conns: ConnectionEn
   let control: Control;
   const runtime: ControlRuntime = {
     apply: async () => {},
-    connections: async () => conns,
+    async *connectionPages() {
+      yield conns;
+    },
     stats: () => ({
       services: control.current().services.map((s) => ({
         dests: s.realServers.map((r) => {

@@ -15,7 +15,7 @@ function countingControl(fail = false): { control: Control; applies: DirectorCon
       if (fail) throw new Error("nft: no such table");
       applies.push(next);
     },
-    connections: async () => [],
+    async *connectionPages() {},
     stats: () => ({ services: [] }) as unknown as DirectorStats,
   };
   return { control: new Control(emptyConfig(), runtime), applies };
