@@ -9,7 +9,7 @@ import type {
   DirectorConfig, ForwardMethod, PersistenceConfig, Protocol, RealServerConfig, SchedulerName, ServiceConfig,
   ServiceMatch, TimeoutConfig,
 } from "../config/model.ts";
-import { isService, keyLabel, serviceIdentity, serviceKey, type ServiceKey } from "../config/service.ts";
+import { isService, keyIdentity, keyLabel, serviceIdentity, serviceKey, type ServiceKey } from "../config/service.ts";
 import type { DirectorStats } from "./director.ts";
 
 export type { ServiceKey } from "../config/service.ts";
@@ -190,29 +190,55 @@ export class Control {
     return { ...this.config, services };
   }
 
+  /** Each service's position in `config.services` by identity, valid for the array `indexed`:
+   *  finding a service was a walk over all of them, for every -a of a 10,000-service table. */
+  private positions = new Map<string, number>();
+  private indexed: readonly ServiceConfig[] | null = null;
+
+  /** Where the service `key` names is in config.services, or -1. */
+  private indexOf(key: ServiceKey): number {
+    if (this.indexed !== this.config.services) {
+      this.positions = new Map(this.config.services.map((s, i) => [serviceIdentity(s), i]));
+      this.indexed = this.config.services;
+    }
+    return this.positions.get(keyIdentity(key)) ?? -1;
+  }
+
+  /** commit() of a services array in which every service kept its position (one replaced, or
+   *  `appended` at the end): the index carries over instead of being rebuilt. */
+  private async commitKeepingPositions(services: ServiceConfig[], appended?: ServiceConfig): Promise<ControlResult> {
+    const before = this.config.services;
+    const r = await this.commit(this.withServices(services));
+    if (r.ok && this.indexed === before && this.config.services === services) {
+      if (appended) this.positions.set(serviceIdentity(appended), services.length - 1);
+      this.indexed = services;
+    }
+    return r;
+  }
+
   addService(key: ServiceKey, options: ServiceOptions, members: ServiceMatch[] = []): Promise<ControlResult> {
     return this.serial(async () => {
-      if (this.config.services.some((s) => isService(s, key))) return this.fail("EEXIST", `service ${keyLabel(key)} already exists`);
+      if (this.indexOf(key) >= 0) return this.fail("EEXIST", `service ${keyLabel(key)} already exists`);
       const svc: ServiceConfig = "fwmark" in key
         ? { protocol: "tcp", address: "", port: 0, fwmark: key.fwmark, members, ...options, realServers: [] }
         : { ...key, fwmark: null, members: [], ...options, realServers: [] };
-      return this.commit(this.withServices([...this.config.services, svc]));
+      return this.commitKeepingPositions([...this.config.services, svc], svc);
     });
   }
 
   editService(key: ServiceKey, options: ServiceOptions): Promise<ControlResult> {
     return this.serial(async () => {
-      const i = this.config.services.findIndex((s) => isService(s, key));
+      const i = this.indexOf(key);
       if (i < 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
       const services = this.config.services.slice();
       services[i] = { ...services[i]!, ...options };
-      return this.commit(this.withServices(services));
+      return this.commitKeepingPositions(services);
     });
   }
 
   deleteService(key: ServiceKey): Promise<ControlResult> {
     return this.serial(async () => {
-      if (!this.config.services.some((s) => isService(s, key))) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
+      if (this.indexOf(key) < 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
       return this.commit(this.withServices(this.config.services.filter((s) => !isService(s, key))));
     });
   }
@@ -223,7 +249,7 @@ export class Control {
 
   addDest(key: ServiceKey, dest: DestOptions): Promise<ControlResult> {
     return this.serial(async () => {
-      const i = this.config.services.findIndex((s) => isService(s, key));
+      const i = this.indexOf(key);
       if (i < 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
       const svc = this.config.services[i]!;
       if (svc.realServers.some((r) => r.address === dest.address && r.port === dest.port)) {
@@ -231,13 +257,13 @@ export class Control {
       }
       const services = this.config.services.slice();
       services[i] = { ...svc, realServers: [...svc.realServers, dest as RealServerConfig] };
-      return this.commit(this.withServices(services));
+      return this.commitKeepingPositions(services);
     });
   }
 
   editDest(key: ServiceKey, dest: DestOptions): Promise<ControlResult> {
     return this.serial(async () => {
-      const i = this.config.services.findIndex((s) => isService(s, key));
+      const i = this.indexOf(key);
       if (i < 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
       const svc = this.config.services[i]!;
       const j = svc.realServers.findIndex((r) => r.address === dest.address && r.port === dest.port);
@@ -246,13 +272,13 @@ export class Control {
       realServers[j] = dest as RealServerConfig;
       const services = this.config.services.slice();
       services[i] = { ...svc, realServers };
-      return this.commit(this.withServices(services));
+      return this.commitKeepingPositions(services);
     });
   }
 
   deleteDest(key: ServiceKey, address: string, port: number): Promise<ControlResult> {
     return this.serial(async () => {
-      const i = this.config.services.findIndex((s) => isService(s, key));
+      const i = this.indexOf(key);
       if (i < 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
       const svc = this.config.services[i]!;
       if (!svc.realServers.some((r) => r.address === address && r.port === port)) {
@@ -260,7 +286,7 @@ export class Control {
       }
       const services = this.config.services.slice();
       services[i] = { ...svc, realServers: svc.realServers.filter((r) => !(r.address === address && r.port === port)) };
-      return this.commit(this.withServices(services));
+      return this.commitKeepingPositions(services);
     });
   }
 
