@@ -155,11 +155,14 @@ export class Control {
   async batch<T>(fn: () => Promise<T>): Promise<{ value: T; applied: ControlResult }> {
     const before = this.config;
     this.deferred = true;
+    this.owned = null;
     let value: T;
     try {
       value = await fn();
     } finally {
       this.deferred = false;
+      // The batch's array goes to the data plane now: from here on it is shared, never written.
+      this.owned = null;
     }
     const applied = await this.serial(async (): Promise<ControlResult> => {
       if (this.config === before || !this.runtime) return { ok: true };
@@ -190,10 +193,34 @@ export class Control {
     return { ...this.config, services };
   }
 
+  /** Inside batch(): the services array this Control made for the batch and may change in place,
+   *  so a 60,000-line restore does not copy a 6,000-service array for every line. Null outside a
+   *  batch: every change then makes a new array, since the one before may be the running one. */
+  private owned: ServiceConfig[] | null = null;
+
+  /** config.services to change: the batch's own array, or a copy. */
+  private writableServices(): ServiceConfig[] {
+    if (!this.deferred) return this.config.services.slice();
+    if (this.owned !== this.config.services) {
+      this.owned = this.config.services.slice();
+      // The index stays valid for the copy: same services, same positions.
+      const wasIndexed = this.indexed === this.config.services;
+      this.config = { ...this.config, services: this.owned };
+      if (wasIndexed) this.indexed = this.owned;
+    }
+    return this.owned;
+  }
+
   /** Each service's position in `config.services` by identity, valid for the array `indexed`:
    *  finding a service was a walk over all of them, for every -a of a 10,000-service table. */
   private positions = new Map<string, number>();
   private indexed: readonly ServiceConfig[] | null = null;
+
+  /** The service `key` names, or undefined (through the index: no walk over the table). */
+  find(key: ServiceKey): ServiceConfig | undefined {
+    const i = this.indexOf(key);
+    return i < 0 ? undefined : this.config.services[i];
+  }
 
   /** Where the service `key` names is in config.services, or -1. */
   private indexOf(key: ServiceKey): number {
@@ -209,6 +236,7 @@ export class Control {
   private async commitKeepingPositions(services: ServiceConfig[], appended?: ServiceConfig): Promise<ControlResult> {
     const before = this.config.services;
     const r = await this.commit(this.withServices(services));
+    // In a batch `before` is `services` itself, changed in place; either way every position held.
     if (r.ok && this.indexed === before && this.config.services === services) {
       if (appended) this.positions.set(serviceIdentity(appended), services.length - 1);
       this.indexed = services;
@@ -222,7 +250,9 @@ export class Control {
       const svc: ServiceConfig = "fwmark" in key
         ? { protocol: "tcp", address: "", port: 0, fwmark: key.fwmark, members, ...options, realServers: [] }
         : { ...key, fwmark: null, members: [], ...options, realServers: [] };
-      return this.commitKeepingPositions([...this.config.services, svc], svc);
+      const services = this.writableServices();
+      services.push(svc);
+      return this.commitKeepingPositions(services, svc);
     });
   }
 
@@ -230,7 +260,7 @@ export class Control {
     return this.serial(async () => {
       const i = this.indexOf(key);
       if (i < 0) return this.fail("ESRCH", `no service ${keyLabel(key)}`);
-      const services = this.config.services.slice();
+      const services = this.writableServices();
       services[i] = { ...services[i]!, ...options };
       return this.commitKeepingPositions(services);
     });
@@ -255,7 +285,7 @@ export class Control {
       if (svc.realServers.some((r) => r.address === dest.address && r.port === dest.port)) {
         return this.fail("EEXIST", `real server ${dest.address}:${dest.port} is already in ${keyLabel(key)}`);
       }
-      const services = this.config.services.slice();
+      const services = this.writableServices();
       services[i] = { ...svc, realServers: [...svc.realServers, dest as RealServerConfig] };
       return this.commitKeepingPositions(services);
     });
@@ -270,7 +300,7 @@ export class Control {
       if (j < 0) return this.fail("ENOENT", `no real server ${dest.address}:${dest.port} in ${keyLabel(key)}`);
       const realServers = svc.realServers.slice();
       realServers[j] = dest as RealServerConfig;
-      const services = this.config.services.slice();
+      const services = this.writableServices();
       services[i] = { ...svc, realServers };
       return this.commitKeepingPositions(services);
     });
@@ -284,7 +314,7 @@ export class Control {
       if (!svc.realServers.some((r) => r.address === address && r.port === port)) {
         return this.fail("ENOENT", `no real server ${address}:${port} in ${keyLabel(key)}`);
       }
-      const services = this.config.services.slice();
+      const services = this.writableServices();
       services[i] = { ...svc, realServers: svc.realServers.filter((r) => !(r.address === address && r.port === port)) };
       return this.commitKeepingPositions(services);
     });

@@ -11,7 +11,7 @@ import {
   validateDirectorConfig,
 } from "../../config/schema.ts";
 import { fwmarkWithoutMembersMessage } from "../../config/ipvsadm_syntax.ts";
-import { findService, keyIdentity, keyLabel, serviceKey, serviceLabel, serviceMatches } from "../../config/service.ts";
+import { keyIdentity, keyLabel, serviceKey, serviceLabel, serviceMatches } from "../../config/service.ts";
 import { connectionLines, connectionsHeader, listAll, listService, listTimeout } from "./format.ts";
 import { usage, versionLine } from "./help.ts";
 import { entryServiceKey, type CommandEntry, type GivenOption } from "./parse.ts";
@@ -166,7 +166,7 @@ async function addOrEditService(ce: CommandEntry, ctx: Context): Promise<Outcome
   const op: Operation = add ? "add-service" : "edit-service";
   const svcOpt = givenOr(ce, "service-address");
   const config = ctx.control.current();
-  const existing = findService(config.services, key);
+  const existing = ctx.control.find(key);
   if (add && existing) {
     const line = ctx.places.serviceLine(key);
     return refused(problemAt(svcOpt, `service already exists${line !== null ? ` (defined on line ${line})` : ""}`, kernel(op, "EEXIST")));
@@ -235,7 +235,7 @@ async function addOrEditDest(ce: CommandEntry, ctx: Context): Promise<Outcome> {
   const op: Operation = add ? "add-dest" : "edit-dest";
   const svcOpt = givenOr(ce, "service-address");
   const rOpt = givenOr(ce, "real-server");
-  const svc = findService(ctx.control.current().services, key);
+  const svc = ctx.control.find(key);
   if (!svc) {
     const message = `service ${keyLabel(key)} is not defined by an earlier -A line (ipvsadm: "Service not defined")`;
     return refused(problemAt(svcOpt, message, kernel(op, "ESRCH"), svcOpt.arg, { about: "undefined-service" }));
@@ -304,7 +304,7 @@ export async function execute(ce: CommandEntry, ctx: Context): Promise<Outcome> 
     case "delete-service": {
       const key = keyOf(ce);
       const at = givenOr(ce, "service-address");
-      if (!findService(ctx.control.current().services, key)) return refused(problemAt(at, `no service ${keyLabel(key)}`, kernel("delete-service", "ESRCH")));
+      if (!ctx.control.find(key)) return refused(problemAt(at, `no service ${keyLabel(key)}`, kernel("delete-service", "ESRCH")));
       return fromResult("delete-service", await ctx.control.deleteService(key), at);
     }
     case "zero":
