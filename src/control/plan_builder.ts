@@ -77,6 +77,11 @@ export class PlanBuilder {
     return this.slots.get(slotKey(svc, rip));
   }
 
+  /** The service as last compiled (its dests in config order), or undefined before change() saw it. */
+  compiledOf(svc: ServiceConfig): PlanService | undefined {
+    return this.entries.get(svc)?.compiled ?? undefined;
+  }
+
   /** Why the `added` services could not all have their ids at once, or null (checked before a
    *  change starts). */
   problemFor(added: readonly ServiceConfig[]): string | null {
