@@ -97,6 +97,10 @@ export interface ControlRuntime {
   stats(): DirectorStats;
   /** Tracked connections, a page at a time (a listing holds one page, never all of them). */
   connectionPages(): AsyncIterable<ConnectionEntry[]>;
+  /** What the rate estimator reads every 2 s: per real server of the running table, in order,
+   *  [connections scheduled, packets, bytes], without building stats() (a runtime without it is
+   *  read through stats()). */
+  traffic?(): Float64Array;
 }
 
 const ZERO_STATS: TrafficStats = {
@@ -121,7 +125,8 @@ interface Estimate {
 export class Control {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly baselines = new Map<string, Baseline>();
-  private readonly estimates = new Map<string, Estimate>();
+  /** Rate estimates by real-server entry (the object: kept by every change that does not edit it). */
+  private estimates = new WeakMap<RealServerConfig, Estimate>();
   private estTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(private config: DirectorConfig, private readonly runtime: ControlRuntime | null = null) {
@@ -347,7 +352,7 @@ export class Control {
           const id = destId(s, r);
           const now = raw.get(id) ?? { conns: 0, inPkts: 0, inBytes: 0 };
           this.baselines.set(id, { ...now });
-          this.estimates.delete(id);
+          this.estimates.delete(r);
         }
       }
       return { ok: true };
@@ -382,17 +387,41 @@ export class Control {
   /** One estimator tick (every 2 s while a runtime is attached). */
   private estimate(): void {
     const now = performance.now();
-    for (const [id, c] of this.rawDestStats()) {
-      let e = this.estimates.get(id);
-      if (!e) this.estimates.set(id, (e = { last: null, cps: 0, inPps: 0, inBps: 0 }));
-      if (e.last) {
-        const dt = (now - e.last.at) / 1000;
-        e.cps += ((c.conns - e.last.conns) / dt - e.cps) / 4;
-        e.inPps += ((c.inPkts - e.last.inPkts) / dt - e.inPps) / 4;
-        e.inBps += ((c.inBytes - e.last.inBytes) / dt - e.inBps) / 4;
+    const t = this.trafficByDest();
+    if (!t) return;
+    let k = 0;
+    for (const s of this.config.services) {
+      for (const r of s.realServers) {
+        const conns = t[k * 3]!, inPkts = t[k * 3 + 1]!, inBytes = t[k * 3 + 2]!;
+        k++;
+        let e = this.estimates.get(r);
+        if (!e) this.estimates.set(r, (e = { last: null, cps: 0, inPps: 0, inBps: 0 }));
+        if (e.last) {
+          const dt = (now - e.last.at) / 1000;
+          e.cps += ((conns - e.last.conns) / dt - e.cps) / 4;
+          e.inPps += ((inPkts - e.last.inPkts) / dt - e.inPps) / 4;
+          e.inBps += ((inBytes - e.last.inBytes) / dt - e.inBps) / 4;
+        }
+        e.last = { conns, inPkts, inBytes, at: now };
       }
-      e.last = { conns: c.conns, inPkts: c.inPkts, inBytes: c.inBytes, at: now };
     }
+  }
+
+  /** The data plane's [conns, packets, bytes] per real server, in table order, or null. */
+  private trafficByDest(): Float64Array | null {
+    if (!this.runtime) return null;
+    if (this.runtime.traffic) return this.runtime.traffic();
+    const out = new Float64Array(this.config.services.reduce((n, s) => n + s.realServers.length, 0) * 3);
+    let k = 0;
+    const st = this.runtime.stats();
+    this.config.services.forEach((svc, i) => {
+      svc.realServers.forEach((_, j) => {
+        const d = st.services[i]?.dests[j];
+        if (d) out.set([d.conns, d.packets, d.bytes], k * 3);
+        k++;
+      });
+    });
+    return out;
   }
 
   /** Everything the listings need (ipvsadm -L, --stats, --rate, -S, --timeout). */
@@ -403,7 +432,7 @@ export class Control {
         const id = destId(s, r);
         const c = raw.get(id);
         const b = this.baselines.get(id) ?? { conns: 0, inPkts: 0, inBytes: 0 };
-        const e = this.estimates.get(id);
+        const e = this.estimates.get(r);
         return {
           address: r.address, port: r.port, forward: r.forward, weight: r.weight,
           upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold,

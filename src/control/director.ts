@@ -485,6 +485,27 @@ export class Director {
     };
   }
 
+  /** Per real server of the running table, in order: [connections scheduled, packets, bytes]
+   *  (what the rate estimator reads every 2 s; stats() builds an object per real server). */
+  traffic(): Float64Array {
+    let n = 0;
+    for (const s of this.config.services) n += s.realServers.length;
+    const out = new Float64Array(n * 3);
+    let k = 0;
+    for (const s of this.config.services) {
+      const dests = this.plans.compiledOf(s)?.dests;
+      for (let j = 0; j < s.realServers.length; j++, k++) {
+        const slot = dests?.[j]?.slot;
+        if (slot === undefined) continue;
+        out[k * 3] = this.workers.destCounters(slot)[3];
+        const t = this.rings.slotTraffic(slot);
+        out[k * 3 + 1] = t.packets;
+        out[k * 3 + 2] = t.bytes;
+      }
+    }
+    return out;
+  }
+
   /** A MAC as text, once per MAC array (the plan's arrays are reused until a lookup changes them). */
   private macText(mac: number[]): string {
     let text = this.macTexts.get(mac);
