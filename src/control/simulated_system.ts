@@ -8,7 +8,7 @@
 import type { DirectorConfig, ServiceConfig } from "../config/model.ts";
 import { serviceMatches } from "../config/service.ts";
 import { CONNECTION_PAGE_BUCKETS, Forwarder } from "../dataplane/forwarder.ts";
-import { applyPlanChange, ipToU32, type Plan, type PlanChange, type PlanService } from "../dataplane/plan.ts";
+import { ipToU32, type Plan, type PlanChange } from "../dataplane/plan.ts";
 import {
   DEST_COUNTER_STRIDE, newDestCounterBuffer, newPolicyCounterBuffer, POLICY_COUNTER_NAMES, readPolicyCounters,
   type PolicyCounters,
@@ -37,13 +37,10 @@ export class InThreadWorkers implements WorkerPool {
   private readonly counters: SharedArrayBuffer[] = [];
   private readonly dest: Uint32Array[] = [];
   private seq = 0;
-  /** The plan in force, by service id. */
-  private readonly services = new Map<number, PlanService>();
 
   constructor(private readonly rings: RingSet, private readonly flowTableSize: number) {}
 
   async start(plan: Plan): Promise<void> {
-    for (const s of workerPlan(plan, this.rings.count).services) this.services.set(s.id, s);
     for (const ring of this.rings.rings) {
       const counters = newPolicyCounterBuffer();
       const destCounters = newDestCounterBuffer(ring.slotCapacity);
@@ -54,8 +51,8 @@ export class InThreadWorkers implements WorkerPool {
   }
 
   publish(change: PlanChange): number {
-    const plan = applyPlanChange(this.services, workerChange(change, this.rings.count));
-    for (const f of this.forwarders) f.apply(plan);
+    const c = workerChange(change, this.rings.count);
+    for (const f of this.forwarders) f.applyChange(c);
     return ++this.seq;
   }
 

@@ -20,7 +20,7 @@ import {
   SLOT_SIZE, TCP_RST, TCP_SYN, VERDICT_ARP_REPLY, VERDICT_DROP, VERDICT_PASS,
 } from "./layout.ts";
 import type { Ring } from "./ffi.ts";
-import type { Plan, PlanDest, PlanService } from "./plan.ts";
+import type { Plan, PlanChange, PlanDest, PlanService } from "./plan.ts";
 import { DEST_BOUND, DEST_COUNTER_STRIDE, PC } from "./policy_counters.ts";
 import { FlowTable } from "../flow/flow_table.ts";
 import { nextTcpState, reusableForNewSyn, TcpState, tcpTimeouts } from "../flow/tcp_state.ts";
@@ -85,7 +85,9 @@ function establishedTcp(stateProto: number): boolean {
 }
 
 export class Forwarder {
-  private services = new Map<number, ServiceRuntime>();
+  /** Each service's runtime by plan id, and the runtime each match key resolves to. */
+  private readonly runtimes = new Map<number, ServiceRuntime>();
+  private readonly services = new Map<number, ServiceRuntime>();
   /** The same matches for the packet path: matchTable values index matchedServices. */
   private matchTable = new ServiceMatchTable(0);
   private matchedServices: ServiceRuntime[] = [];
@@ -128,65 +130,37 @@ export class Forwarder {
     this.apply(plan);
   }
 
-  /** Install new rules. Services that stay keep their scheduler state, templates, flows and
-   *  connection counts; slots are (re)written here, between batches, so the shim never sees a
-   *  half-written MAC. */
+  /** Install new rules (the whole plan): what is not in it leaves, everything in it is installed
+   *  as by applyChange. */
   apply(plan: Plan): void {
-    const ring = this.ring;
-    const byId = new Map<number, ServiceRuntime>();
-    for (const svc of this.services.values()) byId.set(svc.spec.id, svc);
-    const next = new Map<number, ServiceRuntime>();
-    const slotDest: (SchedDest | null)[] = new Array(this.slotDest.length).fill(null);
-    const slotSvc: (ServiceRuntime | null)[] = new Array(this.slotDest.length).fill(null);
-    for (const spec of plan.services) {
-      const old = byId.get(spec.id);
-      const keep = old && old.spec.scheduler === spec.scheduler &&
-        JSON.stringify(old.spec.schedulerFlags) === JSON.stringify(spec.schedulerFlags);
-      const scheduler = keep ? old.scheduler : createScheduler(spec.scheduler, spec.schedulerFlags);
-      const dests: SchedDest[] = listOrder(spec.dests).map((d) => {
-        const prev = this.slotDest[d.slot];
-        if (!prev) this.clearSlotTraffic(d.slot);
-        // Usable: a MAC to send to and nothing learned against it (availability, not weight).
-        this.slotUsable[d.slot] = d.mac !== null && d.available !== false ? 1 : 0;
-        this.slotUpper[d.slot] = d.upperThreshold;
-        this.slotLower[d.slot] = d.lowerThreshold;
-        return {
-          slot: d.slot, addr: d.rip, port: d.port, weight: d.weight,
-          available: this.slotUsable[d.slot] === 1 && !this.slotOverloaded[d.slot],
-          activeConns: prev?.activeConns ?? 0, inactiveConns: prev?.inactiveConns ?? 0,
-        };
-      });
-      const svc: ServiceRuntime = { spec, scheduler, dests };
-      dests.forEach((d, i) => {
-        slotDest[d.slot] = d;
-        slotSvc[d.slot] = svc;
-        this.slotIdx[d.slot] = i;
-      });
-      scheduler.setDestinations(dests);
-      for (const m of spec.matches) next.set(matchKey(m.vip, m.proto, m.port), svc);
-      for (const d of spec.dests) writeSlot(ring, d);
+    const keep = new Set(plan.services.map((spec) => spec.id));
+    const removed = [...this.runtimes.keys()].filter((id) => !keep.has(id));
+    this.applyChange({ upserts: plan.services, removed, arpVips: plan.arpVips, timeouts: plan.timeouts });
+  }
+
+  /** Install a change of the rules: services removed, services new or changed (by id). Services
+   *  that stay keep their scheduler state, templates, flows and connection counts, and a service
+   *  the change does not name is not touched at all: with 100,000 real servers a change of one
+   *  rebuilt every runtime and walked every slot. Slots are (re)written here, between batches,
+   *  so the shim never sees a half-written MAC. */
+  applyChange(change: PlanChange): void {
+    for (const id of change.removed) {
+      const old = this.runtimes.get(id);
+      if (!old) continue;
+      this.retire(old, null);
+      this.runtimes.delete(id);
     }
-    // Slots that left: stop forwarding to them (flows still bound are dropped by the shim and
-    // counted as verdict_bad until they expire) and forget their clients' templates.
-    for (let s = 0; s < slotDest.length; s++) {
-      if (this.slotDest[s] && !slotDest[s]) {
-        ring.slots8[s * SLOT_SIZE + SLOT.method] = FWD_NONE;
-        this.slotUsable[s] = 0;
-        this.templates.dropSlot(s);
-      } else if (slotDest[s] && !this.slotUsable[s]) {
-        this.templates.dropSlot(s);
-      }
-    }
-    this.slotDest = slotDest;
-    this.slotSvc = slotSvc;
-    this.services = next;
-    // Each match resolves to what `next` holds for it (the last service that claimed it).
+    for (const spec of change.upserts) this.install(spec);
+    // The lookup structures of the packet path are rebuilt whole: one entry per match, cheap
+    // next to the runtimes (each match resolves to the service that claimed it last).
     const matched: ServiceRuntime[] = [];
     const indexOf = new Map<ServiceRuntime, number>();
-    const table = new ServiceMatchTable(next.size);
-    for (const spec of plan.services) {
-      for (const m of spec.matches) {
-        const svc = next.get(matchKey(m.vip, m.proto, m.port))!;
+    const table = new ServiceMatchTable(this.services.size);
+    const vips = new Set<number>();
+    for (const svc of this.runtimes.values()) {
+      for (const m of svc.spec.matches) {
+        vips.add(m.vip);
+        if (this.services.get(matchKey(m.vip, m.proto, m.port)) !== svc) continue;
         let index = indexOf.get(svc);
         if (index === undefined) {
           index = matched.push(svc) - 1;
@@ -197,10 +171,67 @@ export class Forwarder {
     }
     this.matchTable = table;
     this.matchedServices = matched;
-    this.vips = new Set(plan.services.flatMap((s) => s.matches.map((m) => m.vip)));
-    this.arpVips = new Set(plan.arpVips);
-    this.tcpTimeout = tcpTimeouts(plan.timeouts);
-    this.udpTimeout = plan.timeouts.udp;
+    this.vips = vips;
+    this.arpVips = new Set(change.arpVips);
+    this.tcpTimeout = tcpTimeouts(change.timeouts);
+    this.udpTimeout = change.timeouts.udp;
+  }
+
+  /** Build (or rebuild) the runtime of one service from its spec. */
+  private install(spec: PlanService): void {
+    const ring = this.ring;
+    const old = this.runtimes.get(spec.id);
+    const keep = old && old.spec.scheduler === spec.scheduler &&
+      JSON.stringify(old.spec.schedulerFlags) === JSON.stringify(spec.schedulerFlags);
+    const scheduler = keep ? old.scheduler : createScheduler(spec.scheduler, spec.schedulerFlags);
+    const dests: SchedDest[] = listOrder(spec.dests).map((d) => {
+      const prev = this.slotDest[d.slot];
+      if (!prev) this.clearSlotTraffic(d.slot);
+      // Usable: a MAC to send to and nothing learned against it (availability, not weight).
+      this.slotUsable[d.slot] = d.mac !== null && d.available !== false ? 1 : 0;
+      this.slotUpper[d.slot] = d.upperThreshold;
+      this.slotLower[d.slot] = d.lowerThreshold;
+      return {
+        slot: d.slot, addr: d.rip, port: d.port, weight: d.weight,
+        available: this.slotUsable[d.slot] === 1 && !this.slotOverloaded[d.slot],
+        activeConns: prev?.activeConns ?? 0, inactiveConns: prev?.inactiveConns ?? 0,
+      };
+    });
+    const svc: ServiceRuntime = { spec, scheduler, dests };
+    if (old) this.retire(old, new Set(spec.dests.map((d) => d.slot)));
+    dests.forEach((d, i) => {
+      this.slotDest[d.slot] = d;
+      this.slotSvc[d.slot] = svc;
+      this.slotIdx[d.slot] = i;
+    });
+    scheduler.setDestinations(dests);
+    for (const m of spec.matches) this.services.set(matchKey(m.vip, m.proto, m.port), svc);
+    for (const d of spec.dests) {
+      writeSlot(ring, d);
+      // A server that cannot take new connections keeps no client by persistence either.
+      if (!this.slotUsable[d.slot]) this.templates.dropSlot(d.slot);
+    }
+    this.runtimes.set(spec.id, svc);
+  }
+
+  /** `old` leaves (replaced by a new runtime that keeps the slots in `kept`, or, with null, for
+   *  good): its other slots stop forwarding (flows still bound are dropped by the shim and counted
+   *  as verdict_bad until they expire) and forget their clients' templates, and its matches go. A
+   *  slot that another service holds by now is not touched. */
+  private retire(old: ServiceRuntime, kept: ReadonlySet<number> | null): void {
+    const ring = this.ring;
+    for (const d of old.dests) {
+      if (kept?.has(d.slot) || this.slotSvc[d.slot] !== old) continue;
+      this.slotDest[d.slot] = null;
+      this.slotSvc[d.slot] = null;
+      ring.slots8[d.slot * SLOT_SIZE + SLOT.method] = FWD_NONE;
+      this.slotUsable[d.slot] = 0;
+      this.templates.dropSlot(d.slot);
+    }
+    for (const m of old.spec.matches) {
+      const key = matchKey(m.vip, m.proto, m.port);
+      if (this.services.get(key) === old) this.services.delete(key);
+    }
   }
 
   /** A slot (re)entering the plan starts its traffic counters from zero: it may have been another

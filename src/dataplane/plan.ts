@@ -78,7 +78,7 @@ export interface Plan {
 /** What changed from one plan to the next: the control thread sends this instead of the whole
  *  plan, so a change of one real server among 100,000 costs the clone of one service, not of all.
  *  A valid configuration gives no two services the same match, so the services' order carries no
- *  meaning and a map by id holds the plan. */
+ *  meaning and a map by id holds the plan (Forwarder.applyChange). */
 export interface PlanChange {
   /** Services new or changed since the previous plan (replacing the one with the same id). */
   upserts: PlanService[];
@@ -86,18 +86,6 @@ export interface PlanChange {
   removed: number[];
   arpVips: number[];
   timeouts: TimeoutConfig;
-}
-
-/** Updates `services` (the previous plan's, by id) in place to the services after `change`. */
-export function mergePlanChange(services: Map<number, PlanService>, change: PlanChange): void {
-  for (const id of change.removed) services.delete(id);
-  for (const s of change.upserts) services.set(s.id, s);
-}
-
-/** The plan a change leads to; `services` is updated in place (mergePlanChange). */
-export function applyPlanChange(services: Map<number, PlanService>, change: PlanChange): Plan {
-  mergePlanChange(services, change);
-  return { services: [...services.values()], arpVips: change.arpVips, timeouts: change.timeouts };
 }
 
 /** Host-order u32 from a dotted quad (validated upstream). */

@@ -16,7 +16,7 @@
 //                                        expiresIn, slot][]; next: the next page's from, -1 at the end
 import { pinThread, Ring } from "./ffi.ts";
 import { Forwarder } from "./forwarder.ts";
-import { mergePlanChange, type Plan, type PlanChange, type PlanService } from "./plan.ts";
+import type { Plan, PlanChange, PlanService } from "./plan.ts";
 
 declare var self: Worker;
 
@@ -39,16 +39,28 @@ let ring: Ring | null = null;
 let fwd: Forwarder | null = null;
 let stopping = false;
 let lastTemplateSweep = 0;
-/** The plan in force, by service id. */
-const services = new Map<number, PlanService>();
-/** The newest change received since the last batch: every change is merged into `services` as
- *  it arrives and the forwarder applies the result once before the next batch, so a burst of
- *  changes costs one apply, not one each. */
-let pending: { change: PlanChange; seq: number } | null = null;
+/** Changes received since the last batch, merged (the newest spec of each service, the ids
+ *  removed): the forwarder applies them once before the next batch, so a burst of changes costs
+ *  one apply, not one each. */
+let pending: { upserts: Map<number, PlanService>; removed: Set<number>; last: PlanChange; seq: number } | null = null;
+
+function receive(change: PlanChange, seq: number): void {
+  pending ??= { upserts: new Map(), removed: new Set(), last: change, seq };
+  for (const id of change.removed) {
+    pending.upserts.delete(id);
+    pending.removed.add(id);
+  }
+  for (const s of change.upserts) pending.upserts.set(s.id, s);
+  pending.last = change;
+  pending.seq = seq;
+}
 
 function applyPending(): void {
   if (!pending || !fwd) return;
-  fwd.apply({ services: [...services.values()], arpVips: pending.change.arpVips, timeouts: pending.change.timeouts });
+  fwd.applyChange({
+    upserts: [...pending.upserts.values()], removed: [...pending.removed],
+    arpVips: pending.last.arpVips, timeouts: pending.last.timeouts,
+  });
   postMessage({ type: "applied", seq: pending.seq });
   pending = null;
 }
@@ -97,13 +109,11 @@ self.onmessage = (ev: MessageEvent<WorkerMessage>) => {
       return;
     }
     ring = Ring.attach(m.handle, m.simulated);
-    for (const s of m.plan.services) services.set(s.id, s);
     fwd = new Forwarder(ring, m.flowTableSize, m.counters, m.plan, m.destCounters);
     postMessage({ type: "started" });
     setImmediate(loop);
   } else if (m.type === "change") {
-    mergePlanChange(services, m.change);
-    pending = { change: m.change, seq: m.seq };
+    receive(m.change, m.seq);
   } else if (m.type === "connections") {
     const page = fwd ? fwd.connectionPage(nowSeconds(), m.from, m.buckets) : { rows: [], next: -1 };
     postMessage({ type: "connections", id: m.id, list: page.rows, next: page.next });
