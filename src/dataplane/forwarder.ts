@@ -20,7 +20,7 @@ import {
   SLOT_SIZE, TCP_RST, TCP_SYN, VERDICT_ARP_REPLY, VERDICT_DROP, VERDICT_PASS,
 } from "./layout.ts";
 import type { Ring } from "./ffi.ts";
-import type { Plan, PlanChange, PlanDest, PlanService } from "./plan.ts";
+import type { Plan, PlanChange, PlanDest, PlanMatch, PlanService } from "./plan.ts";
 import { DEST_BOUND, DEST_COUNTER_STRIDE, PC } from "./policy_counters.ts";
 import { FlowTable } from "../flow/flow_table.ts";
 import { nextTcpState, reusableForNewSyn, TcpState, tcpTimeouts } from "../flow/tcp_state.ts";
@@ -57,6 +57,10 @@ function matchKey(vip: number, proto: number, port: number): number {
   return vip * 131072 + ServiceMatchTable.protoPort(proto, port);
 }
 
+function sameMatchList(a: readonly PlanMatch[], b: readonly PlanMatch[]): boolean {
+  return a.length === b.length && a.every((m, i) => m.proto === b[i]!.proto && m.vip === b[i]!.vip && m.port === b[i]!.port);
+}
+
 /** Publish a real server's forwarding data to the shim (between batches only). */
 function writeSlot(ring: Ring, d: PlanDest): void {
   const o = d.slot * SLOT_SIZE;
@@ -91,6 +95,8 @@ export class Forwarder {
   /** The same matches for the packet path: matchTable values index matchedServices. */
   private matchTable = new ServiceMatchTable(0);
   private matchedServices: ServiceRuntime[] = [];
+  /** Each service's index in matchedServices, by plan id. */
+  private matchedIndex = new Map<number, number>();
   private arpVips = new Set<number>();
   private vips = new Set<number>();
   private tcpTimeout: Uint32Array = new Uint32Array(11);
@@ -144,6 +150,12 @@ export class Forwarder {
    *  rebuilt every runtime and walked every slot. Slots are (re)written here, between batches,
    *  so the shim never sees a half-written MAC. */
   applyChange(change: PlanChange): void {
+    // A change of real servers only (every service it names was there, with the same matches):
+    // the lookup structures of the packet path keep their shape and only point at new runtimes.
+    const sameMatches = change.removed.length === 0 && change.upserts.every((spec) => {
+      const old = this.runtimes.get(spec.id);
+      return old !== undefined && sameMatchList(old.spec.matches, spec.matches);
+    });
     for (const id of change.removed) {
       const old = this.runtimes.get(id);
       if (!old) continue;
@@ -151,8 +163,18 @@ export class Forwarder {
       this.runtimes.delete(id);
     }
     for (const spec of change.upserts) this.install(spec);
-    // The lookup structures of the packet path are rebuilt whole: one entry per match, cheap
-    // next to the runtimes (each match resolves to the service that claimed it last).
+    this.arpVips = new Set(change.arpVips);
+    this.tcpTimeout = tcpTimeouts(change.timeouts);
+    this.udpTimeout = change.timeouts.udp;
+    if (sameMatches) {
+      for (const spec of change.upserts) {
+        const index = this.matchedIndex.get(spec.id);
+        if (index !== undefined) this.matchedServices[index] = this.runtimes.get(spec.id)!;
+      }
+      return;
+    }
+    // Otherwise they are rebuilt whole: one entry per match (each match resolves to the service
+    // that claimed it last).
     const matched: ServiceRuntime[] = [];
     const indexOf = new Map<ServiceRuntime, number>();
     const table = new ServiceMatchTable(this.services.size);
@@ -171,10 +193,8 @@ export class Forwarder {
     }
     this.matchTable = table;
     this.matchedServices = matched;
+    this.matchedIndex = new Map([...indexOf].map(([svc, index]) => [svc.spec.id, index]));
     this.vips = vips;
-    this.arpVips = new Set(change.arpVips);
-    this.tcpTimeout = tcpTimeouts(change.timeouts);
-    this.udpTimeout = change.timeouts.udp;
   }
 
   /** Build (or rebuild) the runtime of one service from its spec. */
