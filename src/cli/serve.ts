@@ -158,7 +158,7 @@ export async function serve(argv: string[], checkOnly: boolean): Promise<number>
     apply: (next) => director.apply(next),
     stats: () => director.stats(),
     connectionPages: () => director.connectionPages(),
-    traffic: () => director.traffic(),
+    traffic: (from, to) => director.traffic(from, to),
   });
 
   /** Reload: the new rules are validated first; a bad file changes nothing and says where. */

@@ -97,10 +97,10 @@ export interface ControlRuntime {
   stats(): DirectorStats;
   /** Tracked connections, a page at a time (a listing holds one page, never all of them). */
   connectionPages(): AsyncIterable<ConnectionEntry[]>;
-  /** What the rate estimator reads every 2 s: per real server of the running table, in order,
-   *  [connections scheduled, packets, bytes], without building stats() (a runtime without it is
-   *  read through stats()). */
-  traffic?(): Float64Array;
+  /** What the rate estimator reads: per real-server entry [from, to) of the running table, in
+   *  order, [connections scheduled, packets, bytes], without building stats() (a runtime without
+   *  it is read through stats()). */
+  traffic?(from: number, to: number): Float64Array;
 }
 
 const ZERO_STATS: TrafficStats = {
@@ -114,6 +114,8 @@ type Baseline = { conns: number; inPkts: number; inBytes: number };
 
 /** The kernel's rate estimator (ip_vs_est.c): every 2 s, rate += (sample - rate) / 4. */
 const EST_INTERVAL_MS = 2000;
+/** The estimator's sweep is cut in this many ticks (see estimate()). */
+const EST_SLICES = 10;
 
 interface Estimate {
   last: { conns: number; inPkts: number; inBytes: number; at: number } | null;
@@ -130,7 +132,7 @@ export class Control {
   private estTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(private config: DirectorConfig, private readonly runtime: ControlRuntime | null = null) {
-    if (runtime) this.estTimer = setInterval(() => this.estimate(), EST_INTERVAL_MS);
+    if (runtime) this.estTimer = setInterval(() => this.estimate(), EST_INTERVAL_MS / EST_SLICES);
   }
 
   /** The tables as they are now. */
@@ -385,39 +387,61 @@ export class Control {
   }
 
   /** One estimator tick (every 2 s while a runtime is attached). */
+  /** One estimator tick: every entry is sampled once per EST_INTERVAL_MS, a tenth of them per
+   *  tick, so a table of 100,000 entries never holds the event loop (and every change waiting on
+   *  it) for the whole sweep at once. Each estimate keeps its own sample time. */
   private estimate(): void {
+    if (!this.runtime) return;
+    let total = 0;
+    for (const s of this.config.services) total += s.realServers.length;
+    const slice = this.estSlice;
+    this.estSlice = (slice + 1) % EST_SLICES;
+    const from = Math.floor((total * slice) / EST_SLICES);
+    const to = Math.floor((total * (slice + 1)) / EST_SLICES);
+    if (to <= from) return;
+    const t = this.trafficOf(from, to);
     const now = performance.now();
-    const t = this.trafficByDest();
-    if (!t) return;
     let k = 0;
     for (const s of this.config.services) {
+      if (k >= to) break;
+      if (k + s.realServers.length <= from) {
+        k += s.realServers.length;
+        continue;
+      }
       for (const r of s.realServers) {
-        const conns = t[k * 3]!, inPkts = t[k * 3 + 1]!, inBytes = t[k * 3 + 2]!;
-        k++;
-        let e = this.estimates.get(r);
-        if (!e) this.estimates.set(r, (e = { last: null, cps: 0, inPps: 0, inBps: 0 }));
-        if (e.last) {
-          const dt = (now - e.last.at) / 1000;
-          e.cps += ((conns - e.last.conns) / dt - e.cps) / 4;
-          e.inPps += ((inPkts - e.last.inPkts) / dt - e.inPps) / 4;
-          e.inBps += ((inBytes - e.last.inBytes) / dt - e.inBps) / 4;
+        if (k >= from && k < to) {
+          const o = (k - from) * 3;
+          this.sample(r, t[o]!, t[o + 1]!, t[o + 2]!, now);
         }
-        e.last = { conns, inPkts, inBytes, at: now };
+        k++;
       }
     }
   }
+  private estSlice = 0;
 
-  /** The data plane's [conns, packets, bytes] per real server, in table order, or null. */
-  private trafficByDest(): Float64Array | null {
-    if (!this.runtime) return null;
-    if (this.runtime.traffic) return this.runtime.traffic();
-    const out = new Float64Array(this.config.services.reduce((n, s) => n + s.realServers.length, 0) * 3);
+  private sample(r: RealServerConfig, conns: number, inPkts: number, inBytes: number, now: number): void {
+    let e = this.estimates.get(r);
+    if (!e) this.estimates.set(r, (e = { last: null, cps: 0, inPps: 0, inBps: 0 }));
+    if (e.last) {
+      const dt = (now - e.last.at) / 1000;
+      e.cps += ((conns - e.last.conns) / dt - e.cps) / 4;
+      e.inPps += ((inPkts - e.last.inPkts) / dt - e.inPps) / 4;
+      e.inBps += ((inBytes - e.last.inBytes) / dt - e.inBps) / 4;
+    }
+    e.last = { conns, inPkts, inBytes, at: now };
+  }
+
+  /** The data plane's [conns, packets, bytes] of real-server entries [from, to) in table order. */
+  private trafficOf(from: number, to: number): Float64Array {
+    const runtime = this.runtime!;
+    if (runtime.traffic) return runtime.traffic(from, to);
+    const out = new Float64Array((to - from) * 3);
+    const st = runtime.stats();
     let k = 0;
-    const st = this.runtime.stats();
     this.config.services.forEach((svc, i) => {
       svc.realServers.forEach((_, j) => {
         const d = st.services[i]?.dests[j];
-        if (d) out.set([d.conns, d.packets, d.bytes], k * 3);
+        if (d && k >= from && k < to) out.set([d.conns, d.packets, d.bytes], (k - from) * 3);
         k++;
       });
     });

@@ -517,22 +517,27 @@ export class Director {
     };
   }
 
-  /** Per real server of the running table, in order: [connections scheduled, packets, bytes]
-   *  (what the rate estimator reads every 2 s; stats() builds an object per real server). */
-  traffic(): Float64Array {
-    let n = 0;
-    for (const s of this.config.services) n += s.realServers.length;
-    const out = new Float64Array(n * 3);
+  /** Per real-server entry [from, to) of the running table, in order: [connections scheduled,
+   *  packets, bytes] (what the rate estimator reads; stats() builds an object per real server). */
+  traffic(from: number, to: number): Float64Array {
+    const out = new Float64Array(Math.max(0, to - from) * 3);
     let k = 0;
     for (const s of this.config.services) {
+      if (k >= to) break;
+      const n = s.realServers.length;
+      if (k + n <= from) {
+        k += n;
+        continue;
+      }
       const dests = this.plans.compiledOf(s)?.dests;
-      for (let j = 0; j < s.realServers.length; j++, k++) {
+      for (let j = 0; j < n; j++, k++) {
         const slot = dests?.[j]?.slot;
-        if (slot === undefined) continue;
-        out[k * 3] = this.workers.destCounters(slot)[3];
+        if (k < from || k >= to || slot === undefined) continue;
+        const o = (k - from) * 3;
+        out[o] = this.workers.destCounters(slot)[3];
         const t = this.rings.slotTraffic(slot);
-        out[k * 3 + 1] = t.packets;
-        out[k * 3 + 2] = t.bytes;
+        out[o + 1] = t.packets;
+        out[o + 2] = t.bytes;
       }
     }
     return out;

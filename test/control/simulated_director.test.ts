@@ -47,7 +47,10 @@ async function start(c: DirectorConfig, slotCapacity = 1024) {
 }
 
 function runtimeOf(d: Director) {
-  return { apply: (next: DirectorConfig) => d.apply(next), stats: () => d.stats(), connectionPages: () => d.connectionPages() };
+  return {
+    apply: (next: DirectorConfig) => d.apply(next), stats: () => d.stats(), connectionPages: () => d.connectionPages(),
+    traffic: (from: number, to: number) => d.traffic(from, to),
+  };
 }
 
 describe("the Director on a simulated system", () => {
@@ -95,6 +98,27 @@ describe("the Director on a simulated system", () => {
       control.stop();
     }
   });
+
+  test("the rate estimator (--rate) samples every real server, a slice per tick, from the traffic it forwards", async () => {
+    const { director, system } = await start(config([service(80, ["198.18.1.11"]), service(81, ["198.18.1.12"])]));
+    const control = new Control(director.running, runtimeOf(director));
+    try {
+      let sport = 30000;
+      const burst = (port: number) => system.workers.pump(Array.from({ length: 50 }, () => segment(sport++, port, SYN)), 1);
+      // Two samples 2 s apart are the first rate; traffic goes to service 80 only.
+      for (let round = 0; round < 3; round++) {
+        burst(80);
+        await Bun.sleep(1100);
+      }
+      const rates = control.snapshot().services.map((s) => s.dests[0]!.stats);
+      expect(rates[0]!.cps).toBeGreaterThan(0);
+      expect(rates[0]!.inPps).toBeGreaterThan(0);
+      expect(rates[1]).toMatchObject({ cps: 0, inPps: 0, conns: 0 });
+      expect(rates[0]!.conns).toBe(150);
+    } finally {
+      control.stop();
+    }
+  }, 15_000);
 
   test("a reload keeps the slot, counters and connections of a real server that stays", async () => {
     const c = config([service(80, ["198.18.1.11"])]);
