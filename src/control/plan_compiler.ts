@@ -1,30 +1,19 @@
-// The plan compiler: a validated DirectorConfig, the stable ids it has been given and what is known
-// about reaching each real server, turned into the plan the packet workers run. A pure function:
-// no system calls, no allocation of ids, no clock, so what a configuration compiles to is a unit
-// test (test/control/plan_compiler.test.ts), and the Director is only the shell that gathers the
-// inputs and publishes the result.
-import type { DirectorConfig, ServiceConfig } from "../config/model.ts";
+// The plan compiler: a validated service, the stable ids it has been given and what is known about
+// reaching each real server, turned into the PlanService the packet workers run; the plan is every
+// service's. A pure function: no system calls, no allocation of ids, no clock, so what a
+// configuration compiles to is a unit test (test/control/plan_compiler.test.ts). The plan builder
+// (plan_builder.ts) gives out the ids and compiles what a change touches; the Director is only the
+// shell that gathers the inputs and publishes the result.
+import type { ServiceConfig } from "../config/model.ts";
 import { serviceIdentity, serviceMatches } from "../config/service.ts";
 import { IPPROTO_TCP, IPPROTO_UDP } from "../dataplane/layout.ts";
-import { ipToU32, type Plan, type PlanDest, type PlanService } from "../dataplane/plan.ts";
+import { ipToU32, type PlanDest, type PlanService } from "../dataplane/plan.ts";
 import type { Reach, RealServerTarget } from "./reachability.ts";
 
 /** What a real server's slot belongs to: a (service, real server address) pair. A server keeps its
  *  slot (and so its counters and connections) while its weight, thresholds or method change. */
 export function slotKey(svc: ServiceConfig, rip: string): string {
   return `${serviceIdentity(svc)}>${rip}`;
-}
-
-/** Every slot key `config` needs. */
-export function slotKeys(config: DirectorConfig): Set<string> {
-  const keys = new Set<string>();
-  for (const s of config.services) for (const r of s.realServers) keys.add(slotKey(s, r.address));
-  return keys;
-}
-
-/** Every service identity `config` needs an id for. */
-export function serviceIdentities(config: DirectorConfig): Set<string> {
-  return new Set(config.services.map(serviceIdentity));
 }
 
 /** The source-address mask the fanout hashes under (host order): every client of one persistence
@@ -36,28 +25,19 @@ export function fanoutMask(services: readonly ServiceConfig[]): number {
   return mask >>> 0;
 }
 
-/** What the system learned about a real server, apart from what the operator configured: whether
- *  it can be reached (a MAC, a route) and whether a health check passes. The plan carries it next
- *  to the configured weight, so nothing the system learns ever edits that weight. */
-export interface Availability {
-  reachable: boolean;
-  healthy: boolean;
-}
-
 /** Ids by key: a Map, or the allocator that gave them out. */
 export type IdLookup = Pick<ReadonlyMap<string, number>, "get">;
 
-export interface PlanInputs {
-  config: DirectorConfig;
-  /** VIPs ringvs answers ARP for. */
-  arpVips: readonly string[];
-  /** Stable ids, one per service identity and per slot key (see serviceIdentities, slotKeys);
-   *  the compiler only reads them. */
+export interface CompileInputs {
+  /** Stable ids, one per service identity (serviceIdentity) and per slot key (slotKey); the
+   *  compiler only reads them. */
   serviceIds: IdLookup;
   slots: IdLookup;
   /** How each (address, method) is reached now. */
   reach: (target: RealServerTarget) => Reach;
-  /** Health verdicts by slot key; a real server without one is healthy (no check configured). */
+  /** Health verdicts by slot key; a real server without one is healthy (no check configured).
+   *  With reachability this is the availability the plan carries next to the configured weight,
+   *  so nothing the system learns ever edits that weight. */
   health?: ReadonlyMap<string, boolean>;
 }
 
@@ -72,18 +52,9 @@ function idOf(ids: IdLookup, key: string, what: string): number {
   return id;
 }
 
-/** The plan for `inputs`. Throws only when an id is missing (a caller's bug). */
-export function compilePlan(inputs: PlanInputs): Plan {
-  return {
-    services: inputs.config.services.map((s) => compileService(s, inputs)),
-    arpVips: inputs.arpVips.map(ipToU32),
-    timeouts: inputs.config.timeouts,
-  };
-}
-
-/** One service of the plan (what compilePlan does per service; the Director recompiles only the
- *  services a change touches). */
-export function compileService(s: ServiceConfig, inputs: Omit<PlanInputs, "config" | "arpVips">): PlanService {
+/** One service of the plan. The plan is every service's, and a change recompiles only the services
+ *  it touches (plan_builder.ts). Throws only when an id is missing (a caller's bug). */
+export function compileService(s: ServiceConfig, inputs: CompileInputs): PlanService {
   const { serviceIds, slots, reach, health } = inputs;
   return {
     id: idOf(serviceIds, serviceIdentity(s), "service id"),
