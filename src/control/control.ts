@@ -9,7 +9,7 @@ import type {
   DirectorConfig, ForwardMethod, PersistenceConfig, Protocol, RealServerConfig, SchedulerName, ServiceConfig,
   ServiceMatch, TimeoutConfig,
 } from "../config/model.ts";
-import { isService, keyIdentity, keyLabel, serviceIdentity, serviceKey, type ServiceKey } from "../config/service.ts";
+import { isService, keyIdentity, keyLabel, serviceIdentity, serviceKey, serviceMatches, type ServiceKey } from "../config/service.ts";
 import type { DirectorStats } from "./director.ts";
 
 export type { ServiceKey } from "../config/service.ts";
@@ -229,13 +229,40 @@ export class Control {
     return i < 0 ? undefined : this.config.services[i];
   }
 
+  /** Positions of the services with a match on each VIP (a fwmark service under each of its
+   *  members' VIPs), valid with `positions`. */
+  private byVip = new Map<string, number[]>();
+
+  private ensureIndex(): void {
+    if (this.indexed === this.config.services) return;
+    this.positions = new Map();
+    this.byVip = new Map();
+    this.config.services.forEach((s, i) => this.indexService(s, i));
+    this.indexed = this.config.services;
+  }
+
+  private indexService(s: ServiceConfig, i: number): void {
+    this.positions.set(serviceIdentity(s), i);
+    for (const vip of new Set(serviceMatches(s).map((m) => m.address))) {
+      const list = this.byVip.get(vip);
+      if (list) list.push(i);
+      else this.byVip.set(vip, [i]);
+    }
+  }
+
   /** Where the service `key` names is in config.services, or -1. */
   private indexOf(key: ServiceKey): number {
-    if (this.indexed !== this.config.services) {
-      this.positions = new Map(this.config.services.map((s, i) => [serviceIdentity(s), i]));
-      this.indexed = this.config.services;
-    }
+    this.ensureIndex();
     return this.positions.get(keyIdentity(key)) ?? -1;
+  }
+
+  /** The services with a match on any of `vips`, in table order: the only ones a service on those
+   *  VIPs could overlap (the CLI's -A check asks, where it walked every service for each -A). */
+  servicesOn(vips: Iterable<string>): ServiceConfig[] {
+    this.ensureIndex();
+    const at = new Set<number>();
+    for (const vip of vips) for (const i of this.byVip.get(vip) ?? []) at.add(i);
+    return [...at].sort((a, b) => a - b).map((i) => this.config.services[i]!);
   }
 
   /** commit() of a services array in which every service kept its position (one replaced, or
@@ -245,7 +272,7 @@ export class Control {
     const r = await this.commit(this.withServices(services));
     // In a batch `before` is `services` itself, changed in place; either way every position held.
     if (r.ok && this.indexed === before && this.config.services === services) {
-      if (appended) this.positions.set(serviceIdentity(appended), services.length - 1);
+      if (appended) this.indexService(appended, services.length - 1);
       this.indexed = services;
     }
     return r;

@@ -129,6 +129,8 @@ function nameMember(s: ServiceConfig, j: number, origins: readonly MemberOrigin[
  *  line prints it. */
 function tableProblems(
   config: DirectorConfig,
+  /** The services on next's VIPs (Control.servicesOn): the only ones it could overlap. */
+  sameVips: readonly ServiceConfig[],
   next: ServiceConfig,
   nextOrigins: readonly MemberOrigin[] | null,
   places: Places,
@@ -136,7 +138,7 @@ function tableProblems(
   const nextMatches = serviceMatches(next);
   const mayClash = (s: ServiceConfig) =>
     (s.fwmark !== null || next.fwmark !== null) && serviceMatches(s).some((m) => nextMatches.some((n) => matchesOverlap(m, n)));
-  const services = [...config.services.filter(mayClash), next];
+  const services = [...sameVips.filter(mayClash), next];
   const last = services.length - 1;
   const r = validateDirectorConfig({
     interface: config.interface,
@@ -215,7 +217,7 @@ async function addOrEditService(ce: CommandEntry, ctx: Context): Promise<Outcome
   const next: ServiceConfig = "fwmark" in key
     ? { protocol: "tcp", address: "", port: 0, fwmark: key.fwmark, members: members.map((m) => m.match), ...options, realServers: [] }
     : { ...key, fwmark: null, members: [], ...options, realServers: [] };
-  const clashes = tableProblems(config, next, origins, ctx.places);
+  const clashes = tableProblems(config, ctx.control.servicesOn(serviceMatches(next).map((m) => m.address)), next, origins, ctx.places);
   if (clashes.length > 0) {
     return refused(...clashes.map((c) => {
       const cli = ringvsRefuses(c.label, { ends: false });
