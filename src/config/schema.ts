@@ -72,14 +72,32 @@ export const FLOW_TABLE_MAX = 1 << 24;
 // ---------------------------------------------------------------------------------------------
 // Small value checks, exported because the rules-file parser and others reuse them.
 
-const OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
-const DOTTED_QUAD = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
-
-/** Host-order u32 of a strict dotted quad ("10.0.0.1"; no leading zeros, no inet_aton shorthand), else null. */
+/** Host-order u32 of a strict dotted quad ("10.0.0.1"; no leading zeros, no inet_aton shorthand), else null.
+ *  A character loop: every line of a 110,000-line rules file reads addresses two or three times,
+ *  and a regular expression plus split/map per address was a tenth of reading it. */
 export function parseIPv4(text: string): number | null {
-  if (!DOTTED_QUAD.test(text)) return null;
-  const o = text.split(".").map(Number);
-  return ((o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]) >>> 0;
+  let value = 0;
+  let octet = -1; // -1: no digit of the current octet yet
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (octet < 0 || dots === 3) return null;
+      value = value * 256 + octet;
+      octet = -1;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (octet === 0) return null; // a leading zero ("01")
+      octet = (octet < 0 ? 0 : octet * 10) + (c - 48);
+      if (++digits > 3 || octet > 255) return null;
+    } else {
+      return null;
+    }
+  }
+  if (octet < 0 || dots !== 3) return null;
+  return value * 256 + octet;
 }
 
 /** Why `text` cannot be a VIP or real-server address, or null when it can. */
