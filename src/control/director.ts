@@ -9,7 +9,7 @@ import { setThreadCpus, threadCpus, type RingParams } from "../dataplane/ffi.ts"
 import { gratuitousArp } from "../dataplane/arp.ts";
 import type { Counters } from "../dataplane/layout.ts";
 import { IPPROTO_TCP } from "../dataplane/layout.ts";
-import { ipToU32, macToString, u32ToIp, type Plan, type PlanChange } from "../dataplane/plan.ts";
+import { ipToU32, macToString, u32ToIp, type PlanChange } from "../dataplane/plan.ts";
 import { DEST_BOUND, DEST_TEMPLATES, type PolicyCounters } from "../dataplane/policy_counters.ts";
 import type { RingSet } from "../dataplane/ring_set.ts";
 import { TCP_STATE_NAMES } from "../flow/tcp_state.ts";
@@ -454,13 +454,6 @@ export class Director {
         } satisfies ConnectionEntry];
       });
     }
-  }
-
-  /** Every tracked connection at once (tests, small tables); listings use connectionPages(). */
-  async connections(): Promise<ConnectionEntry[]> {
-    const all: ConnectionEntry[] = [];
-    for await (const page of this.connectionPages()) all.push(...page);
-    return all;
   }
 
   /** Real servers that cannot be reached right now (reported, never chosen). */

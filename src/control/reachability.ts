@@ -71,6 +71,15 @@ export class Reachability {
     return r;
   }
 
+  /** Ask the kernel to manage entries for `ips` on `dev` (problems go to `problems`), give `dev`
+   *  a transmit socket if it is not the ring's own, and read its MACs. */
+  private async neighboursOn(dev: string, ips: Set<string>, problems: Map<string, string>): Promise<Map<string, number[]>> {
+    const t = this.table(dev);
+    for (const [ip, err] of await t.ensure(ips)) problems.set(ip, `cannot ask the kernel to resolve ${ip} on ${dev}: ${err}`);
+    if (dev !== this.ifname && !this.txIfs.has(dev)) this.txIfs.set(dev, this.ring.addTxInterface(dev));
+    return t.read();
+  }
+
   /** Next hops per egress interface for these targets (after the routes are known). */
   private nextHops(targets: readonly RealServerTarget[]): Map<string, Set<string>> {
     const byDev = new Map<string, Set<string>>();
@@ -91,12 +100,7 @@ export class Reachability {
     this.routes = await resolveRoutes([...new Set(targets.map((t) => t.address))]);
     const byDev = this.nextHops(targets);
     const macs = new Map<string, Map<string, number[]>>();
-    for (const [dev, ips] of byDev) {
-      const t = this.table(dev);
-      for (const [ip, err] of await t.ensure(ips)) problems.set(ip, `cannot ask the kernel to resolve ${ip} on ${dev}: ${err}`);
-      macs.set(dev, await t.read());
-      if (dev !== this.ifname && !this.txIfs.has(dev)) this.txIfs.set(dev, this.ring.addTxInterface(dev));
-    }
+    for (const [dev, ips] of byDev) macs.set(dev, await this.neighboursOn(dev, ips, problems));
     for (const [dev, t] of this.tables) if (!byDev.has(dev)) await t.forget(new Set());
     this.macsByDev = macs;
     this.waiting = new Map(targets.filter((t) => this.isWaiting(t)).map((t) => [`${t.forward}:${t.address}`, t]));
@@ -123,12 +127,7 @@ export class Reachability {
     }
     const freshSet = new Set(fresh);
     const asked = [...targets.filter((t) => freshSet.has(t.address)), ...this.waiting.values()];
-    for (const [dev, ips] of this.nextHops(asked)) {
-      const t = this.table(dev);
-      for (const [ip, err] of await t.ensure(ips)) problems.set(ip, `cannot ask the kernel to resolve ${ip} on ${dev}: ${err}`);
-      if (dev !== this.ifname && !this.txIfs.has(dev)) this.txIfs.set(dev, this.ring.addTxInterface(dev));
-      this.macsByDev.set(dev, await t.read());
-    }
+    for (const [dev, ips] of this.nextHops(asked)) this.macsByDev.set(dev, await this.neighboursOn(dev, ips, problems));
     for (const [key, t] of this.waiting) {
       if (this.isWaiting(t)) continue;
       this.waiting.delete(key);

@@ -53,14 +53,6 @@ export class SlotAllocator {
     if (slot !== undefined && !this.leaving.has(slot)) this.leaving.set(slot, seq);
   }
 
-  /** Every held key not in `keep` starts leaving; `seq` is the publish sequence of the plan that
-   *  goes without them. */
-  retain(keep: ReadonlySet<string>, seq: number): void {
-    for (const [key, slot] of this.byKey) {
-      if (!keep.has(key) && !this.leaving.has(slot)) this.leaving.set(slot, seq);
-    }
-  }
-
   /** Make leaving slots reusable once every worker has applied their leaving plan (`appliedSeq`,
    *  the lowest sequence all have applied) and `idle(slot)` says nothing holds them. Returns the
    *  slots freed. */

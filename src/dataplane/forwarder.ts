@@ -417,20 +417,9 @@ export class Forwarder {
     pc[PC.templatesFull] = this.templates.full;
   }
 
-  /** Live connections for listings (ipvsadm -c), at most `limit`: [proto, saddr, sport, daddr,
-   *  dport, state, seconds left, slot]. Walks the table: a control-path call, not per packet. */
-  connections(now: number, limit: number): number[][] {
-    const out: number[][] = [];
-    for (let from = 0; from >= 0 && out.length < limit;) {
-      const page = this.connectionPage(now, from, CONNECTION_PAGE_BUCKETS);
-      for (const row of page.rows) if (out.length < limit) out.push(row);
-      from = page.next;
-    }
-    return out;
-  }
-
-  /** The live connections of flow-table buckets [from, from + buckets), rows as connections()
-   *  gives them, and where the next page starts (-1: done). */
+  /** Live connections for listings (ipvsadm -c) in flow-table buckets [from, from + buckets):
+   *  rows [proto, saddr, sport, daddr, dport, state, seconds left, slot], and where the next page
+   *  starts (-1: done). Walks the table: a control-path call, not per packet. */
   connectionPage(now: number, from: number, buckets: number): { rows: number[][]; next: number } {
     const rows: number[][] = [];
     const next = this.flows.forEachIn(from, from + buckets, (saddr, daddr, ports, stateProto, slot, expires) => {

@@ -12,7 +12,7 @@ describe("SlotAllocator", () => {
     const a = new SlotAllocator(8);
     a.acquire("a");
     a.acquire("b");
-    a.retain(new Set(["b"]), 5); // the plan published as #5 goes without "a"
+    a.leave("a", 5); // the plan published as #5 goes without "a"
     const held = new Set([0]);
     expect(a.reclaim(4, () => true)).toEqual([]); // a worker is still on plan #4
     expect(a.reclaim(5, (s) => !held.has(s))).toEqual([]); // connections still bound to slot 0
@@ -26,30 +26,29 @@ describe("SlotAllocator", () => {
   test("a key that comes back while its slot is leaving gets the same slot (its connections continue)", () => {
     const a = new SlotAllocator(8);
     a.acquire("a");
-    a.retain(new Set(), 1);
+    a.leave("a", 1);
     expect(a.leavingCount).toBe(1);
     expect(a.acquire("a")).toBe(0);
     expect(a.leavingCount).toBe(0);
     expect(a.reclaim(1, () => true)).toEqual([]); // not leaving any more
   });
 
-  test("a second retain does not restart the wait of a slot already leaving", () => {
+  test("leaving again does not restart the wait of a slot already leaving", () => {
     const a = new SlotAllocator(8);
     a.acquire("a");
-    a.retain(new Set(), 3);
-    a.retain(new Set(), 9);
+    a.leave("a", 3);
+    a.leave("a", 9);
     expect(a.reclaim(3, () => true)).toEqual([0]);
   });
 
   test("a million add/remove cycles of distinct keys stay within a handful of slots", () => {
     const a = new SlotAllocator(4);
-    const live = new Set<string>(["stay"]);
     a.acquire("stay");
     let seq = 0;
     for (let i = 0; i < 1_000_000; i++) {
       const key = `rs${i}`;
       a.acquire(key);
-      a.retain(new Set([...live]), ++seq); // removed again in the next plan
+      a.leave(key, ++seq); // removed again in the next plan
       a.reclaim(seq, () => true);
     }
     expect(a.used).toBe(1);
@@ -59,7 +58,7 @@ describe("SlotAllocator", () => {
   test("problemFor tells before a change whether all its keys would get a slot", () => {
     const a = new SlotAllocator(2);
     a.acquire("a");
-    a.retain(new Set(), 1); // "a" leaving, still held
+    a.leave("a", 1); // "a" leaving, still held
     expect(a.problemFor(new Set(["a", "b"]))).toBeNull(); // "a" keeps its slot, "b" takes the last
     expect(a.problemFor(new Set(["b", "c"]))).toBe("more than 2 real-server entries (1 of them removed but still held by connections)");
   });
@@ -68,7 +67,7 @@ describe("SlotAllocator", () => {
     const a = new SlotAllocator(2);
     a.acquire("a");
     a.acquire("b");
-    a.retain(new Set(["b"]), 1);
+    a.leave("a", 1);
     expect(() => a.acquire("c")).toThrow("more than 2 real-server entries (1 of them removed but still held by connections)");
   });
 });

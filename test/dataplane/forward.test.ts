@@ -1118,12 +1118,12 @@ describe("ICMP errors: descriptor and connection", () => {
     try {
       batch(h, [syn(40000)], 0);
       batch(h, [c2v({ flags: ACK, seq: 1001, ack: 5001 })], 1);
-      const before = h.fwd.connections(10, 10);
+      const before = h.fwd.connectionPage(10, 0, 1 << 30).rows;
       expect(before).toEqual([[TCP, CLIENT, 40000, VIP, 80, 1 /* ESTABLISHED */, 891, 3]]);
       // RST and FIN quoted or not, an error is no segment of the connection
       const { verdicts } = batch(h, [fragNeeded(VIP_REPLY), fragNeeded(tcp({ eth: IN, sport: 80, dport: 40000, flags: RST, ip: { src: VIP, dst: CLIENT } }))], 10);
       expect(verdicts).toEqual([fwd(3), fwd(3)]);
-      expect(h.fwd.connections(10, 10)).toEqual(before);
+      expect(h.fwd.connectionPage(10, 0, 1 << 30).rows).toEqual(before);
       h.fwd.housekeeping(10);
       const pc = readPolicyCounters(h.counters);
       expect([pc.icmpErrorsForwarded, pc.newFlows, pc.vipPackets, pc.flowsActive]).toEqual([2, 1, 2, 1]);
