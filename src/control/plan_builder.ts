@@ -148,10 +148,9 @@ export class PlanBuilder {
       e.compiled = compiled;
       upserts.push(compiled);
     }
-    if (inputs.arpVips !== this.arpSource) {
-      this.arpSource = inputs.arpVips;
-      this.arpVips = inputs.arpVips.map(ipToU32);
-    }
+    if (inputs.arpVips === this.arpSource) return { upserts, removed: removedIds, timeouts: inputs.timeouts };
+    this.arpSource = inputs.arpVips;
+    this.arpVips = inputs.arpVips.map(ipToU32);
     return { upserts, removed: removedIds, arpVips: this.arpVips, timeouts: inputs.timeouts };
   }
 

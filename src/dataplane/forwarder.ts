@@ -163,7 +163,7 @@ export class Forwarder {
       this.runtimes.delete(id);
     }
     for (const spec of change.upserts) this.install(spec);
-    this.arpVips = new Set(change.arpVips);
+    if (change.arpVips) this.arpVips = new Set(change.arpVips);
     this.tcpTimeout = tcpTimeouts(change.timeouts);
     this.udpTimeout = change.timeouts.udp;
     if (sameMatches) {

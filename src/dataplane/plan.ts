@@ -84,7 +84,9 @@ export interface PlanChange {
   upserts: PlanService[];
   /** Ids of services no longer in the plan. */
   removed: number[];
-  arpVips: number[];
+  /** The VIPs ringvs answers ARP for, when they changed; absent, they stay as they were (with
+   *  10,000 VIPs, sending and re-reading the list cost each one-server change ~1.3 ms). */
+  arpVips?: number[];
   timeouts: TimeoutConfig;
 }
 

@@ -42,7 +42,7 @@ let lastTemplateSweep = 0;
 /** Changes received since the last batch, merged (the newest spec of each service, the ids
  *  removed): the forwarder applies them once before the next batch, so a burst of changes costs
  *  one apply, not one each. */
-let pending: { upserts: Map<number, PlanService>; removed: Set<number>; last: PlanChange; seq: number } | null = null;
+let pending: { upserts: Map<number, PlanService>; removed: Set<number>; arpVips?: number[]; last: PlanChange; seq: number } | null = null;
 
 function receive(change: PlanChange, seq: number): void {
   pending ??= { upserts: new Map(), removed: new Set(), last: change, seq };
@@ -51,6 +51,7 @@ function receive(change: PlanChange, seq: number): void {
     pending.removed.add(id);
   }
   for (const s of change.upserts) pending.upserts.set(s.id, s);
+  if (change.arpVips) pending.arpVips = change.arpVips;
   pending.last = change;
   pending.seq = seq;
 }
@@ -59,7 +60,7 @@ function applyPending(): void {
   if (!pending || !fwd) return;
   fwd.applyChange({
     upserts: [...pending.upserts.values()], removed: [...pending.removed],
-    arpVips: pending.last.arpVips, timeouts: pending.last.timeouts,
+    arpVips: pending.arpVips, timeouts: pending.last.timeouts,
   });
   postMessage({ type: "applied", seq: pending.seq });
   pending = null;
