@@ -171,6 +171,8 @@ serve_ready() {
 	RSS_MIB=$(awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$FWD_PID/status")
 	READY_S=$(awk -v a="$START_T" -v b="$t" 'BEGIN { printf "%.2f", b - a }')
 	UNRESOLVED=$(nth_event "$FWD_OUT" ready 1 | jq '.unresolved | length')
+	# Where the start-up went: the ready event's startupMs, as "rules 1200, vips 3, guard 80, ..."
+	STARTUP_PHASES=$(nth_event "$FWD_OUT" ready 1 | jq -r '.startupMs // {} | to_entries | map("\(.key) \(.value)") | join(", ")')
 	((UNRESOLVED == 0)) || echo "  $1: $UNRESOLVED real servers unresolved at ready (they are not chosen)" >&2
 }
 
@@ -291,6 +293,7 @@ if has_phase big; then
 	serve_start big
 	serve_ready big
 	row "start-up to ready (serve --rules)" "$READY_S" s "<= 3 s" "$(wc -l <"$TMP/big.rules") rules lines, unresolved $UNRESOLVED"
+	row "  where it went (ms)" "" "" "" "$STARTUP_PHASES"
 	row "VmRSS right after ready" "$RSS_MIB" MiB "" ""
 	row "director CPU at idle" "$(idle_cpu)" "%" "" "of one core, over ${IDLE_SECONDS}s"
 	restore_phase big "$SERVICES"

@@ -133,7 +133,9 @@ function summary(config: DirectorConfig): string {
 
 export async function serve(argv: string[], checkOnly: boolean): Promise<number> {
   const args = parseServeArgs(argv);
+  const t0 = performance.now();
   const loaded = await loadRules(args);
+  const rulesMs = Math.round(performance.now() - t0);
   if (!loaded.ok) {
     for (const e of loaded.errors) process.stderr.write(`ringvs: ${formatConfigError(e)}\n`);
     process.stderr.write(`ringvs: ${loaded.errors.length} error(s); nothing started\n`);
@@ -235,6 +237,6 @@ export async function serve(argv: string[], checkOnly: boolean): Promise<number>
     };
     process.on("SIGINT", () => void stop("SIGINT"));
     process.on("SIGTERM", () => void stop("SIGTERM"));
-    void emit("ready", { interface: config.interfaces.join(","), pid: process.pid, socket: socketPath, vips: director.vipPlacement, unresolved });
+    void emit("ready", { interface: config.interfaces.join(","), pid: process.pid, socket: socketPath, vips: director.vipPlacement, unresolved, startupMs: { rules: rulesMs, ...director.startupMs } });
   });
 }
