@@ -19,7 +19,7 @@ import {
   FLOW_TABLE_DEFAULT_SIZE, RING_DEFAULTS, TIMEOUT_DEFAULTS, WORKERS_DEFAULT,
   type DirectorConfig, type RingConfig, type VipMode, type WorkersConfig,
 } from "./model.ts";
-import { formatPath, serviceToInput, validateDirectorConfig, type ConfigIssue } from "./schema.ts";
+import { ENTRIES_OVER_CAPACITY, entryOverCapacity, formatPath, serviceToInput, validateDirectorConfig, type ConfigIssue } from "./schema.ts";
 import { sortConfigErrors, type ConfigError, type ConfigResult } from "./load.ts";
 import { readDirectives, type Directives } from "./fwmark_directive.ts";
 import { Control } from "../control/control.ts";
@@ -85,6 +85,11 @@ export async function parseIpvsadmRules(text: string, sourceName: string, opts: 
   const { restored } = await restoreLines(lines, control, directives.members, { readOn: true, admit: admitRule });
   errors.push(...lineErrors(restored, directives, sourceName));
 
+  // The caller's settings and the services go through the schema once more, the real servers
+  // not: every one came in through -a's own checks (address, port, weight, thresholds, duplicate),
+  // the same the daemon's -a makes, and validating 100,000 of them again was a second of a big
+  // table's start-up. They join as the control library holds them (test/config/ipvsadm_rules.test.ts
+  // checks that this is what validating them gives); the table's size is checked here instead.
   const table = control.current();
   const checked = validateDirectorConfig({
     interface: opts.interface,
@@ -94,13 +99,19 @@ export async function parseIpvsadmRules(text: string, sourceName: string, opts: 
     ring: opts.ring,
     flowTableSize: opts.flowTableSize,
     workers: opts.workers,
-    services: table.services.map(serviceToInput),
+    services: table.services.map((s) => ({ ...serviceToInput(s), realServers: [] })),
   });
-  if (checked.ok && errors.length === 0) return { ok: true, config: checked.config };
-  if (!checked.ok) {
-    const origins = new Origins(restored, directives);
-    for (const issue of checked.issues) errors.push(origins.locate(issue, table, sourceName));
+  const over = entryOverCapacity(table.services);
+  if (checked.ok && !over && errors.length === 0) {
+    return { ok: true, config: { ...checked.config, services: checked.config.services.map((s, i) => ({ ...s, realServers: table.services[i]!.realServers })) } };
   }
+  const origins = new Origins(restored, directives);
+  if (over) {
+    const path = ["services", over.service, "realServers", over.realServer];
+    const issue: ConfigIssue = { path, field: formatPath(path), message: ENTRIES_OVER_CAPACITY };
+    errors.push(origins.locate(issue, table, sourceName));
+  }
+  if (!checked.ok) for (const issue of checked.issues) errors.push(origins.locate(issue, table, sourceName));
   return { ok: false, errors: sortConfigErrors(errors) };
 }
 

@@ -514,16 +514,23 @@ function checkServices(services: readonly ServiceConfig[]): Issue[] {
       claims.add({ match, where, member });
     });
   });
-  // The director has a slot per (service, real server) pair: refuse here what serve would.
-  let entries = 0;
-  services.forEach((s, i) => {
-    s.realServers.forEach((_, j) => {
-      if (++entries === REAL_SERVER_ENTRIES_MAX + 1) {
-        issues.push({ path: [i, "realServers", j], message: `more than ${REAL_SERVER_ENTRIES_MAX} real-server entries in all services` });
-      }
-    });
-  });
+  const over = entryOverCapacity(services);
+  if (over) issues.push({ path: [over.service, "realServers", over.realServer], message: ENTRIES_OVER_CAPACITY });
   return issues;
+}
+
+export const ENTRIES_OVER_CAPACITY = `more than ${REAL_SERVER_ENTRIES_MAX} real-server entries in all services`;
+
+/** The first (service, real server) pair past REAL_SERVER_ENTRIES_MAX, or null: the director has
+ *  a slot per pair, so this refuses here what serve would. */
+export function entryOverCapacity(services: readonly ServiceConfig[]): { service: number; realServer: number } | null {
+  let entries = 0;
+  for (let i = 0; i < services.length; i++) {
+    const n = services[i]!.realServers.length;
+    if (entries + n > REAL_SERVER_ENTRIES_MAX) return { service: i, realServer: REAL_SERVER_ENTRIES_MAX - entries };
+    entries += n;
+  }
+  return null;
 }
 
 const ringObject = z
@@ -765,6 +772,14 @@ export function validateDirectorConfig(input: unknown): ValidationResult {
   const parsed = directorConfigSchema.safeParse(input, { errorMap });
   if (parsed.success) return { ok: true, config: parsed.data };
   return { ok: false, issues: toIssues(parsed.error, input) };
+}
+
+/** The issues validateDirectorConfig finds in a table of this one service, with the same paths
+ *  (under services[0]) and words, without validating the rest of a document: the checks across
+ *  services find nothing in a table of one, and a 10,000-service rules file asks once per -A. */
+export function loneServiceIssues(input: unknown): ConfigIssue[] {
+  const parsed = serviceSchema.safeParse(input, { errorMap, path: ["services", 0] });
+  return parsed.success ? [] : toIssues(parsed.error, { services: [input] });
 }
 
 /** A validated service back in the JSON shape this schema reads (schedulerFlags as the named

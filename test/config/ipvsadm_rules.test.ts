@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { parseIpvsadmRules } from "../../src/config/ipvsadm_rules.ts";
 import { formatConfigError, parseConfigText, type ConfigResult } from "../../src/config/load.ts";
 import type { ServiceConfig } from "../../src/config/model.ts";
-import { IPVS_SCHEDULERS } from "../../src/config/schema.ts";
+import { IPVS_SCHEDULERS, serviceToInput, validateDirectorConfig } from "../../src/config/schema.ts";
 import { configOf, DIRECTOR_DEFAULTS, errorsOf, fwService, NO_FLAGS, rs, vipWith, WEB_MEMBERS } from "./helpers.ts";
 
 /** What ipvsadm -s takes, as unknown-scheduler messages list it. */
@@ -111,6 +111,26 @@ describe("ipvsadm-save -n output", () => {
       "ipvsadm.rules: flowTableSize: 1000: must be a power of two from 1024 to 16777216 (2^24)",
     ]);
   });
+});
+
+describe("the real servers the table joins as the control library holds them", () => {
+  // parseIpvsadmRules validates the services once more but not their real servers (each came in
+  // through -a's checks): what it returns must be what validating them too would give.
+  const files = [
+    "-A -t 198.18.0.100:80 -s wrr\n-a -t 198.18.0.100:80 -r 198.18.0.11:80 -g -w 3\n-a -t 198.18.0.100:80 -r 198.18.0.12 -i -w 0 -x 100 -y 10\n",
+    "-A -u 198.18.0.100:53 -s sh -b sh-port -p 600 -M 255.255.255.0\n-a -u 198.18.0.100:53 -r 198.18.0.11:53 -g\n-a -u 198.18.0.100:53 -r 198.18.0.13 -i -w 65535\n",
+    "-A -t 198.18.0.100:0 -s rr -p 60\n-a -t 198.18.0.100:0 -r 198.18.0.11 -g\n",
+    "# ringvs: fwmark 7 = tcp 198.18.0.100:80, tcp 198.18.0.100:443\n-A -f 7 -s wlc\n-a -f 7 -r 198.18.0.11 -g -w 2\n-a -f 7 -r 198.18.0.12 -i\n",
+    "--set 10 20 30\n-A -t 198.18.0.100:80 -s lc\n-a -t 198.18.0.100:80 -r 198.18.0.11 -i -w 9 -x 5\n-A -t 198.18.0.101:80 -s mh\n-a -t 198.18.0.101:80 -r 198.18.0.11 -g\n",
+  ];
+  for (const [i, text] of files.entries()) {
+    test(`file ${i + 1}`, async () => {
+      const config = configOf(await parse(text));
+      expect(config.services.some((s) => s.realServers.length > 0)).toBe(true);
+      const again = validateDirectorConfig({ ...config, interfaces: undefined, services: config.services.map(serviceToInput) });
+      expect(again).toEqual({ ok: true, config });
+    });
+  }
 });
 
 describe("ipvsadm's defaults", () => {

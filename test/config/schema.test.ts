@@ -22,6 +22,7 @@ import {
   formatPath,
   interfaceNameProblem,
   IPVS_SCHEDULERS,
+  loneServiceIssues,
   matchesOverlap,
   netmaskProblem,
   parseIPv4,
@@ -815,4 +816,37 @@ describe("real-server entries in all services", () => {
       message: `more than ${REAL_SERVER_ENTRIES_MAX} real-server entries in all services`,
     });
   }, 20_000); // two parses of 2^17 entries: ~2.5 s on a 2-core machine, near bun's 5 s default under load
+});
+
+describe("loneServiceIssues: one service's issues without the document around it", () => {
+  // The CLI checks each -A through it (a 10,000-service rules file asks 10,000 times): it must
+  // find what validating a table of that one service finds, with the same paths and words.
+  const services: Record<string, unknown>[] = [
+    { protocol: "tcp", address: "198.18.0.100", port: 80, scheduler: "wlc" },
+    { protocol: "tcp", address: "198.18.0.100", port: 0, scheduler: "rr" },
+    { protocol: "udp", address: "198.18.0.100", port: 53, scheduler: "rr", schedulerFlags: ["sh-port"] },
+    { protocol: "tcp", address: "198.18.0.100", port: 80, scheduler: "sh", schedulerFlags: ["sh-port", "sh-port"] },
+    { protocol: "tcp", address: "198.18.0.100", port: 80, scheduler: "rr", mhTableSize: 251 },
+    { protocol: "tcp", address: "198.18.0.100", port: 80, scheduler: "mh", mhTableSize: 250 },
+    { protocol: "tcp", address: "255.255.255.255", port: 80, scheduler: "rr" },
+    { protocol: "tcp", address: "198.18.0.100", port: 70000, scheduler: "nope" },
+    { protocol: "sctp", address: "198.18.0.100", port: 80, persistence: { timeout: 0, netmask: "255.0.255.0" } },
+    { fwmark: 7, scheduler: "rr" },
+    { fwmark: 7, members: [], protocol: "tcp" },
+    { fwmark: 7, members: [{ protocol: "tcp", address: "224.0.0.1", port: 80 }, { address: "198.18.0.100", port: -1 }] },
+    { address: "198.18.0.100", port: 80, shceduler: "rr" },
+    { address: "198.18.0.100", port: 80, realServers: [{ address: "198.18.0.11", port: 81, wieght: 2 }] },
+  ];
+  for (const svc of services) {
+    test(JSON.stringify(svc), () => {
+      const whole = validateDirectorConfig({ interface: "eth0", services: [svc] });
+      const alone = loneServiceIssues(svc);
+      expect(alone).toEqual(whole.ok ? [] : whole.issues);
+    });
+  }
+  test("the corpus has both valid and invalid services", () => {
+    const found = services.map((svc) => loneServiceIssues(svc).length > 0);
+    expect(found).toContain(true);
+    expect(found).toContain(false);
+  });
 });

@@ -8,7 +8,7 @@ import { MH_TABLE_SIZE_DEFAULT } from "../../config/model.ts";
 import type { MemberOrigin } from "../../config/fwmark_directive.ts";
 import {
   lowerThresholdProblem, matchesOverlap, netmaskProblem, schedulerProblem, serviceToInput, unicastAddressProblem,
-  validateDirectorConfig,
+  loneServiceIssues, validateDirectorConfig, type ConfigIssue,
 } from "../../config/schema.ts";
 import { fwmarkWithoutMembersMessage } from "../../config/ipvsadm_syntax.ts";
 import { keyIdentity, keyLabel, serviceKey, serviceLabel, serviceMatches } from "../../config/service.ts";
@@ -140,11 +140,14 @@ function tableProblems(
     (s.fwmark !== null || next.fwmark !== null) && serviceMatches(s).some((m) => nextMatches.some((n) => matchesOverlap(m, n)));
   const services = [...sameVips.filter(mayClash), next];
   const last = services.length - 1;
-  const r = validateDirectorConfig({
-    interface: config.interface,
-    services: services.map((s) => ({ ...serviceToInput(s), realServers: [] })),
-  });
-  if (r.ok) return [];
+  const input = services.map((s) => ({ ...serviceToInput(s), realServers: [] }));
+  let issues: ConfigIssue[];
+  if (services.length === 1) issues = loneServiceIssues(input[0]);
+  else {
+    const r = validateDirectorConfig({ interface: config.interface, services: input });
+    issues = r.ok ? [] : r.issues;
+  }
+  if (issues.length === 0) return [];
   // The schema names services by their index in what it checked: services[i], services[i].members[j].
   const render = (message: string, at: Places, originsOfNext: readonly MemberOrigin[] | null) =>
     message.replace(/services\[(\d+)\](?:\.members\[(\d+)\])?/g, (whole, i: string, j?: string) => {
@@ -153,7 +156,7 @@ function tableProblems(
       if (j === undefined) return nameService(s, at);
       return nameMember(s, Number(j), Number(i) === last ? originsOfNext : at.memberOrigins(serviceKey(s)));
     });
-  return r.issues
+  return issues
     .filter((issue) => issue.path[0] === "services" && issue.path[1] === last)
     .map((issue) => ({
       member: issue.path[2] === "members" && typeof issue.path[3] === "number" ? issue.path[3] : null,
