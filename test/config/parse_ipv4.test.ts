@@ -37,3 +37,20 @@ describe("parseIPv4", () => {
     for (const bad of ["198.18.0", "198.18.0.100.1", "198.018.0.1", "198.18.0.256", "198.18.0.1 ", "", "...."]) expect(parseIPv4(bad)).toBeNull();
   });
 });
+
+describe("ipToU32 (the plan's reader of addresses the schema accepted)", () => {
+  test("gives parseIPv4's value for every strict dotted quad", async () => {
+    const { ipToU32 } = await import("../../src/dataplane/plan.ts");
+    let differ = 0;
+    let checked = 0;
+    for (const a of PARTS) for (const b of PARTS) for (const c of ["0", "1", "255", "10"]) for (const d of PARTS) {
+      const t = `${a}.${b}.${c}.${d}`;
+      const want = parseIPv4(t);
+      if (want === null) continue;
+      checked++;
+      if (ipToU32(t) !== want) differ++;
+    }
+    expect(checked).toBeGreaterThan(500);
+    expect(differ).toBe(0);
+  });
+});
