@@ -14,7 +14,7 @@
 // `-A -f MARK` service takes its members from `# ringvs: fwmark MARK = ...` lines anywhere in the
 // file (fwmark_directive.ts).
 
-import { keyIdentity, serviceIdentity } from "./service.ts";
+import { keyIdentity, serviceIdentity, serviceKey } from "./service.ts";
 import {
   FLOW_TABLE_DEFAULT_SIZE, RING_DEFAULTS, TIMEOUT_DEFAULTS, WORKERS_DEFAULT,
   type DirectorConfig, type RingConfig, type VipMode, type WorkersConfig,
@@ -23,10 +23,11 @@ import { ENTRIES_OVER_CAPACITY, entryOverCapacity, formatPath, serviceToInput, v
 import { sortConfigErrors, type ConfigError, type ConfigResult } from "./load.ts";
 import { readDirectives, type Directives } from "./fwmark_directive.ts";
 import { Control } from "../control/control.ts";
-import { entryServiceKey, type CommandEntry, type ParsedCommand } from "../cli/ipvsadm/parse.ts";
+import { entryServiceKey, parseCommand, type CommandEntry, type ParsedCommand } from "../cli/ipvsadm/parse.ts";
+import { lineWords } from "../cli/ipvsadm/scan.ts";
 import { spellingOf, type CommandName } from "../cli/ipvsadm/options.ts";
 import { ringvsRefuses, tryHelp, type LineProblem } from "../cli/ipvsadm/problem.ts";
-import { restoreLines, type RestoredLine } from "../cli/ipvsadm/restore.ts";
+import { restoreLines, type InputPlaces, type RestoredLine } from "../cli/ipvsadm/restore.ts";
 import type { OptionName } from "../cli/ipvsadm/table.ts";
 
 /** What a rules file cannot say: the director's own settings. */
@@ -82,8 +83,8 @@ export async function parseIpvsadmRules(text: string, sourceName: string, opts: 
   }
 
   const control = new Control(emptyTable(opts.interface));
-  const { restored } = await restoreLines(lines, control, directives.members, { readOn: true, admit: admitRule });
-  errors.push(...lineErrors(restored, directives, sourceName));
+  const { restored, places } = await restoreLines(lines, control, directives.members, { readOn: true, admit: admitRule });
+  errors.push(...lineErrors(restored, places, directives, sourceName));
 
   // The caller's settings and the services go through the schema once more, the real servers
   // not: every one came in through -a's own checks (address, port, weight, thresholds, duplicate),
@@ -105,7 +106,7 @@ export async function parseIpvsadmRules(text: string, sourceName: string, opts: 
   if (checked.ok && !over && errors.length === 0) {
     return { ok: true, config: { ...checked.config, services: checked.config.services.map((s, i) => ({ ...s, realServers: table.services[i]!.realServers })) } };
   }
-  const origins = new Origins(restored, directives);
+  const origins = new Origins(lines, table, places, directives);
   if (over) {
     const path = ["services", over.service, "realServers", over.realServer];
     const issue: ConfigIssue = { path, field: formatPath(path), message: ENTRIES_OVER_CAPACITY };
@@ -119,10 +120,10 @@ export async function parseIpvsadmRules(text: string, sourceName: string, opts: 
  *  already reported (the -a lines of a service whose -A failed are not also "not defined", the
  *  -A of a mark whose directive line is broken is not also "without members"), and the directives
  *  of a mark no -A -f line names. */
-function lineErrors(restored: readonly RestoredLine[], directives: Directives, source: string): ConfigError[] {
+function lineErrors(restored: readonly RestoredLine[], places: InputPlaces, directives: Directives, source: string): ConfigError[] {
   const errors: ConfigError[] = [];
   const failedServices = new Set<string>();
-  const namedMarks = new Set<number>();
+  const namedMarks = new Set<number>(places.marksDefined);
   for (const r of restored) {
     const ce = r.parsed?.entry;
     const key = ce ? entryServiceKey(ce) : null;
@@ -166,18 +167,25 @@ const OPTION_OF_FIELD: Readonly<Record<string, OptionName>> = {
 const SHOWN_AS_WRITTEN: ReadonlySet<OptionName> = new Set(["service-address", "real-server", "sched-flags"]);
 
 /** The lines that built each service and real server of the table, to send the schema's findings
- *  about them back there. */
+ *  about them back there. Built only when there is a finding: the lines that took effect are not
+ *  kept (restoreLines), so the few a finding is about are read again. */
 class Origins {
   private readonly services = new Map<string, { line: number; entry: CommandEntry }>();
   private readonly dests = new Map<string, { line: number; entry: CommandEntry }>();
 
-  constructor(restored: readonly RestoredLine[], private readonly directives: Directives) {
-    for (const r of restored) {
-      const ce = r.parsed?.entry;
-      const key = ce ? entryServiceKey(ce) : null;
-      if (!ce || !key || r.problems.length > 0) continue;
-      if (ce.command === "add-service") this.services.set(keyIdentity(key), { line: r.line, entry: ce });
-      if (ce.command === "add-server") this.dests.set(`${keyIdentity(key)}>${ce.dest.address}`, { line: r.line, entry: ce });
+  constructor(lines: readonly string[], table: DirectorConfig, places: InputPlaces, private readonly directives: Directives) {
+    const entryOn = (line: number): CommandEntry | null => parseCommand(lineWords(lines[line - 1] ?? "").words, true).entry;
+    for (const s of table.services) {
+      const key = serviceKey(s);
+      const line = places.serviceLine(key);
+      const entry = line === null ? null : entryOn(line);
+      if (line === null || !entry) continue;
+      this.services.set(serviceIdentity(s), { line, entry });
+      for (const r of s.realServers) {
+        const at = places.destLine(key, r.address);
+        const e = at === null ? null : entryOn(at);
+        if (at !== null && e) this.dests.set(`${serviceIdentity(s)}>${r.address}`, { line: at, entry: e });
+      }
     }
   }
 

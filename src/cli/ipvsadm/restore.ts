@@ -36,8 +36,10 @@ export interface RestoreRules {
 }
 
 /** Where the input put each service, real server and member, for messages that point there. */
-class InputPlaces implements Places {
+export class InputPlaces implements Places {
   private readonly services = new Map<string, { line: number; members: readonly MemberOrigin[] | null; dests: Map<string, number> }>();
+  /** Firewall marks an -A line that took effect named, whatever came after. */
+  readonly marksDefined = new Set<number>();
 
   constructor(private readonly directives: ReadonlyMap<number, readonly MemberOrigin[]>) {}
 
@@ -60,6 +62,7 @@ class InputPlaces implements Places {
     const id = keyIdentity(key);
     switch (ce.command) {
       case "add-service": {
+        if ("fwmark" in key) this.marksDefined.add(key.fwmark);
         const members = "fwmark" in key && !ce.members ? (this.directives.get(key.fwmark) ?? null) : null;
         this.services.set(id, { line, members, dests: new Map() });
         return;
@@ -80,16 +83,22 @@ class InputPlaces implements Places {
   }
 }
 
-/** Restores `lines` into `control`; `directives` are the input's `# ringvs: fwmark` members. */
+/** Restores `lines` into `control`; `directives` are the input's `# ringvs: fwmark` members.
+ *  `restored` holds the lines that did not take effect or printed something, and the last
+ *  command line (whose status is -R's): keeping every line of a 110,000-line rules file, its words
+ *  and parsed entry, until the end doubled the time it took to read (the collector walked them
+ *  over and over). `places` says where what took effect was written. */
 export async function restoreLines(
   lines: readonly string[],
   control: Control,
   directives: ReadonlyMap<number, readonly MemberOrigin[]>,
   rules: RestoreRules,
-): Promise<{ restored: RestoredLine[]; applied: ControlResult }> {
+): Promise<{ restored: RestoredLine[]; applied: ControlResult; places: InputPlaces }> {
   const places = new InputPlaces(directives);
   const ctx: Context = { control, readingStdin: true, directives, places };
   const restored: RestoredLine[] = [];
+  /** The last line that ran fine and printed nothing, kept until a later line replaces it. */
+  let lastQuiet: RestoredLine | null = null;
   const { applied } = await control.batch(async () => {
     for (const [index, text] of lines.entries()) {
       const line = index + 1;
@@ -100,12 +109,14 @@ export async function restoreLines(
       const refusal = rules.admit?.(words, program, parsed) ?? null;
       if (refusal) {
         restored.push({ ...base, problems: refusal, ran: false });
+        lastQuiet = null;
         continue;
       }
       // config_stream_read drops the word "ipvsadm", and a line left empty is no command.
       if (!parsed) continue;
       if (!parsed.entry || parsed.problems.length > 0) {
         restored.push({ ...base, problems: parsed.problems, ran: false });
+        lastQuiet = null;
         if (!rules.readOn && parsed.problems[0]!.cli.exits) return;
         continue;
       }
@@ -113,14 +124,19 @@ export async function restoreLines(
       // A listing among restored lines (-c) comes in parts; -R prints it whole with the rest.
       let stdout = outcome.stdout;
       if (outcome.stream) for await (const part of outcome.stream) stdout += part;
-      restored.push({ ...base, problems: outcome.problems, ran: true, stdout });
+      const r: RestoredLine = { ...base, problems: outcome.problems, ran: true, stdout };
+      if (outcome.problems.length > 0 || stdout !== "") {
+        restored.push(r);
+        lastQuiet = null;
+      } else lastQuiet = r;
       if (outcome.problems.length === 0) places.took(parsed.entry, line);
       // usage_exit, version_exit and a listing of a missing service end ipvsadm's process too.
       const ends = outcome.problems[0]?.cli.exits || parsed.entry.command === "help" || parsed.entry.command === "version";
       if (!rules.readOn && ends) return;
     }
   });
-  return { restored, applied };
+  if (lastQuiet) restored.push(lastQuiet);
+  return { restored, applied, places };
 }
 
 /** What `ipvsadm -R` prints and exits with. */
