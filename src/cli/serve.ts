@@ -126,9 +126,16 @@ function emit(event: string, data: object): Promise<unknown> {
   return events;
 }
 
+/** Services a log line names one by one; a table of 10,000 made a line of a megabyte. */
+const SUMMARY_SERVICES = 20;
+
 function summary(config: DirectorConfig): string {
   if (config.services.length === 0) return "no services (an empty table; add them with -A/-a)";
-  return config.services.map((s) => `${serviceLabel(s)} ${s.scheduler} -> ${s.realServers.length} real server(s)`).join("; ");
+  const shown = config.services.slice(0, SUMMARY_SERVICES).map((s) => `${serviceLabel(s)} ${s.scheduler} -> ${s.realServers.length} real server(s)`);
+  const rest = config.services.length - shown.length;
+  if (rest === 0) return shown.join("; ");
+  const entries = config.services.reduce((n, s) => n + s.realServers.length, 0);
+  return `${shown.join("; ")}; and ${rest} more (${config.services.length} services, ${entries} real-server entries in all)`;
 }
 
 export async function serve(argv: string[], checkOnly: boolean): Promise<number> {

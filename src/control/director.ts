@@ -42,6 +42,10 @@ const ICMP_RATE = 50;
 const ICMP_BURST = 10;
 /** Gratuitous ARPs sent at start, one per second, as arping -U -c 3 would. */
 const GARP_COUNT = 3;
+/** Gratuitous ARP frames sent before the event loop gets a turn. */
+const GARP_PART = 500;
+/** VIPs a log line names before it counts the rest. */
+const GARP_LOGGED = 20;
 
 export type Log = (msg: string) => void;
 
@@ -276,20 +280,26 @@ export class Director {
     this.announceVips([...this.placement.arp]);
   }
 
+  /** Gratuitous ARP for `vips` on every interface, GARP_COUNT rounds a second apart, each round
+   *  in parts of GARP_PART frames with the event loop free between them: 10,000 VIPs held it
+   *  (and start-up, and every change waiting) for 200 ms a round. */
   private announceVips(vips: string[]): void {
     if (vips.length === 0) return;
-    let sent = 0;
     const ifs = this.rings.interfaces;
-    const send = () => {
+    const addresses = vips.map(ipToU32);
+    const round = (n: number, from: number) => {
       if (this.stopped) return;
+      const to = Math.min(addresses.length, from + GARP_PART);
       for (let i = 0; i < ifs.length; i++) {
-        for (const vip of vips) this.rings.sendFrame(gratuitousArp(this.rings.macOf(i), ipToU32(vip)), i);
+        for (let k = from; k < to; k++) this.rings.sendFrame(gratuitousArp(this.rings.macOf(i), addresses[k]!), i);
       }
-      if (++sent < GARP_COUNT) setTimeout(send, 1000);
+      if (to < addresses.length) setImmediate(() => round(n, to));
+      else if (n + 1 < GARP_COUNT) setTimeout(() => round(n + 1, 0), 1000);
     };
-    send();
+    round(0, 0);
     const as = ifs.map((ifname, i) => `${macToString(this.rings.macOf(i))}${ifs.length > 1 ? ` on ${ifname}` : ""}`).join(", ");
-    this.log(`answering ARP for ${vips.join(", ")} as ${as} (gratuitous ARP sent)`);
+    const shown = vips.length > GARP_LOGGED ? `${vips.slice(0, GARP_LOGGED).join(", ")} and ${vips.length - GARP_LOGGED} more VIPs` : vips.join(", ");
+    this.log(`answering ARP for ${shown} as ${as} (gratuitous ARP sent)`);
   }
 
   /** What the workers must be sent after `added` joined the config and `removed` left it: ids

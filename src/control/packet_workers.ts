@@ -88,27 +88,40 @@ export class PacketWorkers implements WorkerPool {
   /** Sequence number of the last plan published (the start plan is 0). */
   private seq = 0;
 
+  /** The worker threads, spawned with the pool: each loads its modules (a few hundred ms on one
+   *  core) while the control thread waits for nft and ip during start-up, instead of after. A
+   *  thread that fails to load reports it asynchronously: the error is kept for start(). */
+  private readonly threads: { thread: Worker; loadError: string | null }[];
+
   constructor(
     private readonly rings: RingSet,
     private readonly flowTableSize: number,
     private readonly slotCapacity: number,
     private readonly log: (msg: string) => void,
-  ) {}
+  ) {
+    this.threads = rings.rings.map(() => {
+      const t = { thread: new Worker(workerUrl()), loadError: null as string | null };
+      t.thread.onerror = (e) => (t.loadError = e.message);
+      return t;
+    });
+  }
 
   get count(): number {
     return this.rings.count;
   }
 
   /** Start one worker per ring with `plan`; resolves once all run. On failure the caller
-   *  terminates them (terminate()). Handlers are attached at once: a worker that fails to load
-   *  reports it asynchronously, and a late handler would miss it and hang start(). */
+   *  terminates them (terminate()). A thread that failed to load before this (its error kept by
+   *  the constructor's handler) fails start() at once; a later failure reaches the handlers set
+   *  here. */
   async start(plan: Plan, cpus: readonly number[] | null): Promise<void> {
     const started = this.rings.rings.map((ring, index) => {
       let onStopped!: () => void;
       const stopped = new Promise<void>((r) => (onStopped = r));
       const destCounters = newDestCounterBuffer(this.slotCapacity);
+      const { thread, loadError } = this.threads[index]!;
       const w: PacketWorker = {
-        thread: new Worker(workerUrl()),
+        thread,
         counters: newPolicyCounterBuffer(),
         destCounters,
         dest: new Uint32Array(destCounters),
@@ -118,6 +131,10 @@ export class PacketWorkers implements WorkerPool {
       };
       this.workers.push(w);
       return new Promise<void>((resolve, reject) => {
+        if (loadError !== null) {
+          reject(new Error(`packet worker ${index}: ${loadError}`));
+          return;
+        }
         const timer = setTimeout(() => reject(new Error(`packet worker ${index} did not start within 10 s`)), START_TIMEOUT_MS);
         w.thread.onmessage = (ev: MessageEvent) => {
           const m = ev.data as { type: string; message?: string; id?: number; list?: ConnectionRow[]; next?: number; seq?: number };
@@ -143,7 +160,7 @@ export class PacketWorkers implements WorkerPool {
         this.post(w, {
           type: "start", handle: ring.handle as unknown as number, simulated: false, cpu: cpus?.[index] ?? null,
           flowTableSize: this.flowTableSize, counters: w.counters, destCounters: w.destCounters,
-          plan: workerPlan(plan, this.count),
+          planJson: JSON.stringify(workerPlan(plan, this.count)),
         });
       });
     });
@@ -249,6 +266,6 @@ export class PacketWorkers implements WorkerPool {
   }
 
   terminate(): void {
-    for (const w of this.workers) w.thread.terminate();
+    for (const t of this.threads) t.thread.terminate();
   }
 }

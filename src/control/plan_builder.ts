@@ -141,7 +141,7 @@ export class PlanBuilder {
       for (const s of this.byAddress.get(address) ?? []) toCompile.set(s, this.entries.get(s)!);
     }
     for (const [s, e] of toCompile) {
-      const compiled = compileService(s, ids);
+      const compiled = compileService(s, ids, e);
       // Recompiled only because reachability may have moved: keep the object the workers have
       // when nothing in it did, so it is not sent again.
       if (e.compiled && JSON.stringify(e.compiled) === JSON.stringify(compiled)) continue;

@@ -54,16 +54,22 @@ function idOf(ids: IdLookup, key: string, what: string): number {
 
 /** One service of the plan. The plan is every service's, and a change recompiles only the services
  *  it touches (plan_builder.ts). Throws only when an id is missing (a caller's bug). */
-export function compileService(s: ServiceConfig, inputs: CompileInputs): PlanService {
+export function compileService(
+  s: ServiceConfig,
+  inputs: CompileInputs,
+  /** The service's identity and slot keys (slotKey of each real server, in order) when the caller
+   *  has them: a plan of 100,000 real servers built each key twice. */
+  known?: { identity: string; keys: readonly string[] },
+): PlanService {
   const { serviceIds, slots, reach, health } = inputs;
   return {
-    id: idOf(serviceIds, serviceIdentity(s), "service id"),
+    id: idOf(serviceIds, known?.identity ?? serviceIdentity(s), "service id"),
     matches: serviceMatches(s).map((m) => ({ proto: protoNumber(m.protocol), vip: ipToU32(m.address), port: m.port })),
     scheduler: s.scheduler,
     schedulerFlags: s.schedulerFlags,
     persistence: s.persistence ? { timeout: s.persistence.timeout, mask: ipToU32(s.persistence.netmask) } : null,
-    dests: s.realServers.map((r): PlanDest => {
-      const key = slotKey(s, r.address);
+    dests: s.realServers.map((r, j): PlanDest => {
+      const key = known?.keys[j] ?? slotKey(s, r.address);
       const how = reach(r);
       return {
         slot: idOf(slots, key, "slot"),
