@@ -66,7 +66,9 @@
 #          it), then with every thread on FWD_CPU (the director the rest of the phase talks to);
 #          the same -R (CLI, socket), and the -a half and the -d half alone (socket; the add+del
 #          file leaves the table as it was, so its one apply has no new real server to resolve);
-#          single -a/-d latency, CLI and socket, p50/p99/max.
+#          single -a/-d latency, CLI and socket, p50/p99/max; over the socket both with real
+#          servers new to the director (each -a waits for its route and neighbour lookup) and with
+#          ones it already has (no lookup).
 #   churn  CHURN_SERVICES x CHURN_SERVERS plus the UDP traffic service (rs1). Capacity: pktgen
 #          unpaced for CAP_SECONDS; then pktgen paced at half of it for CHURN_SECONDS without
 #          changes, and again while the driver replaces CHURN_PCT % of every service's real
@@ -272,10 +274,15 @@ singles_phase() {
 	j=$(driver singles "$SOCK" cli "$nsvc" "$SERVERS" "$RIPS" "$SINGLE_COUNT" "$SINGLE_SECONDS")
 	singles_rows "single, CLI:" "$j"
 	SINGLE_CLI[$name]=$(jq .all.p50 <<<"$j")
-	echo "  $name: single -a/-d over the socket" >&2
-	j=$(driver singles "$SOCK" socket "$nsvc" "$SERVERS" "$RIPS" "$SINGLE_COUNT" "$SINGLE_SECONDS")
-	singles_rows "single, socket:" "$j"
+	echo "  $name: single -a/-d over the socket, real servers new to the director" >&2
+	j=$(driver singles "$SOCK" socket "$nsvc" "$SERVERS" "$RIPS" "$SINGLE_COUNT" "$SINGLE_SECONDS" new)
+	singles_rows "single, socket, new RIP:" "$j"
 	SINGLE_SOCK[$name]=$(jq .all.p50 <<<"$j")
+	if ((nsvc > 1)); then
+		echo "  $name: single -a/-d over the socket, real servers the director already has" >&2
+		j=$(driver singles "$SOCK" socket "$nsvc" "$SERVERS" "$RIPS" "$SINGLE_COUNT" "$SINGLE_SECONDS" known)
+		singles_rows "single, socket, known RIP:" "$j"
+	fi
 }
 declare -A R_CLI=() R_SOCK=() SINGLE_CLI=() SINGLE_SOCK=()
 

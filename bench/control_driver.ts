@@ -7,7 +7,7 @@
 //   bun bench/control_driver.ts rules SERVICES SERVERS RIPS [TRAFFIC_VIP:PORT TRAFFIC_RIP] > x.rules
 //   bun bench/control_driver.ts restore-file SERVICES SERVERS RIPS LINES add+del|add|del > r.rules
 //   bun bench/control_driver.ts restore SOCKET cli|socket FILE TIMEOUT_S
-//   bun bench/control_driver.ts singles SOCKET cli|socket SERVICES SERVERS RIPS COUNT SECONDS
+//   bun bench/control_driver.ts singles SOCKET cli|socket SERVICES SERVERS RIPS COUNT SECONDS [new|known]
 //   bun bench/control_driver.ts churn SOCKET SERVICES SERVERS RIPS PCT SECONDS LOG
 //
 // The address plan lives here alone, so every file and every change agrees on it:
@@ -122,14 +122,32 @@ switch (cmd) {
     break;
   }
   case "singles": {
-    // Pairs: -a of a real server new to the service (slot 0's generation-1 address, one the
-    // director has resolved), then -d of it, so the table is as before after every pair. The
-    // services are visited in a stride (a prime) so consecutive changes touch different ones.
-    // Bounded by COUNT changes and SECONDS, whichever comes first (always ending after a -d).
+    // Pairs: -a of a real server new to the service, then -d of it, so the table is as before
+    // after every pair. "new" (the default): an address past the RIPS pool, a different one for
+    // every pair (the real-server namespace answers for all of 198.19.0.0/16), so the director
+    // looks up its route and neighbour before the change takes effect, as for a pod new to a
+    // cluster (the -d lets it go again at the next refresh, so the kernel's neighbour table
+    // never holds more than a few of them). "known": the
+    // first generation-0 address of the next service that this one does not have, resolved since
+    // start-up, so the change needs no lookup. The services are visited in a stride (a prime)
+    // so consecutive changes touch different ones. Bounded by COUNT changes and SECONDS,
+    // whichever comes first (always ending after a -d).
     const [sock, via] = [a[0]!, a[1] as "cli" | "socket"];
     const [services, n, rips] = [int(a[2], "SERVICES", 1, 25_000), int(a[3], "SERVERS", 1, 1000), int(a[4], "RIPS", 2, RIP_MAX)];
     const [count, seconds] = [int(a[5], "COUNT", 2, 1_000_000), int(a[6], "SECONDS", 1, 3600)];
+    const which = a[7] ?? "new";
+    if (which !== "new" && which !== "known") die("the last argument is new or known");
     checkPlan(services, n, rips);
+    const addressFor = (s: number, k: number): string | null => {
+      if (which === "new") return rip(rips + (k % (RIP_MAX - rips)));
+      const own = new Set(Array.from({ length: n }, (_, p) => slotRip(s, p, 0, n, rips)));
+      const next = (s + 1) % services;
+      for (let p = 0; p < n; p++) {
+        const addr = slotRip(next, p, 0, n, rips);
+        if (!own.has(addr)) return addr;
+      }
+      return null;
+    };
     const deadline = performance.now() + seconds * 1000;
     const add: number[] = [];
     const del: number[] = [];
@@ -137,7 +155,8 @@ switch (cmd) {
     let firstError = "";
     for (let k = 0; 2 * k < count && performance.now() < deadline; k++) {
       const s = (k * 7919) % services;
-      const addr = slotRip(s, 0, 1, n, rips);
+      const addr = addressFor(s, k);
+      if (addr === null) die(`service ${s} has every address of the next service: no known address is new to it`);
       for (const [argv, into] of [
         [["-a", "-t", vip(s), "-r", addr, "-g", "-w", "1"], add],
         [["-d", "-t", vip(s), "-r", addr], del],
@@ -151,7 +170,7 @@ switch (cmd) {
         }
       }
     }
-    out({ via, add: summary(add), del: summary(del), all: summary([...add, ...del]), failures, firstError });
+    out({ via, which, add: summary(add), del: summary(del), all: summary([...add, ...del]), failures, firstError });
     break;
   }
   case "churn": {
