@@ -10,7 +10,7 @@ import { gratuitousArp } from "../dataplane/arp.ts";
 import type { Counters } from "../dataplane/layout.ts";
 import { IPPROTO_TCP } from "../dataplane/layout.ts";
 import { ipToU32, macToString, u32ToIp, type PlanChange } from "../dataplane/plan.ts";
-import { DEST_BOUND, DEST_TEMPLATES, type PolicyCounters } from "../dataplane/policy_counters.ts";
+import { DEST_BOUND, DEST_SCHEDULED, DEST_TEMPLATES, type PolicyCounters } from "../dataplane/policy_counters.ts";
 import type { RingSet } from "../dataplane/ring_set.ts";
 import { TCP_STATE_NAMES } from "../flow/tcp_state.ts";
 import type { ConnectionEntry } from "./control.ts";
@@ -562,10 +562,9 @@ export class Director {
         const slot = dests?.[j]?.slot;
         if (k < from || k >= to || slot === undefined) continue;
         const o = (k - from) * 3;
-        out[o] = this.workers.destCounters(slot)[3];
-        const t = this.rings.slotTraffic(slot);
-        out[o + 1] = t.packets;
-        out[o + 2] = t.bytes;
+        out[o] = this.workers.destCounter(slot, DEST_SCHEDULED);
+        out[o + 1] = this.rings.slotPackets(slot);
+        out[o + 2] = this.rings.slotBytes(slot);
       }
     }
     return out;

@@ -65,6 +65,13 @@ export class InThreadWorkers implements WorkerPool {
     return this.seq;
   }
 
+  destCounter(slot: number, field: number): number {
+    const at = slot * DEST_COUNTER_STRIDE + field;
+    let n = 0;
+    for (const d of this.dest) n += d[at]!;
+    return n;
+  }
+
   destCounters(slot: number): [number, number, number, number, number] {
     const out: [number, number, number, number, number] = [0, 0, 0, 0, 0];
     const base = slot * DEST_COUNTER_STRIDE;

@@ -21,7 +21,7 @@ import {
 } from "./layout.ts";
 import type { Ring } from "./ffi.ts";
 import type { Plan, PlanChange, PlanDest, PlanMatch, PlanService } from "./plan.ts";
-import { DEST_BOUND, DEST_COUNTER_STRIDE, PC } from "./policy_counters.ts";
+import { DEST_BOUND, DEST_COUNTER_STRIDE, DEST_SCHEDULED, DEST_TEMPLATES, PC } from "./policy_counters.ts";
 import { FlowTable } from "../flow/flow_table.ts";
 import { nextTcpState, reusableForNewSyn, TcpState, tcpTimeouts } from "../flow/tcp_state.ts";
 import { TemplateTable } from "../flow/templates.ts";
@@ -132,7 +132,7 @@ export class Forwarder {
     this.pc = new Float64Array(counters);
     this.dc = new Uint32Array(destCounters);
     this.flows = new FlowTable(flowTableSize, (slot, state, tpl) => this.connGone(slot, state, tpl), establishedTcp);
-    this.templates = new TemplateTable(flowTableSize, (slot, delta) => (this.dc[slot * DEST_COUNTER_STRIDE + 2]! += delta));
+    this.templates = new TemplateTable(flowTableSize, (slot, delta) => (this.dc[slot * DEST_COUNTER_STRIDE + DEST_TEMPLATES]! += delta));
     this.apply(plan);
   }
 
@@ -264,7 +264,7 @@ export class Forwarder {
     s32[((o + SLOT.packets) >>> 2) + 1] = 0;
     s32[(o + SLOT.bytes) >>> 2] = 0;
     s32[((o + SLOT.bytes) >>> 2) + 1] = 0;
-    this.dc[slot * DEST_COUNTER_STRIDE + 3] = 0;
+    this.dc[slot * DEST_COUNTER_STRIDE + DEST_SCHEDULED] = 0;
   }
 
   /** Decide verdicts for descriptors [0, n). `now` is whole seconds on a monotonic clock. */
@@ -475,7 +475,7 @@ export class Forwarder {
     if (!d) return;
     d.inactiveConns++;
     this.dc[slot * DEST_COUNTER_STRIDE + 1] = d.inactiveConns;
-    this.dc[slot * DEST_COUNTER_STRIDE + 3]!++;
+    this.dc[slot * DEST_COUNTER_STRIDE + DEST_SCHEDULED]!++;
     const up = this.slotUpper[slot]!;
     if (up !== 0 && d.activeConns + d.inactiveConns >= up) this.slotOverloaded[slot] = 1;
     this.destChanged(slot, d);

@@ -39,6 +39,7 @@ export function newPolicyCounterBuffer(): SharedArrayBuffer {
  *  by nothing and may be reused (src/control/slot_allocator.ts). */
 export const DEST_COUNTER_STRIDE = 5;
 export const DEST_BOUND = 4;
+export const DEST_SCHEDULED = 3;
 export const DEST_TEMPLATES = 2;
 
 export function newDestCounterBuffer(slots: number): SharedArrayBuffer {

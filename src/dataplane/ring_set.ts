@@ -131,6 +131,22 @@ export class RingSet {
   }
 
   /** Packets and bytes sent to one real-server slot, summed over the rings. */
+  /** Packets and bytes forwarded through `slot`, summed over the rings, each u64 read as two u32
+   *  halves (exact below 2^53): the rate estimator reads them for every real server. */
+  slotPackets(slot: number): number {
+    return this.slotU64((slot * SLOT_SIZE + SLOT.packets) >>> 2);
+  }
+
+  slotBytes(slot: number): number {
+    return this.slotU64((slot * SLOT_SIZE + SLOT.bytes) >>> 2);
+  }
+
+  private slotU64(at32: number): number {
+    let n = 0;
+    for (const r of this.rings) n += r.slots32[at32]! + r.slots32[at32 + 1]! * 4294967296;
+    return n;
+  }
+
   slotTraffic(slot: number): { packets: number; bytes: number } {
     const o = (slot * SLOT_SIZE) / 8;
     let packets = 0;
