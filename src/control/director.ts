@@ -42,6 +42,8 @@ const ICMP_RATE = 50;
 const ICMP_BURST = 10;
 /** Gratuitous ARPs sent at start, one per second, as arping -U -c 3 would. */
 const GARP_COUNT = 3;
+/** Services per part of the start plan (see startOn). */
+const START_PART = 2000;
 /** Gratuitous ARP frames sent before the event loop gets a turn. */
 const GARP_PART = 500;
 /** VIPs a log line names before it counts the rest. */
@@ -238,11 +240,18 @@ export class Director {
       const cpus = config.workers.cpus;
       d.vipRefs.apply([], vipsOf(config.services));
       d.matchRefs.apply([], matchesOf(config.services));
-      d.planChange(config.services, []);
-      phase("plan");
-      await workers.start(d.plans.plan(config), cpus ? rings.rings.map((_, i) => cpus[i % config.workers.count]!) : null);
+      // The plan is compiled and sent in parts: the workers read part k while part k + 1 is
+      // compiled (a 100,000-entry start plan took ~0.4 s to compile and ~0.7 s to cross).
+      const parts = (function* () {
+        for (let from = START_PART; from < config.services.length; from += START_PART) {
+          yield d!.planChange(config.services.slice(from, from + START_PART), []).upserts;
+        }
+      })();
+      const first = d.planChange(config.services.slice(0, START_PART), []);
+      const firstPlan = { services: first.upserts, arpVips: first.arpVips ?? [], timeouts: config.timeouts };
+      await workers.start(firstPlan, parts, cpus ? rings.rings.map((_, i) => cpus[i % config.workers.count]!) : null);
+      phase("plan+workers");
       if (config.workers.cpus) moveOffWorkerCpus(config.workers.cpus, log);
-      phase("workers");
       d.announce();
       phase("announce");
       d.startupMs = phases;

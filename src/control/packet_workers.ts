@@ -3,7 +3,7 @@
 // control plane talks to them only here: it starts them (pinned to CPUs when asked), publishes
 // every new plan to all of them (each switches between two batches, so a worker never runs half
 // of one plan), sums their counters and gathers their connection lists.
-import type { Plan, PlanChange } from "../dataplane/plan.ts";
+import type { Plan, PlanChange, PlanService } from "../dataplane/plan.ts";
 import {
   DEST_COUNTER_STRIDE, newDestCounterBuffer, newPolicyCounterBuffer, POLICY_COUNTER_NAMES, readPolicyCounters,
   type PolicyCounters,
@@ -42,7 +42,9 @@ export function workerPlan(plan: Plan, n: number): Plan {
 /** What the Director needs of its packet workers: PacketWorkers (one thread per ring) in
  *  production, InThreadWorkers (src/control/simulated_system.ts) when it runs simulated. */
 export interface WorkerPool {
-  start(plan: Plan, cpus: readonly number[] | null): Promise<void>;
+  /** Start with the plan `first` and then the services `rest` yields, in parts: a pool whose
+   *  workers run on other cores takes part k while the caller compiles part k + 1. */
+  start(first: Plan, rest: Iterable<PlanService[]>, cpus: readonly number[] | null): Promise<void>;
   /** New rules for every worker, as the change from the plan before; returns the new plan's
    *  sequence number. */
   publish(change: PlanChange): number;
@@ -117,7 +119,7 @@ export class PacketWorkers implements WorkerPool {
    *  terminates them (terminate()). A thread that failed to load before this (its error kept by
    *  the constructor's handler) fails start() at once; a later failure reaches the handlers set
    *  here. */
-  async start(plan: Plan, cpus: readonly number[] | null): Promise<void> {
+  async start(first: Plan, rest: Iterable<PlanService[]>, cpus: readonly number[] | null): Promise<void> {
     const started = this.rings.rings.map((ring, index) => {
       let onStopped!: () => void;
       const stopped = new Promise<void>((r) => (onStopped = r));
@@ -163,10 +165,17 @@ export class PacketWorkers implements WorkerPool {
         this.post(w, {
           type: "start", handle: ring.handle as unknown as number, simulated: false, cpu: cpus?.[index] ?? null,
           flowTableSize: this.flowTableSize, counters: w.counters, destCounters: w.destCounters,
-          planJson: JSON.stringify(workerPlan(plan, this.count)),
+          planJson: JSON.stringify(workerPlan(first, this.count)),
         });
       });
     });
+    // Each worker reads a part (JSON text: half the time of a structured clone) while the next is
+    // compiled here; it starts forwarding once it has them all.
+    for (const services of rest) {
+      const servicesJson = JSON.stringify(workerPlan({ services, arpVips: [], timeouts: first.timeouts }, this.count).services);
+      for (const w of this.workers) this.post(w, { type: "start-part", servicesJson });
+    }
+    for (const w of this.workers) this.post(w, { type: "start-done" });
     await Promise.all(started);
   }
 

@@ -8,7 +8,7 @@
 import type { DirectorConfig, ServiceConfig } from "../config/model.ts";
 import { serviceMatches } from "../config/service.ts";
 import { CONNECTION_PAGE_BUCKETS, Forwarder } from "../dataplane/forwarder.ts";
-import { ipToU32, type Plan, type PlanChange } from "../dataplane/plan.ts";
+import { ipToU32, type Plan, type PlanChange, type PlanService } from "../dataplane/plan.ts";
 import {
   DEST_COUNTER_STRIDE, newDestCounterBuffer, newPolicyCounterBuffer, POLICY_COUNTER_NAMES, readPolicyCounters,
   type PolicyCounters,
@@ -40,7 +40,9 @@ export class InThreadWorkers implements WorkerPool {
 
   constructor(private readonly rings: RingSet, private readonly flowTableSize: number) {}
 
-  async start(plan: Plan): Promise<void> {
+  async start(first: Plan, rest: Iterable<PlanService[]>): Promise<void> {
+    const plan = { ...first, services: [...first.services] };
+    for (const services of rest) plan.services.push(...services);
     for (const ring of this.rings.rings) {
       const counters = newPolicyCounterBuffer();
       const destCounters = newDestCounterBuffer(ring.slotCapacity);

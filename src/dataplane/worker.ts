@@ -4,6 +4,9 @@
 //
 // Messages in:  {type:"start", handle, simulated, cpu, flowTableSize, counters, destCounters, planJson}
 //                 cpu: pin this thread there first (null: leave it to the kernel)
+//               {type:"start-part", servicesJson}  more services of the start plan
+//               {type:"start-done"}     the start plan is whole: answers {type:"started"} and
+//                                        starts forwarding
 //               {type:"change", change, seq}  new rules as the change from the plan before,
 //                                        applied between two batches (changes that queue up are
 //                                        applied together); answered {type:"applied", seq} once
@@ -34,6 +37,9 @@ export type WorkerMessage =
      *  the time of a structured clone of its objects (one string, parsed here). */
     planJson: string;
   }
+  /** More services of the start plan (JSON text of PlanService[]), then the end of it. */
+  | { type: "start-part"; servicesJson: string }
+  | { type: "start-done" }
   | { type: "change"; change: PlanChange; seq: number }
   | { type: "connections"; id: number; from: number; buckets: number }
   | { type: "stop" };
@@ -42,6 +48,8 @@ let ring: Ring | null = null;
 let fwd: Forwarder | null = null;
 let stopping = false;
 let lastTemplateSweep = 0;
+/** The start plan's timeouts, for the parts that follow it (start-part). */
+let startTimeouts: Plan["timeouts"] | null = null;
 /** Changes received since the last batch, merged (the newest spec of each service, the ids
  *  removed): the forwarder applies them once before the next batch, so a burst of changes costs
  *  one apply, not one each. */
@@ -113,7 +121,13 @@ self.onmessage = (ev: MessageEvent<WorkerMessage>) => {
       return;
     }
     ring = Ring.attach(m.handle, m.simulated);
-    fwd = new Forwarder(ring, m.flowTableSize, m.counters, JSON.parse(m.planJson) as Plan, m.destCounters);
+    const plan = JSON.parse(m.planJson) as Plan;
+    fwd = new Forwarder(ring, m.flowTableSize, m.counters, plan, m.destCounters);
+    startTimeouts = plan.timeouts;
+  } else if (m.type === "start-part") {
+    fwd?.applyChange({ upserts: JSON.parse(m.servicesJson) as PlanService[], removed: [], timeouts: startTimeouts! });
+  } else if (m.type === "start-done") {
+    if (!fwd) return;
     postMessage({ type: "started" });
     setImmediate(loop);
   } else if (m.type === "change") {
