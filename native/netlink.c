@@ -183,36 +183,48 @@ static int transact(struct rv_nl *h, uint32_t seq0, uint32_t k, reply_fn fn, voi
 	uint8_t finished[RV_NL_BATCH] = { 0 };
 	uint32_t open = k;
 	int rc = 0;
+	/* The replies of a batch of plain requests are all queued by the time sendmsg returns: one
+	 * recvmmsg takes them together (MSG_WAITFORONE: wait for the first only), each into its
+	 * own slice of the buffer; a batch of one (a dump) gets the whole buffer per message. */
+	size_t slice = k > 1 ? RV_NL_RX_BYTES / RV_NL_BATCH : RV_NL_RX_BYTES;
+	struct sockaddr_nl from[RV_NL_BATCH];
+	struct iovec riov[RV_NL_BATCH];
+	struct mmsghdr mm[RV_NL_BATCH];
 	while (open > 0) {
-		struct sockaddr_nl from;
-		struct iovec riov = { .iov_base = h->rx, .iov_len = RV_NL_RX_BYTES };
-		struct msghdr rmsg = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &riov, .msg_iovlen = 1 };
-		ssize_t got = recvmsg(h->fd, &rmsg, 0);
+		for (uint32_t j = 0; j < open; j++) {
+			riov[j] = (struct iovec){ .iov_base = h->rx + j * slice, .iov_len = slice };
+			mm[j] = (struct mmsghdr){ .msg_hdr = { .msg_name = &from[j], .msg_namelen = sizeof(from[j]),
+							       .msg_iov = &riov[j], .msg_iovlen = 1 } };
+		}
+		int got = recvmmsg(h->fd, mm, open, MSG_WAITFORONE, NULL);
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno; /* EAGAIN: RV_NL_TIMEOUT_S without an answer; ENOBUFS: queue overrun */
 		}
-		if (rmsg.msg_flags & MSG_TRUNC)
-			return -EMSGSIZE;
-		if (from.nl_pid != 0)
-			continue; /* only the kernel answers us */
-		size_t off = 0;
-		while (off + sizeof(struct nlmsghdr) <= (size_t)got) {
-			const struct nlmsghdr *nh = (const struct nlmsghdr *)(h->rx + off);
-			if (nh->nlmsg_len < sizeof(*nh) || nh->nlmsg_len > (size_t)got - off)
-				return -EPROTO;
-			off += NLMSG_ALIGN(nh->nlmsg_len);
-			uint32_t i = nh->nlmsg_seq - seq0; /* wraps past 2^32 like the sequence numbers */
-			if (i >= k || finished[i])
-				continue;
-			int last = nh->nlmsg_type == NLMSG_ERROR || nh->nlmsg_type == NLMSG_DONE ||
-				   !(nh->nlmsg_flags & NLM_F_MULTI);
-			if (rc == 0)
-				rc = fn(nh, i, arg);
-			if (last) {
-				finished[i] = 1;
-				open--;
+		for (int j = 0; j < got; j++) {
+			if (mm[j].msg_hdr.msg_flags & MSG_TRUNC)
+				return -EMSGSIZE;
+			if (from[j].nl_pid != 0)
+				continue; /* only the kernel answers us */
+			const uint8_t *buf = riov[j].iov_base;
+			size_t len = mm[j].msg_len, off = 0;
+			while (off + sizeof(struct nlmsghdr) <= len) {
+				const struct nlmsghdr *nh = (const struct nlmsghdr *)(buf + off);
+				if (nh->nlmsg_len < sizeof(*nh) || nh->nlmsg_len > len - off)
+					return -EPROTO;
+				off += NLMSG_ALIGN(nh->nlmsg_len);
+				uint32_t i = nh->nlmsg_seq - seq0; /* wraps past 2^32 like the sequence numbers */
+				if (i >= k || finished[i])
+					continue;
+				int last = nh->nlmsg_type == NLMSG_ERROR || nh->nlmsg_type == NLMSG_DONE ||
+					   !(nh->nlmsg_flags & NLM_F_MULTI);
+				if (rc == 0)
+					rc = fn(nh, i, arg);
+				if (last) {
+					finished[i] = 1;
+					open--;
+				}
 			}
 		}
 	}
