@@ -42,7 +42,7 @@ function ipNeighbours(dev: string): Map<string, NeighJson> {
 
 /** The probe: one JSON line each way. */
 class Probe {
-  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly reader: { read(): Promise<{ value?: Uint8Array; done: boolean }> };
   private buffered = "";
   private constructor(private readonly proc: Subprocess<"pipe", "pipe", "pipe">) {
     this.reader = proc.stdout.getReader();
@@ -185,7 +185,7 @@ const macText = (mac: number[]) => mac.map((b) => b.toString(16).padStart(2, "0"
     let table = ipNeighbours("eth0");
     // read() is what `ip neigh` holds: every entry with a link address in a usable state.
     const usable = new Set(["REACHABLE", "STALE", "DELAY", "PROBE", "PERMANENT", "NOARP"]);
-    const ipMacs = Object.fromEntries([...table.values()].filter((e) => e.lladdr && e.state?.some((s) => usable.has(s))).map((e) => [e.dst, e.lladdr]));
+    const ipMacs = Object.fromEntries([...table.values()].filter((e) => e.lladdr && e.state?.some((s) => usable.has(s))).map((e) => [e.dst, e.lladdr!]));
     expect(macs).toEqual(ipMacs);
     // Ours look like the one `ip` made: managed, and resolved by the kernel alone.
     const shape = (e: NeighJson | undefined) => ({ managed: e && "managed" in e, state: e?.state, lladdr: e?.lladdr });
