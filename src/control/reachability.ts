@@ -1,5 +1,6 @@
 // How each real server is reached, kept current. Both methods start from the kernel's route to
-// the real server (`ip route get RIP`): its interface is where the frames leave. DR rewrites the
+// the real server (what `ip route get RIP` answers, asked over rtnetlink: routes.ts): its
+// interface is where the frames leave. DR rewrites the
 // destination MAC, so the real server must sit on that link itself (as IPVS requires: a DR server
 // behind a gateway is reported and never chosen) and its MAC is the one wanted; TUN sends to the
 // route's next hop. MACs come from managed neighbour entries (see neighbours.ts), one table per

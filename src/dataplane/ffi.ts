@@ -1,12 +1,17 @@
 // The only file that imports bun:ffi. It loads the C shim (embedded in the single executable by
 // the `type: "file"` import) and wraps one shim handle as a Ring: typed-array views over the
-// shim's shared memory plus one method per shim verb.
+// shim's shared memory plus one method per shim verb; and the shim's rtnetlink handle as
+// Rtnetlink (routes, links and neighbour entries, native/netlink.h), read into plain objects.
 import { dlopen, FFIType, toArrayBuffer, type Pointer } from "bun:ffi";
 // @ts-ignore -- a file import yields the library's path (extracted under $TMPDIR when compiled)
 import libPath from "../../native/build/libringvs.so" with { type: "file" };
 import {
   COUNTER_NAMES, COUNTERS_SIZE, type Counters, DESC_SIZE, LAYOUT_ORDER, SLOT_SIZE, VERDICT_SIZE, VNET_HDR_LEN,
 } from "./layout.ts";
+import {
+  IFNAMSIZ, LINK, LINK_ADDR_MAX, LINK_SIZE, NEIGH, NEIGH_SIZE, ROUTE, ROUTE_GATEWAY, ROUTE_PREFSRC, ROUTE_SIZE,
+  ROUTE_VIA6,
+} from "./netlink_layout.ts";
 import type { RingConfig } from "../config/model.ts";
 
 const { ptr, u32, i32, void: v } = FFIType;
@@ -51,6 +56,15 @@ const lib = dlopen(libPath as string, {
   rv_sim_tx_clear: { args: [ptr], returns: v },
   rv_layout: { args: [ptr, u32], returns: i32 },
   rv_counter_name: { args: [u32], returns: FFIType.cstring },
+  rv_nl_open: { args: [ptr], returns: i32 },
+  rv_nl_close: { args: [ptr], returns: v },
+  rv_nl_route_get: { args: [ptr, ptr, u32], returns: i32 },
+  rv_nl_link: { args: [ptr, ptr], returns: i32 },
+  rv_nl_neigh_dump: { args: [ptr, i32, ptr, u32, ptr], returns: i32 },
+  rv_nl_neigh_manage: { args: [ptr, i32, ptr, ptr, u32], returns: i32 },
+  rv_nl_neigh_delete: { args: [ptr, i32, ptr, ptr, u32], returns: i32 },
+  rv_strerror: { args: [i32, ptr, u32], returns: i32 },
+  rv_nl_layout: { args: [ptr, u32], returns: i32 },
 });
 const C = lib.symbols;
 
@@ -66,7 +80,15 @@ const ERRNO_NAMES: Record<number, string> = {
   22: "EINVAL (bad ring parameters)", 13: "EACCES", 28: "ENOSPC", 100: "ENETDOWN",
 };
 function errnoName(e: number): string {
-  return ERRNO_NAMES[e] ?? `errno ${e}`;
+  return ERRNO_NAMES[e] ?? `${errnoText(e)} (errno ${e})`;
+}
+
+/** The C library's text for a positive errno, as iproute2 prints it after "RTNETLINK answers: "
+ *  (ENETUNREACH: "Network is unreachable"). */
+export function errnoText(errno: number): string {
+  const buf = new Uint8Array(256);
+  const n = C.rv_strerror(errno, buf, buf.length);
+  return new TextDecoder().decode(buf.subarray(0, Math.max(0, n)));
 }
 
 function check(call: string, rc: number): number {
@@ -87,6 +109,13 @@ function paramsBuffer(p: RingParams): Uint32Array {
 export function nativeLayout(): number[] {
   const out = new Uint32Array(128);
   const n = C.rv_layout(out, out.length);
+  return Array.from(out.subarray(0, n));
+}
+
+/** sizeof/offsetof values and constants of native/netlink.h, in NL_LAYOUT_ORDER's order. */
+export function nativeNetlinkLayout(): number[] {
+  const out = new Uint32Array(128);
+  const n = C.rv_nl_layout(out, out.length);
   return Array.from(out.subarray(0, n));
 }
 
@@ -269,6 +298,7 @@ export class Ring {
 export { LAYOUT_ORDER };
 
 const EINVAL = 22;
+const ENODEV = 19;
 
 /** Pin the calling thread (a packet worker calls it from its own thread) to one CPU. */
 export function pinThread(cpu: number): void {
@@ -287,4 +317,175 @@ export function threadCpus(): number[] {
 /** Restrict the calling thread to `cpus`. */
 export function setThreadCpus(cpus: readonly number[]): void {
   check("rv_set_thread_cpus", C.rv_set_thread_cpus(Int32Array.from(cpus), cpus.length));
+}
+
+/** One route lookup's answer (struct rv_route). */
+export interface RouteAnswer {
+  /** 0, or the positive errno the kernel refused the lookup with (ENETUNREACH: no route). */
+  errno: number;
+  /** Egress interface index (the loopback's for one of our own addresses). */
+  oif: number;
+  /** rtm_type: RTN_LOCAL (netlink_layout.ts) for one of our own addresses. */
+  type: number;
+  /** The gateway (host order), null when the destination is on-link. */
+  gateway: number | null;
+  /** The preferred source address (host order), null when the route has none. */
+  prefsrc: number | null;
+  /** The next hop is an IPv6 gateway (RFC 5549), which no IPv4 neighbour entry resolves. */
+  via6: boolean;
+}
+
+/** An interface as the egress needs it (struct rv_link). */
+export interface LinkFacts {
+  ifindex: number;
+  name: string;
+  mtu: number;
+  /** ARPHRD_* (ARPHRD_ETHER 1). */
+  type: number;
+  /** Its link address when it has a 6-byte one (Ethernet, and the loopback's zeros), else null. */
+  mac: number[] | null;
+}
+
+/** One IPv4 neighbour entry (struct rv_neigh). */
+export interface NeighbourEntry {
+  /** Host order. */
+  dst: number;
+  /** NUD_* bits (netlink_layout.ts). */
+  state: number;
+  /** ndm_flags (NTF_*). */
+  flags: number;
+  /** NDA_FLAGS_EXT (NTF_EXT_MANAGED for a managed entry). */
+  flagsExt: number;
+  /** The link address when the kernel gave a 6-byte one (it gives none while unresolved). */
+  lladdr: number[] | null;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The shim's NETLINK_ROUTE socket: `ip route get`, `ip link`, `ip neigh` without a process. The
+ *  socket belongs to the network namespace of the thread that opened it. Calls are synchronous
+ *  and take microseconds per item (a batch of N lookups is ceil(N/16) sendmsg calls). Methods
+ *  throw ShimError only when the socket itself fails; what the kernel refuses is a value. */
+export class Rtnetlink {
+  private static sharedHandle: Rtnetlink | null = null;
+  /** Entries the neighbour dump buffer holds; grows to what the last dump needed. */
+  private neighCap = 256;
+  private closed = false;
+
+  private constructor(private readonly handle: Pointer) {}
+
+  /** Throws ShimError (EMFILE, ENOMEM, EPROTONOSUPPORT without netlink). */
+  static open(): Rtnetlink {
+    const out = new BigUint64Array(1);
+    check("rv_nl_open", C.rv_nl_open(out));
+    return new Rtnetlink(Number(out[0]) as Pointer);
+  }
+
+  /** The process's handle, opened at first use (in the namespace the process runs in). */
+  static shared(): Rtnetlink {
+    return (Rtnetlink.sharedHandle ??= Rtnetlink.open());
+  }
+
+  /** `ip route get` of each destination (host order), answers in the same order. */
+  routeGet(dsts: readonly number[]): RouteAnswer[] {
+    if (dsts.length === 0) return [];
+    const buf = new Uint8Array(dsts.length * ROUTE_SIZE);
+    const dv = new DataView(buf.buffer);
+    dsts.forEach((d, i) => dv.setUint32(i * ROUTE_SIZE + ROUTE.dst, d >>> 0, LITTLE_ENDIAN));
+    check("rv_nl_route_get", C.rv_nl_route_get(this.handle, buf, dsts.length));
+    return dsts.map((_, i) => {
+      const o = i * ROUTE_SIZE;
+      const flags = dv.getUint8(o + ROUTE.flags);
+      return {
+        errno: -dv.getInt32(o + ROUTE.error, LITTLE_ENDIAN) | 0,
+        oif: dv.getInt32(o + ROUTE.oif, LITTLE_ENDIAN),
+        type: dv.getUint8(o + ROUTE.type),
+        gateway: flags & ROUTE_GATEWAY ? dv.getUint32(o + ROUTE.gateway, LITTLE_ENDIAN) : null,
+        prefsrc: flags & ROUTE_PREFSRC ? dv.getUint32(o + ROUTE.prefsrc, LITTLE_ENDIAN) : null,
+        via6: (flags & ROUTE_VIA6) !== 0,
+      };
+    });
+  }
+
+  /** An interface by index or by name; null when there is no such interface. */
+  link(which: number | string): LinkFacts | null {
+    const buf = new Uint8Array(LINK_SIZE);
+    const dv = new DataView(buf.buffer);
+    if (typeof which === "number") {
+      dv.setInt32(LINK.ifindex, which, LITTLE_ENDIAN);
+    } else {
+      const name = new TextEncoder().encode(which);
+      // A name that cannot be an interface's (empty, too long) names none.
+      if (name.length === 0 || name.length >= IFNAMSIZ) return null;
+      buf.set(name, LINK.name);
+    }
+    const rc = C.rv_nl_link(this.handle, buf);
+    if (rc === -ENODEV) return null;
+    check("rv_nl_link", rc);
+    const nameBytes = buf.subarray(LINK.name, LINK.name + IFNAMSIZ);
+    const end = nameBytes.indexOf(0);
+    const addrLen = dv.getUint8(LINK.addrLen);
+    return {
+      ifindex: dv.getInt32(LINK.ifindex, LITTLE_ENDIAN),
+      name: new TextDecoder().decode(nameBytes.subarray(0, end < 0 ? IFNAMSIZ : end)),
+      mtu: dv.getUint32(LINK.mtu, LITTLE_ENDIAN),
+      type: dv.getUint16(LINK.type, LITTLE_ENDIAN),
+      mac: addrLen === LINK_ADDR_MAX ? Array.from(buf.subarray(LINK.addr, LINK.addr + LINK_ADDR_MAX)) : null,
+    };
+  }
+
+  /** The IPv4 neighbour entries of one interface (every state, NOARP and PERMANENT ones too). */
+  neighbours(ifindex: number): NeighbourEntry[] {
+    const total = new Uint32Array(1);
+    // The table can grow between two dumps: ask again with room for what the last one counted,
+    // a few times at most, then report what fitted.
+    for (let attempt = 0; ; attempt++) {
+      const buf = new Uint8Array(this.neighCap * NEIGH_SIZE);
+      const n = check("rv_nl_neigh_dump", C.rv_nl_neigh_dump(this.handle, ifindex, buf, this.neighCap, total));
+      if (total[0]! > n && attempt < 3) {
+        this.neighCap = total[0]! + 64;
+        continue;
+      }
+      const dv = new DataView(buf.buffer);
+      const out: NeighbourEntry[] = [];
+      for (let i = 0; i < n; i++) {
+        const o = i * NEIGH_SIZE;
+        const len = dv.getUint8(o + NEIGH.lladdrLen);
+        out.push({
+          dst: dv.getUint32(o + NEIGH.dst, LITTLE_ENDIAN),
+          state: dv.getUint16(o + NEIGH.state, LITTLE_ENDIAN),
+          flags: dv.getUint8(o + NEIGH.flags),
+          flagsExt: dv.getUint32(o + NEIGH.flagsExt, LITTLE_ENDIAN),
+          lladdr: len === LINK_ADDR_MAX ? Array.from(buf.subarray(o + NEIGH.lladdr, o + NEIGH.lladdr + LINK_ADDR_MAX)) : null,
+        });
+      }
+      return out;
+    }
+  }
+
+  /** `ip neigh replace DST dev IFINDEX managed` of each destination; the positive errno per
+   *  destination, 0 where the kernel accepted it (ENOBUFS: the table is full). */
+  manageNeighbours(ifindex: number, dsts: readonly number[]): number[] {
+    return this.modifyNeighbours("rv_nl_neigh_manage", ifindex, dsts);
+  }
+
+  /** `ip neigh del DST dev IFINDEX` of each destination; errno per destination as above. */
+  deleteNeighbours(ifindex: number, dsts: readonly number[]): number[] {
+    return this.modifyNeighbours("rv_nl_neigh_delete", ifindex, dsts);
+  }
+
+  private modifyNeighbours(call: "rv_nl_neigh_manage" | "rv_nl_neigh_delete", ifindex: number, dsts: readonly number[]): number[] {
+    if (dsts.length === 0) return [];
+    const addrs = Uint32Array.from(dsts, (d) => d >>> 0);
+    const errors = new Int32Array(dsts.length);
+    check(call, C[call](this.handle, ifindex, addrs, errors, dsts.length));
+    return Array.from(errors, (e) => -e | 0);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (Rtnetlink.sharedHandle === this) Rtnetlink.sharedHandle = null;
+    C.rv_nl_close(this.handle);
+  }
 }
