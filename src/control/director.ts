@@ -106,7 +106,7 @@ export interface DirectorStats {
   services: ServiceStats[];
 }
 
-/** Keep the control thread (and the `ip` processes it spawns, which inherit its affinity) off the
+/** Keep the control thread (and the `ip`/`nft` processes it spawns, which inherit its affinity) off the
  *  packet workers' CPUs when it has anywhere else to go: its once-a-second refresh would otherwise
  *  preempt a worker for milliseconds, which is what the tail of the added latency is made of
  *  (bench/latency.sh, MAIN_CPU). */
@@ -360,9 +360,9 @@ export class Director {
 
   /** Follow routes and neighbour tables; publish a new plan only when something changed. */
   async refresh(): Promise<void> {
-    // setInterval does not wait for an async tick: with thousands of real servers a refresh (an
-    // `ip route get` and `ip neigh` per new target) outlasts the second, and overlapping ones
-    // piled up, each spawning its own processes. A tick that finds one running skips.
+    // setInterval does not wait for an async tick: a tick that finds one running skips (when the
+    // lookups were `ip` processes, a refresh of thousands of real servers outlasted the second
+    // and overlapping ones piled up; over rtnetlink one of 400 addresses takes ~1.4 ms).
     if (this.stopped || this.refreshing) return;
     this.refreshing = true;
     try {
@@ -418,8 +418,9 @@ export class Director {
     if (next.interfaces.join(",") !== this.config.interfaces.join(",")) {
       throw new Error(`the interfaces cannot change while running (${this.config.interfaces.join(",")} -> ${next.interfaces.join(",")}): restart ringvs`);
     }
-    // Only what a change needs waits on `ip` or `nft`: VIP placement when the VIPs or the mode
-    // change, the guard when what services match changes, lookups for real servers never seen.
+    // Only what a change needs waits on the kernel: VIP placement (`ip`) when the VIPs or the mode
+    // change, the guard (`nft`) when what services match changes, route and neighbour lookups
+    // (rtnetlink, well under a millisecond) for real servers never seen.
     // The once-a-second refresh keeps everything else current.
     const { added, removed } = replacedServices(this.config.services, next.services);
     const [vipsOut, vipsIn] = [vipsOf(removed), vipsOf(added)];
