@@ -74,7 +74,7 @@ const time = (fn: () => unknown, n = 5) => {
   return (performance.now() - t) / n;
 };
 const stats = time(() => director.stats());
-const traffic = time(() => director.traffic(0, Math.ceil((SERVICES * SERVERS) / 20)), 50);
+const traffic = time(() => director.traffic(0, Math.ceil((SERVICES * SERVERS) / 40)), 50);
 const snapshot = time(() => control.snapshot());
 
 const ms = (x: number) => `${x.toFixed(2)} ms`;
@@ -85,7 +85,7 @@ console.log(`  heap / rss after start           ${(mem.heapUsed / 2 ** 20).toFix
 console.log(`  -a/-d, forwarder in this thread  p50 ${ms(percentile(withForwarder, 50))}  p99 ${ms(percentile(withForwarder, 99))}`);
 console.log(`  -a/-d, control thread alone      p50 ${ms(percentile(controlOnly, 50))}  p99 ${ms(percentile(controlOnly, 99))}  (target p99 <= 5 ms)`);
 console.log(`  director.stats()                 ${ms(stats)}`);
-console.log(`  director.traffic() of a twentieth ${ms(traffic)}  (one estimator tick, every 100 ms)`);
+console.log(`  director.traffic() of a fortieth  ${ms(traffic)}  (one estimator tick, every 50 ms)`);
 console.log(`  control.snapshot() (-L, --rate)  ${ms(snapshot)}`);
 control.stop();
 await director.stop();
