@@ -7,7 +7,7 @@
 // With 10,000 services x 10 real servers a -a compiled and cloned all 100,000 each time.
 import type { DirectorConfig, ServiceConfig } from "../config/model.ts";
 import { serviceIdentity } from "../config/service.ts";
-import { ipToU32, type Plan, type PlanChange, type PlanService } from "../dataplane/plan.ts";
+import { ipToU32, type PlanChange, type PlanService } from "../dataplane/plan.ts";
 import { compileService, slotKey } from "./plan_compiler.ts";
 import type { Reach, RealServerTarget } from "./reachability.ts";
 import { SlotAllocator } from "./slot_allocator.ts";
@@ -152,14 +152,5 @@ export class PlanBuilder {
     this.arpSource = inputs.arpVips;
     this.arpVips = inputs.arpVips.map(ipToU32);
     return { upserts, removed: removedIds, arpVips: this.arpVips, timeouts: inputs.timeouts };
-  }
-
-  /** The whole plan for `config` (whose services must all have gone through change()). */
-  plan(config: DirectorConfig): Plan {
-    return {
-      services: config.services.map((s) => this.entries.get(s)!.compiled!),
-      arpVips: this.arpVips,
-      timeouts: config.timeouts,
-    };
   }
 }

@@ -4,7 +4,7 @@
 // changes) is checked here on real frames.
 import { afterEach, describe, expect, test } from "bun:test";
 import { validateDirectorConfig } from "../../src/config/schema.ts";
-import type { DirectorConfig, ServiceConfig } from "../../src/config/model.ts";
+import type { DirectorConfig } from "../../src/config/model.ts";
 import { Control } from "../../src/control/control.ts";
 import type { Director } from "../../src/control/director.ts";
 import { SIMULATED_MAC, simulatedMac, startSimulated, type SimulatedSystem } from "../../src/control/simulated_system.ts";
