@@ -94,6 +94,8 @@ static int nl_open(struct rv_nl **out, const unsigned *groups, unsigned n_groups
 	/* After bind, as iproute2's rtnl_open_byproto joins groups past the 32 of nl_groups. */
 	for (unsigned i = 0; i < n_groups; i++) {
 		if (setsockopt(h->fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i], sizeof(groups[i])) < 0) {
+			if (groups[i] == RTNLGRP_NEXTHOP && errno == EINVAL)
+				continue; /* no nexthop objects before 5.3, so none to change either */
 			err = -errno;
 			goto fail_fd;
 		}
@@ -118,7 +120,10 @@ int rv_nl_open(struct rv_nl **out)
 
 int rv_nl_events_open(struct rv_nl **out)
 {
-	static const unsigned groups[] = { RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_IFADDR, RTNLGRP_LINK, RTNLGRP_NEIGH };
+	/* Rules and nexthop objects too: `ip rule` and `ip nexthop replace` move a route's answer
+	 * without any RTM_NEWROUTE. RTNLGRP_NEXTHOP is last: a kernel before 5.3 lacks it. */
+	static const unsigned groups[] = { RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_IFADDR, RTNLGRP_LINK, RTNLGRP_NEIGH,
+					   RTNLGRP_IPV4_RULE, RTNLGRP_NEXTHOP };
 	return nl_open(out, groups, sizeof(groups) / sizeof(groups[0]));
 }
 
@@ -534,6 +539,10 @@ static int event_bit(const struct nlmsghdr *nh)
 	case RTM_DELADDR:
 	case RTM_NEWLINK:
 	case RTM_DELLINK:
+	case RTM_NEWRULE:
+	case RTM_DELRULE:
+	case RTM_NEWNEXTHOP:
+	case RTM_DELNEXTHOP:
 		return RV_NL_EV_ROUTE;
 	case RTM_NEWNEIGH:
 	case RTM_DELNEIGH:

@@ -101,10 +101,12 @@ int rv_nl_neigh_delete(struct rv_nl *h, int32_t ifindex, const uint32_t *dsts, i
 
 /* Change notifications. A second handle, opened with rv_nl_events_open, is a nonblocking socket
  * subscribed to the multicast groups of what a real server's reachability is made of:
- * RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_IFADDR, RTNLGRP_LINK and RTNLGRP_NEIGH. It is only ever
+ * RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_IFADDR, RTNLGRP_LINK, RTNLGRP_NEIGH, and RTNLGRP_IPV4_RULE
+ * and RTNLGRP_NEXTHOP (policy rules and nexthop objects change routes' answers too). It is only ever
  * drained (rv_nl_events_take), never sent on; the caller reads what changed with the verbs above
  * on its own handle. Open it before the first full read, so nothing changes unseen in between. */
-#define RV_NL_EV_ROUTE 0x01 /* an IPv4 route, an IPv4 address or a link was added, changed or removed */
+#define RV_NL_EV_ROUTE 0x01 /* an IPv4 route, rule or address, a nexthop or a link was added, changed
+                             * or removed */
 #define RV_NL_EV_NEIGH 0x02 /* an IPv4 neighbour entry was added, changed or removed */
 
 /* 0 or -errno, as rv_nl_open. Close it with rv_nl_close. */

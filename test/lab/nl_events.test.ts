@@ -97,11 +97,17 @@ const NONE: Events = { routes: false, neighbours: false, overflow: false };
     expect(await probe.ask<Events>({ op: "take" })).toEqual(NONE);
   });
 
-  test("`ip route add` sets the route bit, and a take clears it", async () => {
+  test("`ip route add` and `ip rule add` set the route bit, and a take clears it", async () => {
     sh("ip", "-n", DIR, "route", "add", "198.19.7.0/24", "via", "198.18.0.1", "dev", "eth0");
     expect(await probe.ask<Events>({ op: "take" })).toMatchObject({ routes: true, overflow: false });
     expect(await probe.ask<Events>({ op: "take" })).toEqual(NONE);
     sh("ip", "-n", DIR, "route", "del", "198.19.7.0/24");
+    expect(await probe.ask<Events>({ op: "take" })).toMatchObject({ routes: true });
+
+    // A policy rule moves routes without a route notification of its own.
+    sh("ip", "-n", DIR, "rule", "add", "to", "198.19.8.0/24", "table", "100", "priority", "100");
+    expect(await probe.ask<Events>({ op: "take" })).toMatchObject({ routes: true });
+    sh("ip", "-n", DIR, "rule", "del", "priority", "100");
     expect(await probe.ask<Events>({ op: "take" })).toMatchObject({ routes: true });
   });
 
