@@ -56,7 +56,8 @@ struct rv_nl {
 	uint8_t tx[RV_NL_BATCH * RV_NL_REQ_BYTES] __attribute__((aligned(NLMSG_ALIGNTO)));
 };
 
-int rv_nl_open(struct rv_nl **out)
+/* groups: RTNLGRP_* to join (0: none, a request socket); with groups the socket is nonblocking. */
+static int nl_open(struct rv_nl **out, const unsigned *groups, unsigned n_groups)
 {
 	int err;
 	struct rv_nl *h = calloc(1, sizeof(*h));
@@ -67,7 +68,7 @@ int rv_nl_open(struct rv_nl **out)
 		err = -ENOMEM;
 		goto fail_handle;
 	}
-	h->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	h->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | (n_groups ? SOCK_NONBLOCK : 0), NETLINK_ROUTE);
 	if (h->fd < 0) {
 		err = -errno;
 		goto fail_rx;
@@ -90,6 +91,15 @@ int rv_nl_open(struct rv_nl **out)
 		err = -errno;
 		goto fail_fd;
 	}
+	/* After bind, as iproute2's rtnl_open_byproto joins groups past the 32 of nl_groups. */
+	for (unsigned i = 0; i < n_groups; i++) {
+		if (setsockopt(h->fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i], sizeof(groups[i])) < 0) {
+			if (groups[i] == RTNLGRP_NEXTHOP && errno == EINVAL)
+				continue; /* no nexthop objects before 5.3, so none to change either */
+			err = -errno;
+			goto fail_fd;
+		}
+	}
 	h->seq = (uint32_t)time(NULL);
 	*out = h;
 	return 0;
@@ -101,6 +111,20 @@ fail_rx:
 fail_handle:
 	free(h);
 	return err;
+}
+
+int rv_nl_open(struct rv_nl **out)
+{
+	return nl_open(out, NULL, 0);
+}
+
+int rv_nl_events_open(struct rv_nl **out)
+{
+	/* Rules and nexthop objects too: `ip rule` and `ip nexthop replace` move a route's answer
+	 * without any RTM_NEWROUTE. RTNLGRP_NEXTHOP is last: a kernel before 5.3 lacks it. */
+	static const unsigned groups[] = { RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_IFADDR, RTNLGRP_LINK, RTNLGRP_NEIGH,
+					   RTNLGRP_IPV4_RULE, RTNLGRP_NEXTHOP };
+	return nl_open(out, groups, sizeof(groups) / sizeof(groups[0]));
 }
 
 void rv_nl_close(struct rv_nl *h)
@@ -505,6 +529,75 @@ int rv_nl_neigh_delete(struct rv_nl *h, int32_t ifindex, const uint32_t *dsts, i
 	return neigh_modify(h, 0, ifindex, dsts, errors, n);
 }
 
+/* The RV_NL_EV_* bit of one notification (0: one that does not matter). */
+static int event_bit(const struct nlmsghdr *nh)
+{
+	switch (nh->nlmsg_type) {
+	case RTM_NEWROUTE:
+	case RTM_DELROUTE:
+	case RTM_NEWADDR:
+	case RTM_DELADDR:
+	case RTM_NEWLINK:
+	case RTM_DELLINK:
+	case RTM_NEWRULE:
+	case RTM_DELRULE:
+	case RTM_NEWNEXTHOP:
+	case RTM_DELNEXTHOP:
+		return RV_NL_EV_ROUTE;
+	case RTM_NEWNEIGH:
+	case RTM_DELNEIGH:
+		/* RTNLGRP_NEIGH carries IPv6 neighbours too, which nothing here reads. A message too
+		 * short to tell counts: an unneeded re-read costs less than a missed one. */
+		if (nh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ndmsg)) &&
+		    ((const struct ndmsg *)NLMSG_DATA(nh))->ndm_family != AF_INET)
+			return 0;
+		return RV_NL_EV_NEIGH;
+	default:
+		return 0;
+	}
+}
+
+int rv_nl_events_take(struct rv_nl *h)
+{
+	int mask = 0, overflow = 0;
+	for (;;) {
+		struct sockaddr_nl from;
+		struct iovec iov = { .iov_base = h->rx, .iov_len = RV_NL_RX_BYTES };
+		struct msghdr msg = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t len = recvmsg(h->fd, &msg, MSG_DONTWAIT);
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break; /* drained */
+			if (errno == ENOBUFS) {
+				/* The kernel dropped notifications; it reports it once, and what is
+				 * queued after it is still read so the next call starts clean. */
+				overflow = 1;
+				continue;
+			}
+			return -errno;
+		}
+		if (from.nl_pid != 0)
+			continue; /* only the kernel notifies */
+		if (msg.msg_flags & MSG_TRUNC) {
+			mask |= RV_NL_EV_ROUTE | RV_NL_EV_NEIGH; /* unreadable: take it as anything */
+			continue;
+		}
+		size_t off = 0;
+		while (off + sizeof(struct nlmsghdr) <= (size_t)len) {
+			const struct nlmsghdr *nh = (const struct nlmsghdr *)(h->rx + off);
+			if (nh->nlmsg_len < sizeof(*nh) || nh->nlmsg_len > (size_t)len - off) {
+				mask |= RV_NL_EV_ROUTE | RV_NL_EV_NEIGH;
+				break;
+			}
+			mask |= event_bit(nh);
+			off += NLMSG_ALIGN(nh->nlmsg_len);
+		}
+	}
+	return overflow ? -ENOBUFS : mask;
+}
+
 int rv_strerror(int32_t errnum, char *buf, uint32_t cap)
 {
 	if (cap == 0)
@@ -539,6 +632,7 @@ int rv_nl_layout(uint32_t *out, uint32_t cap)
 		offsetof(struct rv_neigh, lladdr_len), offsetof(struct rv_neigh, lladdr),
 		NUD_INCOMPLETE, NUD_REACHABLE, NUD_STALE, NUD_DELAY, NUD_PROBE, NUD_FAILED,
 		NUD_NOARP, NUD_PERMANENT, NTF_EXT_MANAGED,
+		RV_NL_EV_ROUTE, RV_NL_EV_NEIGH,
 	};
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < sizeof(v) / sizeof(v[0]) && n < cap; i++)

@@ -99,6 +99,26 @@ int rv_nl_neigh_manage(struct rv_nl *h, int32_t ifindex, const uint32_t *dsts, i
 int rv_nl_neigh_delete(struct rv_nl *h, int32_t ifindex, const uint32_t *dsts, int32_t *errors,
 		       uint32_t n);
 
+/* Change notifications. A second handle, opened with rv_nl_events_open, is a nonblocking socket
+ * subscribed to the multicast groups of what a real server's reachability is made of:
+ * RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_IFADDR, RTNLGRP_LINK, RTNLGRP_NEIGH, and RTNLGRP_IPV4_RULE
+ * and RTNLGRP_NEXTHOP (policy rules and nexthop objects change routes' answers too). It is only ever
+ * drained (rv_nl_events_take), never sent on; the caller reads what changed with the verbs above
+ * on its own handle. Open it before the first full read, so nothing changes unseen in between. */
+#define RV_NL_EV_ROUTE 0x01 /* an IPv4 route, rule or address, a nexthop or a link was added, changed
+                             * or removed */
+#define RV_NL_EV_NEIGH 0x02 /* an IPv4 neighbour entry was added, changed or removed */
+
+/* 0 or -errno, as rv_nl_open. Close it with rv_nl_close. */
+int rv_nl_events_open(struct rv_nl **out);
+
+/* Read every notification queued on an events handle without waiting, and return the RV_NL_EV_*
+ * bits of what they were about (0: nothing arrived since the last call). -ENOBUFS when the
+ * socket's queue overflowed since the last call (notifications were lost: the caller must take
+ * everything as changed; the queue has been drained and the next call is exact again), or
+ * another -errno when the socket failed. */
+int rv_nl_events_take(struct rv_nl *h);
+
 /* The C library's text for a positive errno (what iproute2 prints after "RTNETLINK answers: "),
  * NUL-terminated into buf and cut at cap - 1 bytes; returns its length. */
 int rv_strerror(int32_t errnum, char *buf, uint32_t cap);

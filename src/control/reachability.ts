@@ -6,6 +6,7 @@
 // route's next hop. MACs come from managed neighbour entries (see neighbours.ts), one table per
 // egress interface; an egress interface other than the ring's gets its own transmit socket in the
 // shim. A two-armed director (clients on one NIC, real servers on another) is the same lookup.
+import { RtnetlinkEvents } from "../dataplane/ffi.ts";
 import { ipToU32, type PlanEgress, type PlanTunnel } from "../dataplane/plan.ts";
 import { NeighbourTable } from "./neighbours.ts";
 import { resolveRoutes, type RealServerRoute } from "./routes.ts";
@@ -25,6 +26,13 @@ export interface Reach {
   problem: string | null;
 }
 
+/** The longest refreshIfChanged() trusts the notifications alone before a full re-read. They are
+ *  what the kernel itself says changed, so nothing should be missed; the full read bounds what a
+ *  missed one would cost (a change the kernel makes without notifying, e.g. a neighbour entry
+ *  the garbage collector drops, or a bug here) to 30 s, at ~1/30 of the cost of reading every
+ *  second. */
+export const FULL_REFRESH_MS = 30_000;
+
 const unreachable = (problem: string): Reach => ({ mac: null, tunnel: null, egress: null, problem });
 
 /** What of an answer the plan uses (the problem text is only for the log). */
@@ -43,6 +51,14 @@ export class Reachability {
   private changed = new Set<string>();
   /** Targets with a route but no MAC at their last lookup, by method:address. */
   private waiting = new Map<string, RealServerTarget>();
+  /** Route, address, link and neighbour notifications since the last read (opened at the first
+   *  refresh, before it reads); null when it could not be opened: then every refresh is full. */
+  private events: RtnetlinkEvents | null = null;
+  private eventsTried = false;
+  /** When the last full refresh() started (performance.now()). */
+  private lastFull = -Infinity;
+  /** The target list the waiting set was last pruned against. */
+  private prunedFor: readonly RealServerTarget[] | null = null;
 
   constructor(
     /** The interface that is tx_if 0 (the ring's own socket) in every ring; null with several
@@ -96,6 +112,10 @@ export class Reachability {
   /** Re-read routes and neighbour tables; ask the kernel to manage entries for new next hops.
    *  Returns problems met while asking (address -> message). */
   async refresh(targets: readonly RealServerTarget[]): Promise<Map<string, string>> {
+    // What arrived before this read is covered by it; what arrives during it is seen next time.
+    this.takeEvents();
+    this.lastFull = performance.now();
+    this.prunedFor = targets;
     const problems = new Map<string, string>();
     const before = targets.map((t) => answerOf(this.get(t)));
     this.routes = await resolveRoutes([...new Set(targets.map((t) => t.address))]);
@@ -109,6 +129,52 @@ export class Reachability {
       if (answerOf(this.get(t)) !== before[i]) this.changed.add(t.address);
     });
     return problems;
+  }
+
+  /** What refresh() does, as far as the kernel said something changed since the last call: the
+   *  full re-read after a route, address or link notification (or lost notifications, or
+   *  FULL_REFRESH_MS since the last full one), only the neighbour tables after a neighbour
+   *  notification or while a target waits for its MAC, and nothing otherwise. The routes of a
+   *  target a change added are looked up by refreshNew(), not here. Returns problems met. */
+  async refreshIfChanged(targets: readonly RealServerTarget[]): Promise<Map<string, string>> {
+    const ev = this.takeEvents();
+    if (ev.routes || performance.now() - this.lastFull >= FULL_REFRESH_MS) return this.refresh(targets);
+    if (this.prunedFor !== targets) {
+      // Targets removed since stop waiting (a removed server's MAC is no reason to re-read).
+      const keys = new Set(targets.map((t) => `${t.forward}:${t.address}`));
+      for (const key of this.waiting.keys()) if (!keys.has(key)) this.waiting.delete(key);
+      this.prunedFor = targets;
+    }
+    const problems = new Map<string, string>();
+    if (!ev.neighbours && this.waiting.size === 0) return problems;
+    const before = targets.map((t) => answerOf(this.get(t)));
+    // Every egress interface's table, as refresh() reads them (one dump each): a notification
+    // names one entry, but which interface's entries it touched is cheaper to re-read than to
+    // track.
+    for (const [dev, ips] of this.nextHops(targets)) this.macsByDev.set(dev, await this.neighboursOn(dev, ips, problems));
+    this.waiting = new Map(targets.filter((t) => this.isWaiting(t)).map((t) => [`${t.forward}:${t.address}`, t]));
+    targets.forEach((t, i) => {
+      if (answerOf(this.get(t)) !== before[i]) this.changed.add(t.address);
+    });
+    return problems;
+  }
+
+  /** Drain the notifications; everything counts as changed without a socket to tell. */
+  private takeEvents(): { routes: boolean; neighbours: boolean } {
+    if (!this.eventsTried) {
+      this.eventsTried = true;
+      try {
+        this.events = RtnetlinkEvents.open();
+      } catch {
+        this.events = null; // every refreshIfChanged() is then a full refresh, as before
+      }
+    }
+    if (!this.events) return { routes: true, neighbours: true };
+    try {
+      return this.events.take();
+    } catch {
+      return { routes: true, neighbours: true };
+    }
   }
 
   private isWaiting(t: RealServerTarget): boolean {
@@ -162,5 +228,7 @@ export class Reachability {
   /** Remove every neighbour entry we asked the kernel to manage. */
   async release(): Promise<void> {
     for (const t of this.tables.values()) await t.release();
+    this.events?.close();
+    this.events = null;
   }
 }

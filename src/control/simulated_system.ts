@@ -148,6 +148,11 @@ export class SimulatedReach {
     return new Map();
   }
 
+  /** Nothing to be notified of: every refresh is a full one. */
+  async refreshIfChanged(): Promise<Map<string, string>> {
+    return this.refresh();
+  }
+
   takeChanged(): ReadonlySet<string> {
     const out = this.changed;
     this.changed = new Set();

@@ -37,6 +37,9 @@ export interface ReachSource {
   takeChanged(): ReadonlySet<string>;
   /** Re-read routes and neighbours for `targets`; problems by address. */
   refresh(targets: readonly RealServerTarget[]): Promise<Map<string, string>>;
+  /** What refresh() does, but only as far as something changed since (the kernel's
+   *  notifications say what), with a full refresh now and then; problems by address. */
+  refreshIfChanged(targets: readonly RealServerTarget[]): Promise<Map<string, string>>;
   /** Look up only targets never looked up before; problems by address. */
   refreshNew(targets: readonly RealServerTarget[]): Promise<Map<string, string>>;
   get(target: RealServerTarget): Reach;

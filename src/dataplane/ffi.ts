@@ -10,7 +10,7 @@ import {
 } from "./layout.ts";
 import {
   IFNAMSIZ, LINK, LINK_ADDR_MAX, LINK_SIZE, NEIGH, NEIGH_SIZE, ROUTE, ROUTE_GATEWAY, ROUTE_PREFSRC, ROUTE_SIZE,
-  ROUTE_VIA6,
+  ROUTE_VIA6, NL_EV_NEIGH, NL_EV_ROUTE,
 } from "./netlink_layout.ts";
 import type { RingConfig } from "../config/model.ts";
 
@@ -65,6 +65,8 @@ const lib = dlopen(libPath as string, {
   rv_nl_neigh_delete: { args: [ptr, i32, ptr, ptr, u32], returns: i32 },
   rv_strerror: { args: [i32, ptr, u32], returns: i32 },
   rv_nl_layout: { args: [ptr, u32], returns: i32 },
+  rv_nl_events_open: { args: [ptr], returns: i32 },
+  rv_nl_events_take: { args: [ptr], returns: i32 },
 });
 const C = lib.symbols;
 
@@ -299,6 +301,7 @@ export { LAYOUT_ORDER };
 
 const EINVAL = 22;
 const ENODEV = 19;
+const ENOBUFS = 105;
 
 /** Pin the calling thread (a packet worker calls it from its own thread) to one CPU. */
 export function pinThread(cpu: number): void {
@@ -486,6 +489,45 @@ export class Rtnetlink {
     if (this.closed) return;
     this.closed = true;
     if (Rtnetlink.sharedHandle === this) Rtnetlink.sharedHandle = null;
+    C.rv_nl_close(this.handle);
+  }
+}
+
+/** What rtnetlink notifications said changed since the last take(). */
+export interface NetlinkEvents {
+  /** An IPv4 route, an IPv4 address or a link was added, changed or removed. */
+  routes: boolean;
+  /** An IPv4 neighbour entry was added, changed or removed. */
+  neighbours: boolean;
+  /** Notifications were lost (the socket's queue overflowed): anything may have changed. */
+  overflow: boolean;
+}
+
+/** The shim's notification socket (rv_nl_events_open): subscribed to route, address, link and
+ *  neighbour changes in the namespace of the thread that opened it, and only ever drained. */
+export class RtnetlinkEvents {
+  private closed = false;
+
+  private constructor(private readonly handle: Pointer) {}
+
+  /** Throws ShimError (EMFILE, ENOMEM, EPROTONOSUPPORT without netlink). */
+  static open(): RtnetlinkEvents {
+    const out = new BigUint64Array(1);
+    check("rv_nl_events_open", C.rv_nl_events_open(out));
+    return new RtnetlinkEvents(Number(out[0]) as Pointer);
+  }
+
+  /** Drain what arrived, without waiting. Throws ShimError only when the socket failed. */
+  take(): NetlinkEvents {
+    const rc = C.rv_nl_events_take(this.handle);
+    if (rc === -ENOBUFS) return { routes: true, neighbours: true, overflow: true };
+    check("rv_nl_events_take", rc);
+    return { routes: (rc & NL_EV_ROUTE) !== 0, neighbours: (rc & NL_EV_NEIGH) !== 0, overflow: false };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
     C.rv_nl_close(this.handle);
   }
 }

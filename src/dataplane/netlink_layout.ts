@@ -32,6 +32,10 @@ export const NUD = {
 } as const;
 export const NTF_EXT_MANAGED = 0x01;
 
+/** rv_nl_events_take() bits: a route, address or link changed; an IPv4 neighbour entry changed. */
+export const NL_EV_ROUTE = 0x01;
+export const NL_EV_NEIGH = 0x02;
+
 /** The order rv_nl_layout() writes its values in. */
 export const NL_LAYOUT_ORDER: readonly number[] = [
   ROUTE_SIZE, ROUTE.dst, ROUTE.error, ROUTE.oif, ROUTE.gateway, ROUTE.prefsrc, ROUTE.type, ROUTE.flags,
@@ -41,4 +45,5 @@ export const NL_LAYOUT_ORDER: readonly number[] = [
   NEIGH_SIZE, NEIGH.dst, NEIGH.flagsExt, NEIGH.state, NEIGH.flags, NEIGH.lladdrLen, NEIGH.lladdr,
   NUD.INCOMPLETE, NUD.REACHABLE, NUD.STALE, NUD.DELAY, NUD.PROBE, NUD.FAILED, NUD.NOARP, NUD.PERMANENT,
   NTF_EXT_MANAGED,
+  NL_EV_ROUTE, NL_EV_NEIGH,
 ];
